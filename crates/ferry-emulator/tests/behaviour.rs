@@ -1,0 +1,289 @@
+//! Behaviour a user of the emulator relies on beyond the transcripts: the workload
+//! simulator, garbage collection, CRDs, fault injection, watch expiry.
+
+use std::time::Duration;
+
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::discovery::ApiResource;
+use serde_json::{Value, json};
+
+use crate::support::emulator;
+
+async fn client(kubeconfig: &str) -> kube::Client {
+    let kc = Kubeconfig::from_yaml(kubeconfig).expect("kubeconfig parses");
+    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .expect("config");
+    kube::Client::try_from(config).expect("client")
+}
+
+fn ar(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
+    ApiResource {
+        group: group.into(),
+        version: version.into(),
+        api_version: if group.is_empty() {
+            version.into()
+        } else {
+            format!("{group}/{version}")
+        },
+        kind: kind.into(),
+        plural: plural.into(),
+    }
+}
+
+fn obj(v: Value) -> DynamicObject {
+    serde_json::from_value(v).expect("object")
+}
+
+/// Polls `f` until it returns `Some`, for at most `secs` seconds.
+async fn eventually<T, F, Fut>(secs: u64, mut f: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while tokio::time::Instant::now() < deadline {
+        if let Some(v) = f().await {
+            return Some(v);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+fn deployment(name: &str, annotations: Value) -> DynamicObject {
+    obj(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": "default", "annotations": annotations},
+        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}}, "template": {"metadata": {"labels": {"app": name}},
+            "spec": {"containers": [{"name": "main", "image": "nginx:1.25"}]}}}}))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workloads_become_ready_unless_told_not_to() {
+    let emu = emulator().await;
+    let client = client(&emu.kubeconfig()).await;
+    let deploys: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "default",
+        &ar("apps", "v1", "Deployment", "deployments"),
+    );
+    let pp = PatchParams::apply("test");
+    deploys
+        .patch("ok", &pp, &Patch::Apply(&deployment("ok", json!({}))))
+        .await
+        .expect("apply ok");
+    deploys
+        .patch(
+            "stuck",
+            &pp,
+            &Patch::Apply(&deployment(
+                "stuck",
+                json!({"emulator.ferry.dev/never-ready": "true"}),
+            )),
+        )
+        .await
+        .expect("apply stuck");
+    let ready = eventually(10, || async {
+        let d = deploys.get("ok").await.ok()?;
+        (d.data["status"]["readyReplicas"] == 2 && d.data["status"]["observedGeneration"] == 1)
+            .then_some(d)
+    })
+    .await;
+    assert!(ready.is_some(), "the deployment became ready");
+    let stuck = deploys.get("stuck").await.expect("get");
+    assert_eq!(
+        stuck.data["status"]["unavailableReplicas"], 2,
+        "{}",
+        stuck.data["status"]
+    );
+    assert!(stuck.data["status"].get("readyReplicas").is_none());
+
+    let jobs: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), "default", &ar("batch", "v1", "Job", "jobs"));
+    let job = |name: &str, image: &str| {
+        obj(
+            json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"backoffLimit": 1, "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "m", "image": image}]}}}}),
+        )
+    };
+    jobs.create(&PostParams::default(), &job("good", "busybox:1"))
+        .await
+        .expect("job");
+    jobs.create(&PostParams::default(), &job("bad", "busybox:fail"))
+        .await
+        .expect("job");
+    let cond = |name: &'static str| {
+        let jobs = jobs.clone();
+        async move {
+            eventually(10, || async {
+                let j = jobs.get(name).await.ok()?;
+                j.data["status"]["conditions"][0]["type"]
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .await
+        }
+    };
+    assert_eq!(cond("good").await.as_deref(), Some("Complete"));
+    assert_eq!(cond("bad").await.as_deref(), Some("Failed"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_deletion_collects_dependents() {
+    let emu = emulator().await;
+    let client = client(&emu.kubeconfig()).await;
+    let cms: Api<DynamicObject> =
+        Api::namespaced_with(client, "default", &ar("", "v1", "ConfigMap", "configmaps"));
+    let owner = cms
+        .create(
+            &PostParams::default(),
+            &obj(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "owner"}})),
+        )
+        .await
+        .expect("owner");
+    let uid = owner.metadata.uid.expect("uid");
+    cms.create(&PostParams::default(), &obj(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "child",
+        "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": uid}]}})))
+        .await
+        .expect("child");
+    cms.delete("owner", &DeleteParams::background())
+        .await
+        .expect("delete owner");
+    let gone = eventually(10, || async {
+        cms.get_opt("child")
+            .await
+            .ok()
+            .and_then(|c| c.is_none().then_some(()))
+    })
+    .await;
+    assert!(gone.is_some(), "the dependent was garbage collected");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_faults_and_revoked_tokens() {
+    let emu = emulator().await;
+    let cluster = emu.cluster("test").expect("cluster");
+    let client = client(&emu.kubeconfig()).await;
+    let cms: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "default",
+        &ar("", "v1", "ConfigMap", "configmaps"),
+    );
+
+    cluster.faults().fail_next(2, 503);
+    for _ in 0..2 {
+        let err = cms
+            .list(&Default::default())
+            .await
+            .expect_err("injected failure");
+        assert!(
+            matches!(err, kube::Error::Api(ref s) if s.code == 503),
+            "{err:?}"
+        );
+    }
+    cms.list(&Default::default())
+        .await
+        .expect("recovers after the injected failures");
+
+    cluster.faults().fail_next(1, 429);
+    let err = cms.list(&Default::default()).await.expect_err("throttled");
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 429),
+        "{err:?}"
+    );
+
+    cluster.faults().set_unreachable(true);
+    let fresh = self::client(&emu.kubeconfig()).await;
+    let down: Api<DynamicObject> =
+        Api::namespaced_with(fresh, "default", &ar("", "v1", "ConfigMap", "configmaps"));
+    let err = down
+        .list(&Default::default())
+        .await
+        .expect_err("unreachable");
+    assert!(
+        !matches!(err, kube::Error::Api(_)),
+        "a transport error, not an API answer: {err:?}"
+    );
+    cluster.faults().set_unreachable(false);
+    down.list(&Default::default())
+        .await
+        .expect("reachable again");
+
+    cluster.revoke_token(cluster.admin_token());
+    let err = cms.list(&Default::default()).await.expect_err("revoked");
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 401),
+        "{err:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_resources_are_served_validated_and_removed_with_their_crd() {
+    let emu = emulator().await;
+    let client = client(&emu.kubeconfig()).await;
+    let crds: Api<DynamicObject> = Api::all_with(
+        client.clone(),
+        &ar(
+            "apiextensions.k8s.io",
+            "v1",
+            "CustomResourceDefinition",
+            "customresourcedefinitions",
+        ),
+    );
+    let crd = obj(
+        json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "gadgets.example.test"},
+        "spec": {"group": "example.test", "scope": "Namespaced", "names": {"kind": "Gadget", "plural": "gadgets"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "properties": {"spec": {"type": "object",
+                    "properties": {"size": {"type": "integer", "minimum": 1, "default": 3}}}}}}}]}}),
+    );
+    crds.patch(
+        "gadgets.example.test",
+        &PatchParams::apply("test"),
+        &Patch::Apply(&crd),
+    )
+    .await
+    .expect("crd");
+    let established = eventually(10, || async {
+        let c = crds.get("gadgets.example.test").await.ok()?;
+        c.data["status"]["conditions"]
+            .as_array()?
+            .iter()
+            .any(|c| c["type"] == "Established" && c["status"] == "True")
+            .then_some(())
+    })
+    .await;
+    assert!(established.is_some(), "the CRD is established");
+    let gadgets: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "default",
+        &ar("example.test", "v1", "Gadget", "gadgets"),
+    );
+    let g = gadgets
+        .create(&PostParams::default(), &obj(json!({"apiVersion": "example.test/v1", "kind": "Gadget", "metadata": {"name": "g"}, "spec": {}})))
+        .await
+        .expect("custom resource");
+    assert_eq!(g.data["spec"]["size"], 3, "schema default applied");
+    let err = gadgets
+        .create(&PostParams::default(), &obj(json!({"apiVersion": "example.test/v1", "kind": "Gadget", "metadata": {"name": "h"}, "spec": {"size": 0}})))
+        .await
+        .expect_err("validation");
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 422),
+        "{err:?}"
+    );
+    crds.delete("gadgets.example.test", &DeleteParams::default())
+        .await
+        .expect("delete crd");
+    let gone = eventually(10, || async {
+        gadgets
+            .list(&Default::default())
+            .await
+            .is_err()
+            .then_some(())
+    })
+    .await;
+    assert!(gone.is_some(), "the custom resources stop being served");
+}

@@ -1,0 +1,62 @@
+//! Command-line wiring: the one place that reads flags and environment variables (each flag's
+//! environment variable is listed in `--help`), sets up logging, and starts the subcommands.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::emulator_cmd::{EmulatorArgs, QuickstartArgs};
+
+/// Ferry delivers what is in Git to many Kubernetes clusters across many AWS accounts.
+#[derive(Debug, Parser)]
+#[command(name = "ferry", version, about, long_about = None)]
+pub struct Cli {
+    /// Log filter, e.g. `info`, `ferry=debug`.
+    #[arg(long, env = "FERRY_LOG", default_value = "info", global = true)]
+    pub log: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a Kubernetes API emulator: one or more local clusters for tests, demos and benchmarks.
+    Emulator(EmulatorArgs),
+    /// Start a local demo: emulated clusters and a kubeconfig to look inside. (The application
+    /// controller, a Git server and example applications join it with the controller issue.)
+    Quickstart(QuickstartArgs),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Emulator(args) => crate::emulator_cmd::run(args).await,
+            Command::Quickstart(args) => crate::emulator_cmd::quickstart(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
