@@ -136,7 +136,7 @@ fn ok(v: Value) -> ApiResult<Served> {
     Ok(Served::Json(200, v, "application/json"))
 }
 
-fn header_str<'a>(h: &'a HeaderMap, name: header::HeaderName) -> &'a str {
+fn header_str(h: &HeaderMap, name: header::HeaderName) -> &str {
     h.get(name)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
@@ -176,7 +176,12 @@ fn serve(
         Route::Group(g) => ok(discovery::group(&state().registry, &g)),
         Route::ResourceList(g, v) => ok(discovery::resource_list(&state().registry, &g, &v)),
         Route::OpenApiV2 => ok(discovery::openapi_v2(&cluster.config.kubernetes_version)),
-        Route::OpenApiV3 => Err(ApiError::page_not_found()),
+        Route::OpenApiV3(None) => ok(discovery::openapi_v3_root(&state().registry)),
+        Route::OpenApiV3(Some((g, v))) => {
+            discovery::openapi_v3_group_version(&state().registry, &g, &v)
+                .map(ok)
+                .unwrap_or_else(|| Err(ApiError::page_not_found()))
+        }
         Route::Resource(t) => resource(cluster, user, method, headers, params, body, &t),
     }
 }
@@ -192,9 +197,9 @@ fn verb(method: &Method, t: &Target, params: &Params) -> ApiResult<&'static str>
         ("DELETE", true) => "delete",
         ("DELETE", false) => "deletecollection",
         _ => {
-            return Err(ApiError::method_not_allowed(format!(
-                "the server does not allow this method on the requested resource"
-            )));
+            return Err(ApiError::method_not_allowed(
+                "the server does not allow this method on the requested resource",
+            ));
         }
     })
 }

@@ -49,10 +49,6 @@ impl Users {
         let token = authorization?.strip_prefix("Bearer ")?.trim();
         self.by_token.get(token)
     }
-
-    pub fn all(&self) -> impl Iterator<Item = &User> {
-        self.by_token.values()
-    }
 }
 
 /// What a request wants to do, in RBAC's terms.

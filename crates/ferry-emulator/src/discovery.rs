@@ -137,6 +137,66 @@ pub fn openapi_v2(git_version: &str) -> Value {
     json!({"swagger": "2.0", "info": {"title": "Kubernetes", "version": git_version}, "paths": {}, "definitions": {}})
 }
 
+/// `/openapi/v3`: one entry per served group version.
+pub fn openapi_v3_root(registry: &Registry) -> Value {
+    let mut paths = serde_json::Map::new();
+    for (g, versions) in registry.groups() {
+        for v in versions {
+            let key = if g.is_empty() {
+                format!("api/{v}")
+            } else {
+                format!("apis/{g}/{v}")
+            };
+            let url = format!("/openapi/v3/{key}");
+            paths.insert(key, json!({"serverRelativeURL": url}));
+        }
+    }
+    json!({"paths": paths})
+}
+
+/// `/openapi/v3/apis/{group}/{version}`: the paths of a group version with their
+/// group-version-kind and the query parameters writes accept, so that clients (kubectl)
+/// see that the server validates fields itself. No schemas.
+pub fn openapi_v3_group_version(registry: &Registry, group: &str, version: &str) -> Option<Value> {
+    if !registry.serves(group, version) {
+        return None;
+    }
+    let prefix = if group.is_empty() {
+        format!("/api/{version}")
+    } else {
+        format!("/apis/{group}/{version}")
+    };
+    let mut paths = serde_json::Map::new();
+    let params = json!([
+        {"name": "dryRun", "in": "query", "schema": {"type": "string"}},
+        {"name": "fieldManager", "in": "query", "schema": {"type": "string"}},
+        {"name": "fieldValidation", "in": "query", "schema": {"type": "string"}},
+        {"name": "force", "in": "query", "schema": {"type": "boolean"}},
+    ]);
+    for t in registry.of_group_version(group, version) {
+        let gvk = json!({"group": group, "version": version, "kind": t.kind});
+        let op = |action: &str| json!({"x-kubernetes-action": action, "x-kubernetes-group-version-kind": gvk, "parameters": params, "responses": {}});
+        let item = if t.namespaced {
+            format!("{prefix}/namespaces/{{namespace}}/{}/{{name}}", t.plural)
+        } else {
+            format!("{prefix}/{}/{{name}}", t.plural)
+        };
+        paths.insert(item, json!({"get": op("get"), "put": op("put"), "patch": op("patch"), "delete": op("delete")}));
+        let collection = if t.namespaced {
+            format!("{prefix}/namespaces/{{namespace}}/{}", t.plural)
+        } else {
+            format!("{prefix}/{}", t.plural)
+        };
+        paths.insert(collection, json!({"get": op("list"), "post": op("post")}));
+    }
+    Some(json!({
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": "unversioned"},
+        "paths": paths,
+        "components": {},
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

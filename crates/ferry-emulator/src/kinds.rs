@@ -79,22 +79,14 @@ pub fn schema_causes(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
         .collect()
 }
 
-/// The empty typed object a create is compared against (see `ManagedFields::update`).
+/// The empty typed object a create is compared against (see `ManagedFields::update`): for
+/// built-in kinds the Go zero value, whose non-pointer structs exist and whose lists are
+/// `null`; for custom resources nothing.
 pub fn zero(rt: &ResourceType) -> Value {
-    let mut root = Value::Object(Map::new());
     if rt.custom.is_some() {
-        return root;
+        return Value::Object(Map::new());
     }
-    for path in builtin::zero_value_paths(&rt.group, &rt.kind) {
-        let mut node = &mut root;
-        for seg in path.iter() {
-            let Some(m) = node.as_object_mut() else { break };
-            node = m
-                .entry((*seg).to_owned())
-                .or_insert_with(|| Value::Object(Map::new()));
-        }
-    }
-    root
+    builtin::zero_value(&rt.group, &rt.kind).unwrap_or_else(|| Value::Object(Map::new()))
 }
 
 pub fn has_generation(rt: &ResourceType) -> bool {

@@ -176,16 +176,6 @@ impl Registry {
             .any(|(g, vs)| g == group && vs.iter().any(|v| v == version))
     }
 
-    /// The preferred-version type of a group and kind (used to find owners and CRDs' objects).
-    pub fn by_kind(&self, group: &str, kind: &str) -> Option<&ResourceType> {
-        let versions = &self.groups.iter().find(|(g, _)| g == group)?.1;
-        versions.iter().find_map(|v| {
-            self.types
-                .iter()
-                .find(|t| t.group == group && &t.version == v && t.kind == kind)
-        })
-    }
-
     /// The types of a group version, in discovery order.
     pub fn of_group_version(
         &self,

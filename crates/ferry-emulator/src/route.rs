@@ -19,7 +19,8 @@ pub enum Route {
     /// `/api/v1`, `/apis/{group}/{version}`
     ResourceList(String, String),
     OpenApiV2,
-    OpenApiV3,
+    /// `/openapi/v3` (root) or `/openapi/v3/api/v1`, `/openapi/v3/apis/{group}/{version}`.
+    OpenApiV3(Option<(String, String)>),
     Resource(Target),
 }
 
@@ -81,7 +82,11 @@ pub fn route(path: &str, registry: &Registry) -> ApiResult<Route> {
         ["version"] => Ok(Route::Version),
         ["healthz" | "readyz" | "livez", ..] => Ok(Route::Health),
         ["openapi", "v2"] => Ok(Route::OpenApiV2),
-        ["openapi", "v3", ..] => Ok(Route::OpenApiV3),
+        ["openapi", "v3"] => Ok(Route::OpenApiV3(None)),
+        ["openapi", "v3", "api", v] => Ok(Route::OpenApiV3(Some((String::new(), (*v).to_owned())))),
+        ["openapi", "v3", "apis", g, v] => {
+            Ok(Route::OpenApiV3(Some(((*g).to_owned(), (*v).to_owned()))))
+        }
         ["api"] => Ok(Route::CoreVersions),
         ["apis"] => Ok(Route::Groups),
         ["api", "v1"] => Ok(Route::ResourceList(String::new(), "v1".into())),

@@ -2,9 +2,14 @@
 
 use serde_json::{Map, Value, json};
 
-/// An error answer: HTTP code, `reason`, message and details, as a `Status` object.
+/// An error answer: HTTP code, `reason`, message and details, as a `Status` object. Boxed, so
+/// that results stay small on the happy path.
 #[derive(Debug, Clone)]
-pub struct ApiError {
+pub struct ApiError(Box<ErrorBody>);
+
+/// The parts of an [`ApiError`].
+#[derive(Debug, Clone)]
+pub struct ErrorBody {
     pub code: u16,
     pub reason: Option<&'static str>,
     pub message: String,
@@ -30,16 +35,29 @@ fn details(kind: &str, name: Option<&str>, group: &str) -> Value {
 
 // === impl ApiError ===
 
+impl std::ops::Deref for ApiError {
+    type Target = ErrorBody;
+    fn deref(&self) -> &ErrorBody {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for ApiError {
+    fn deref_mut(&mut self) -> &mut ErrorBody {
+        &mut self.0
+    }
+}
+
 impl ApiError {
     pub fn new(code: u16, reason: Option<&'static str>, message: impl Into<String>) -> Self {
-        Self {
+        Self(Box::new(ErrorBody {
             code,
             reason,
             message: message.into(),
             details: None,
             plain: false,
             retry_after: None,
-        }
+        }))
     }
 
     pub fn with_details(mut self, d: Value) -> Self {
@@ -48,10 +66,9 @@ impl ApiError {
     }
 
     pub fn page_not_found() -> Self {
-        Self {
-            plain: true,
-            ..Self::new(404, Some("NotFound"), "404 page not found\n")
-        }
+        let mut e = Self::new(404, Some("NotFound"), "404 page not found\n");
+        e.plain = true;
+        e
     }
 
     pub fn not_found(plural: &str, group: &str, name: &str) -> Self {

@@ -109,10 +109,6 @@ impl Store {
         self.compacted_below = self.rv + 1;
     }
 
-    pub fn compacted_below(&self) -> u64 {
-        self.compacted_below
-    }
-
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.events.subscribe()
     }

@@ -70,13 +70,7 @@ pub fn name_causes(rt: &ResourceType, name: &str) -> Vec<Cause> {
                 format!("Invalid value: \"{name}\": {LABEL_MSG}"),
             )];
         }
-    } else if rt.custom.is_none() && !is_subdomain(name) {
-        return vec![Cause::new(
-            "FieldValueInvalid",
-            "metadata.name",
-            format!("Invalid value: \"{name}\": {SUBDOMAIN_MSG}"),
-        )];
-    } else if rt.custom.is_some() && !is_subdomain(name) {
+    } else if !is_subdomain(name) {
         return vec![Cause::new(
             "FieldValueInvalid",
             "metadata.name",

@@ -2,12 +2,10 @@
 //! an API server does in order: decode, default, track managed fields, run the kind's strategy,
 //! validate, and store (or, for `dryRun=All`, only answer).
 
-use std::time::Duration;
-
 use ferry_fieldpath::{ManagedFields, Scope, Writer, conflict_message};
 use serde_json::{Value, json};
 
-use crate::cluster::{ClusterInner, State, Work};
+use crate::cluster::{ClusterInner, State};
 use crate::hooks;
 use crate::kinds;
 use crate::read::present;
@@ -303,9 +301,7 @@ pub fn write(
     match &old {
         Some(old) => {
             carry_metadata(old, &mut new);
-            if scope == Scope::ExceptStatus {
-                kinds::prepare_for_update(rt, old, &mut new);
-            } else if scope == Scope::All {
+            if scope != Scope::OnlyStatus {
                 kinds::prepare_for_update(rt, old, &mut new);
             }
             if kinds::has_generation(rt) && spec_part(old) != spec_part(&new) {
@@ -435,9 +431,4 @@ pub fn controller_write(
         Body::Patch(ferry_kube_patch::PatchKind::Merge, body),
     )
     .map(|(_, v)| v)
-}
-
-/// Schedules work for the cluster's controllers.
-pub fn schedule(state: &mut State, after: Duration, work: Work) {
-    state.schedule(after, work);
 }

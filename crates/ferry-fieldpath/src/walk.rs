@@ -162,6 +162,17 @@ fn walk_compare(
     match (old, new) {
         (None, None) => {}
         (None, Some(n)) => mark_subtree(n, cur, &mut out.added),
+        // A typed zero value holds `null` for absent lists and maps: the server compares the
+        // elements and does not count the container itself as added.
+        (Some(Value::Null), Some(n @ (Value::Array(_) | Value::Object(_)))) => {
+            let mut children = Set::new();
+            mark_subtree(n, cur, &mut children);
+            children.remove(&cur.path);
+            out.added = out.added.union(&children);
+            if children.is_empty() {
+                out.modified.insert(&cur.path);
+            }
+        }
         (Some(o), None) => mark_subtree(o, cur, &mut out.removed),
         (Some(Value::Object(a)), Some(Value::Object(b))) if !cur.atomic_map() => {
             for (k, bv) in b {
@@ -430,6 +441,20 @@ mod tests {
         );
         assert_eq!(c.modified.to_fields_v1(), json!({"f:spec": {"f:r": {}}}));
         assert!(c.added.is_empty());
+    }
+
+    #[test]
+    fn compare_from_null_counts_elements_not_the_list() {
+        let c = compare(
+            Some(&json!({"containers": null})),
+            &json!({"containers": [{"name": "a"}]}),
+            &Pods,
+        );
+        assert_eq!(
+            c.added.to_fields_v1(),
+            json!({"f:containers": {"k:{\"name\":\"a\"}": {".": {}, "f:name": {}}}})
+        );
+        assert!(c.modified.is_empty());
     }
 
     #[test]

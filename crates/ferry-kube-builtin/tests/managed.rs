@@ -163,7 +163,6 @@ fn deployment_create_by_update_marks_only_pointer_structs() {
 /// The zero value's `containers` is `null` (non-`omitempty` slice); structured-merge-diff
 /// compares `null` with a list element by element, without a `"."` for the list itself.
 #[test]
-#[ignore = "needs ferry-fieldpath's compare to treat an old null like an empty list or map"]
 fn deployment_create_by_update_owns_container_fields() {
     let fx = fixtures();
     let got = created_fields("apps", "v1", "Deployment", &fx["request"]);

@@ -8,7 +8,7 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::discovery::ApiResource;
 use serde_json::{Value, json};
 
-use crate::support::emulator;
+use crate::support::{ADMIN, emulator, raw_request};
 
 async fn client(kubeconfig: &str) -> kube::Client {
     let kc = Kubeconfig::from_yaml(kubeconfig).expect("kubeconfig parses");
@@ -171,26 +171,45 @@ async fn injected_faults_and_revoked_tokens() {
         &ar("", "v1", "ConfigMap", "configmaps"),
     );
 
-    cluster.faults().fail_next(2, 503);
+    // kube-rs retries 429 and 503 by itself, so count with 500s...
+    cluster.faults().fail_next(2, 500);
     for _ in 0..2 {
         let err = cms
             .list(&Default::default())
             .await
             .expect_err("injected failure");
         assert!(
-            matches!(err, kube::Error::Api(ref s) if s.code == 503),
+            matches!(err, kube::Error::Api(ref s) if s.code == 500),
             "{err:?}"
         );
     }
     cms.list(&Default::default())
         .await
         .expect("recovers after the injected failures");
+    // ...and see that it does get through a burst of throttling.
+    cluster.faults().fail_next(2, 429);
+    cms.list(&Default::default())
+        .await
+        .expect("kube-rs retries 429 with Retry-After");
 
+    // Without retries: the status code and the Retry-After header a throttled client sees.
+    let http = cluster.http_url().expect("http");
     cluster.faults().fail_next(1, 429);
-    let err = cms.list(&Default::default()).await.expect_err("throttled");
+    let (code, head, body) = raw_request(&http, "GET", "/api/v1/namespaces", ADMIN, None);
+    assert_eq!(code, 429, "{body}");
     assert!(
-        matches!(err, kube::Error::Api(ref s) if s.code == 429),
-        "{err:?}"
+        head.to_ascii_lowercase().contains("retry-after: 1"),
+        "{head}"
+    );
+    assert!(body.contains("\"reason\":\"TooManyRequests\""), "{body}");
+    cluster.faults().fail_next(1, 503);
+    assert_eq!(
+        raw_request(&http, "GET", "/api/v1/namespaces", ADMIN, None).0,
+        503
+    );
+    assert_eq!(
+        raw_request(&http, "GET", "/api/v1/namespaces", ADMIN, None).0,
+        200
     );
 
     cluster.faults().set_unreachable(true);
