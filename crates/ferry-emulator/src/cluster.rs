@@ -50,7 +50,7 @@ impl ClusterConfig {
             users: vec![User::new("admin", &["system:masters"], admin_token)],
             workload_ready_delay: Duration::from_millis(300),
             controller_delay: Duration::from_millis(600),
-            watch_history: 20_000,
+            watch_history: 10_000,
         }
     }
 

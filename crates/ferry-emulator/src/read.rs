@@ -58,7 +58,8 @@ impl Filter {
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Continue {
     rv: u64,
-    start: String,
+    /// The first key of the next page: namespace and name.
+    start: (String, String),
 }
 
 /// `GET` of a collection.
@@ -89,26 +90,13 @@ pub fn list(
     };
     let state = cluster.lock();
     let rv = state.store.current_rv();
-    let key_of = |o: &Value| {
-        let m = &o["metadata"];
-        format!(
-            "{}/{}",
-            m["namespace"].as_str().unwrap_or_default(),
-            m["name"].as_str().unwrap_or_default()
-        )
-    };
     let mut matching = state
         .store
-        .list(&rt.storage_key(), ns)
-        .filter(|o| filter.matches(o))
-        .filter(|o| {
-            start
-                .as_ref()
-                .is_none_or(|s| key_of(o).as_str() >= s.as_str())
-        });
+        .list_from(&rt.storage_key(), ns, start)
+        .filter(|(_, o)| filter.matches(o));
     let builtin = rt.custom.is_none();
     let mut items = Vec::new();
-    for o in matching.by_ref().take(limit) {
+    for (_, o) in matching.by_ref().take(limit) {
         let mut item = present(o, rt);
         if builtin && let Some(m) = item.as_object_mut() {
             m.remove("apiVersion");
@@ -116,17 +104,14 @@ pub fn list(
         }
         items.push(item);
     }
-    let rest: Vec<String> = matching.map(|o| key_of(o)).collect();
+    let next = matching.next().map(|(k, _)| k.clone());
+    let remaining = next.as_ref().map_or(0, |_| 1 + matching.count());
     let mut metadata = json!({"resourceVersion": rv.to_string()});
-    if let Some(next) = rest.first() {
-        let token = serde_json::to_vec(&Continue {
-            rv,
-            start: next.clone(),
-        })
-        .unwrap_or_default();
+    if let Some(next) = next {
+        let token = serde_json::to_vec(&Continue { rv, start: next }).unwrap_or_default();
         metadata["continue"] =
             json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token));
-        metadata["remainingItemCount"] = json!(rest.len());
+        metadata["remainingItemCount"] = json!(remaining);
     }
     Ok(
         json!({"apiVersion": rt.api_version(), "items": items, "kind": rt.list_kind(), "metadata": metadata}),

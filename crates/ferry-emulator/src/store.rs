@@ -123,16 +123,27 @@ impl Store {
         res: &ResKey,
         namespace: Option<&'a str>,
     ) -> impl Iterator<Item = &'a Arc<Value>> + 'a {
+        self.list_from(res, namespace, None).map(|(_, v)| v)
+    }
+
+    /// Objects of a resource in key order from `start` (inclusive), optionally within one
+    /// namespace.
+    pub fn list_from<'a>(
+        &'a self,
+        res: &ResKey,
+        namespace: Option<&'a str>,
+        start: Option<ObjKey>,
+    ) -> impl Iterator<Item = (&'a ObjKey, &'a Arc<Value>)> + 'a {
         let map = self.objects.get(res);
         map.into_iter().flat_map(move |m| {
-            let range: Box<dyn Iterator<Item = (&ObjKey, &Arc<Value>)>> = match namespace {
-                Some(ns) => Box::new(
-                    m.range((ns.to_owned(), String::new())..)
-                        .take_while(move |((n, _), _)| n == ns),
-                ),
-                None => Box::new(m.iter()),
+            let from = match (&start, namespace) {
+                (Some(s), Some(ns)) if s.0.as_str() < ns => (ns.to_owned(), String::new()),
+                (Some(s), _) => s.clone(),
+                (None, Some(ns)) => (ns.to_owned(), String::new()),
+                (None, None) => (String::new(), String::new()),
             };
-            range.map(|(_, v)| v)
+            m.range(from..)
+                .take_while(move |((n, _), _)| namespace.is_none_or(|ns| n == ns))
         })
     }
 
@@ -301,6 +312,32 @@ mod tests {
         );
         s.compact_history();
         assert!(s.events_since(&res, start).is_err());
+    }
+
+    #[test]
+    fn list_from_pages_in_key_order_across_namespaces() {
+        let mut s = Store::new(100);
+        let res: ResKey = (String::new(), "configmaps".into());
+        for (ns, name) in [("a-b", "y"), ("a", "x"), ("a", "z"), ("b", "w")] {
+            s.put(&res, cm(ns, name));
+        }
+        let keys: Vec<ObjKey> = s
+            .list_from(&res, None, Some(("a".into(), "z".into())))
+            .map(|(k, _)| k.clone())
+            .collect();
+        assert_eq!(
+            keys,
+            vec![
+                ("a".into(), "z".into()),
+                ("a-b".into(), "y".into()),
+                ("b".into(), "w".into())
+            ]
+        );
+        let in_ns: Vec<ObjKey> = s
+            .list_from(&res, Some("a"), Some(("a".into(), "y".into())))
+            .map(|(k, _)| k.clone())
+            .collect();
+        assert_eq!(in_ns, vec![("a".into(), "z".into())]);
     }
 
     #[test]

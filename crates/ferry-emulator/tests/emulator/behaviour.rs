@@ -306,3 +306,210 @@ async fn custom_resources_are_served_validated_and_removed_with_their_crd() {
     .await;
     assert!(gone.is_some(), "the custom resources stop being served");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_clear_errors_and_change_nothing() {
+    let emu = emulator().await;
+    let http = emu
+        .cluster("test")
+        .expect("cluster")
+        .http_url()
+        .expect("http");
+    let req = |m: &str, p: &str, b: Option<&str>| raw_request(&http, m, p, ADMIN, b);
+    let cm =
+        r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"keep"},"data":{"k":"v"}}"#;
+    assert_eq!(
+        req("POST", "/api/v1/namespaces/default/configmaps", Some(cm)).0,
+        201
+    );
+    let (_, _, before) = req("GET", "/api/v1/namespaces/default/configmaps/keep", None);
+
+    let (code, _, body) = req(
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        Some("{not json"),
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("\"reason\":\"BadRequest\""), "{body}");
+    let (code, _, body) = req(
+        "POST",
+        "/api/v1/namespaces/default/configmaps",
+        Some(r#"{"apiVersion":"v1","kind":"Secret","metadata":{"name":"x"}}"#),
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("does not match the expected kind"), "{body}");
+    assert_eq!(
+        req("GET", "/apis/nosuch.example.com/v1/things", None).0,
+        404
+    );
+    assert_eq!(req("GET", "/api/v1/nosuchthings", None).0, 404);
+    let (code, _, body) = req(
+        "PATCH",
+        "/api/v1/namespaces/default/configmaps/keep",
+        Some(r#"[{"op":"test","path":"/data/k","value":"other"}]"#),
+    );
+    assert_eq!(code, 415, "no content type given for a patch: {body}");
+    let (code, _, body) = req(
+        "GET",
+        "/api/v1/namespaces/default/configmaps?fieldSelector=spec.nope%3D1",
+        None,
+    );
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("field label not supported"), "{body}");
+    let (code, _, body) = req("POST", "/api/v1/namespaces/missing/configmaps", Some(cm));
+    assert_eq!(code, 404, "{body}");
+
+    let (_, _, after) = req("GET", "/api/v1/namespaces/default/configmaps/keep", None);
+    assert_eq!(before, after, "a bad request changed a stored object");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watches_resume_expire_and_can_be_dropped() {
+    let emu = emulator().await;
+    let cluster = emu.cluster("test").expect("cluster");
+    let http = cluster.http_url().expect("http");
+    let (_, _, list) = raw_request(
+        &http,
+        "GET",
+        "/api/v1/namespaces/default/configmaps",
+        ADMIN,
+        None,
+    );
+    let list: Value = serde_json::from_str(&list).expect("list");
+    let rv = list["metadata"]["resourceVersion"]
+        .as_str()
+        .expect("rv")
+        .to_owned();
+    for i in 0..3 {
+        let body =
+            format!(r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"w{i}"}}}}"#);
+        assert_eq!(
+            raw_request(
+                &http,
+                "POST",
+                "/api/v1/namespaces/default/configmaps",
+                ADMIN,
+                Some(&body)
+            )
+            .0,
+            201
+        );
+    }
+    let (_, _, events) = raw_request(
+        &http,
+        "GET",
+        &format!(
+            "/api/v1/namespaces/default/configmaps?watch=true&resourceVersion={rv}&timeoutSeconds=1"
+        ),
+        ADMIN,
+        None,
+    );
+    let names: Vec<String> = events
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["type"].as_str().unwrap_or_default(),
+                e["object"]["metadata"]["name"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    assert_eq!(names, vec!["ADDED w0", "ADDED w1", "ADDED w2"], "{events}");
+    let (_, _, expired) = raw_request(
+        &http,
+        "GET",
+        "/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=1&timeoutSeconds=1",
+        ADMIN,
+        None,
+    );
+    assert!(
+        expired.contains("\"code\":410"),
+        "a compacted resourceVersion gives 410 Gone: {expired}"
+    );
+
+    // A dropped watch ends long before its timeout.
+    let url = format!("/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=30");
+    let started = std::time::Instant::now();
+    let h = std::thread::spawn({
+        let http = http.clone();
+        move || raw_request(&http, "GET", &url, ADMIN, None)
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    cluster.faults().drop_watches();
+    let (code, _, _) = tokio::task::spawn_blocking(move || h.join().expect("join"))
+        .await
+        .expect("join");
+    assert_eq!(code, 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the watch ended when dropped"
+    );
+
+    // Added latency is felt by every request.
+    cluster.faults().set_latency(Duration::from_millis(300));
+    let t = std::time::Instant::now();
+    raw_request(&http, "GET", "/version", ADMIN, None);
+    assert!(t.elapsed() >= Duration::from_millis(300));
+    cluster.faults().set_latency(Duration::ZERO);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_page_with_continue_across_namespaces() {
+    let emu = emulator().await;
+    let http = emu
+        .cluster("test")
+        .expect("cluster")
+        .http_url()
+        .expect("http");
+    for ns in ["a", "a-b", "b"] {
+        let body =
+            format!(r#"{{"apiVersion":"v1","kind":"Namespace","metadata":{{"name":"{ns}"}}}}"#);
+        assert_eq!(
+            raw_request(&http, "POST", "/api/v1/namespaces", ADMIN, Some(&body)).0,
+            201
+        );
+        for i in 0..3 {
+            let body = format!(
+                r#"{{"apiVersion":"v1","kind":"Secret","metadata":{{"name":"s{i}","labels":{{"paged":"yes"}}}}}}"#
+            );
+            assert_eq!(
+                raw_request(
+                    &http,
+                    "POST",
+                    &format!("/api/v1/namespaces/{ns}/secrets"),
+                    ADMIN,
+                    Some(&body)
+                )
+                .0,
+                201
+            );
+        }
+    }
+    let mut seen = Vec::new();
+    let mut cont = String::new();
+    loop {
+        let path = format!("/api/v1/secrets?labelSelector=paged%3Dyes&limit=2&continue={cont}");
+        let (code, _, body) = raw_request(&http, "GET", &path, ADMIN, None);
+        assert_eq!(code, 200, "{body}");
+        let page: Value = serde_json::from_str(&body).expect("json");
+        for i in page["items"].as_array().expect("items") {
+            seen.push(format!(
+                "{}/{}",
+                i["metadata"]["namespace"].as_str().unwrap_or_default(),
+                i["metadata"]["name"].as_str().unwrap_or_default()
+            ));
+        }
+        match page["metadata"]["continue"].as_str() {
+            Some(c) => cont = c.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        vec![
+            "a/s0", "a/s1", "a/s2", "a-b/s0", "a-b/s1", "a-b/s2", "b/s0", "b/s1", "b/s2"
+        ]
+    );
+}
