@@ -430,7 +430,7 @@ async fn watches_resume_expire_and_can_be_dropped() {
     );
 
     // A dropped watch ends long before its timeout.
-    let url = format!("/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=30");
+    let url = "/api/v1/namespaces/default/configmaps?watch=true&timeoutSeconds=30".to_owned();
     let started = std::time::Instant::now();
     let h = std::thread::spawn({
         let http = http.clone();
