@@ -156,21 +156,21 @@ fn serve(
         let state = cluster.lock();
         route(path, &state.registry)?
     };
-    let aggregated = cluster.config.aggregated_discovery && discovery::wants_aggregated(accept);
+    let aggregated =
+        discovery::wants_aggregated(accept).filter(|_| cluster.config.aggregated_discovery);
     let state = || cluster.lock();
     match route {
         Route::Version => ok(discovery::version(&cluster.config.kubernetes_version)),
         Route::Health => Ok(Served::Json(200, json!("ok"), "application/json")),
-        Route::CoreVersions if aggregated => Ok(Served::Json(
-            200,
-            discovery::aggregated(&state().registry, true),
-            discovery::AGGREGATED_CONTENT_TYPE,
-        )),
-        Route::Groups if aggregated => Ok(Served::Json(
-            200,
-            discovery::aggregated(&state().registry, false),
-            discovery::AGGREGATED_CONTENT_TYPE,
-        )),
+        Route::CoreVersions | Route::Groups if aggregated.is_some() => {
+            let version = aggregated.unwrap_or("v2");
+            let core = route == Route::CoreVersions;
+            Ok(Served::Json(
+                200,
+                discovery::aggregated(&state().registry, core, version),
+                discovery::aggregated_content_type(version),
+            ))
+        }
         Route::CoreVersions => ok(discovery::core_versions(header_str(headers, header::HOST))),
         Route::Groups => ok(discovery::groups(&state().registry)),
         Route::Group(g) => ok(discovery::group(&state().registry, &g)),

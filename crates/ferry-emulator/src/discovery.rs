@@ -70,19 +70,37 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Value {
     json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources})
 }
 
-/// Whether an `Accept` header asks for aggregated discovery.
-pub fn wants_aggregated(accept: &str) -> bool {
-    accept
-        .split(',')
-        .next()
-        .is_some_and(|first| first.contains("as=APIGroupDiscoveryList") && first.contains("v=v2"))
+/// The aggregated-discovery version an `Accept` header asks for first (`v2` or `v2beta1`,
+/// which have the same shape), if any.
+pub fn wants_aggregated(accept: &str) -> Option<&'static str> {
+    accept.split(',').find_map(|media| {
+        let params: Vec<&str> = media.split(';').map(str::trim).collect();
+        if !params.contains(&"as=APIGroupDiscoveryList")
+            || !params.contains(&"g=apidiscovery.k8s.io")
+        {
+            return None;
+        }
+        if params.contains(&"v=v2") {
+            Some("v2")
+        } else if params.contains(&"v=v2beta1") {
+            Some("v2beta1")
+        } else {
+            None
+        }
+    })
 }
 
-pub const AGGREGATED_CONTENT_TYPE: &str =
-    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+/// The content type of an aggregated discovery answer.
+pub fn aggregated_content_type(version: &str) -> &'static str {
+    if version == "v2beta1" {
+        "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
+    } else {
+        "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+    }
+}
 
 /// `APIGroupDiscoveryList` for `/api` (core) or `/apis` (named groups).
-pub fn aggregated(registry: &Registry, core: bool) -> Value {
+pub fn aggregated(registry: &Registry, core: bool, version: &str) -> Value {
     let items: Vec<Value> = registry
         .groups()
         .iter()
@@ -128,7 +146,7 @@ pub fn aggregated(registry: &Registry, core: bool) -> Value {
             json!({"metadata": {"name": g, "creationTimestamp": null}, "versions": versions})
         })
         .collect();
-    json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items})
+    json!({"kind": "APIGroupDiscoveryList", "apiVersion": format!("apidiscovery.k8s.io/{version}"), "metadata": {}, "items": items})
 }
 
 /// A minimal OpenAPI v2 document: enough for clients that fetch it, with no schemas (so
@@ -213,17 +231,26 @@ mod tests {
     #[test]
     fn aggregated_lists_core_and_groups() {
         let r = Registry::builtin();
-        let core = aggregated(&r, true);
+        let core = aggregated(&r, true, "v2");
         assert_eq!(core["items"].as_array().map(Vec::len), Some(1));
-        let apis = aggregated(&r, false);
+        let apis = aggregated(&r, false, "v2");
         assert!(
             apis["items"]
                 .as_array()
                 .is_some_and(|i| i.iter().any(|g| g["metadata"]["name"] == "apps"))
         );
-        assert!(wants_aggregated(
-            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
-        ));
-        assert!(!wants_aggregated("application/json"));
+        assert_eq!(
+            wants_aggregated(
+                "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json"
+            ),
+            Some("v2")
+        );
+        assert_eq!(
+            wants_aggregated(
+                "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json"
+            ),
+            Some("v2beta1")
+        );
+        assert_eq!(wants_aggregated("application/json"), None);
     }
 }

@@ -176,46 +176,39 @@ pub fn kubeconfig(clusters: &[Cluster]) -> String {
     out
 }
 
-/// Objects every new cluster has.
+/// Objects every new cluster has: the system namespaces and the `cluster-admin` ClusterRole.
 fn bootstrap(cluster: &ClusterInner) {
-    let ns_type = cluster
-        .lock()
-        .registry
-        .find("", "v1", "namespaces")
-        .cloned();
-    if let Some(rt) = ns_type {
-        for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
-            let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+    let params = route::Params::default();
+    let create = |group: &str, plural: &str, obj: serde_json::Value| {
+        let rt = cluster.lock().registry.find(group, "v1", plural).cloned();
+        if let Some(rt) = rt {
             let req = write::WriteRequest {
                 rt: &rt,
                 namespace: None,
                 name: None,
                 sub: None,
-                params: &route::Params::default(),
+                params: &params,
                 manager: "kube-apiserver".into(),
             };
-            let _ = write::write(cluster, &req, write::Body::Create(obj));
+            if let Err(e) = write::write(cluster, &req, write::Body::Create(obj)) {
+                tracing::warn!(error = %e.message, "bootstrapping {plural} failed");
+            }
         }
+    };
+    for ns in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        create(
+            "",
+            "namespaces",
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}),
+        );
     }
-    let rbac = cluster
-        .lock()
-        .registry
-        .find("rbac.authorization.k8s.io", "v1", "clusterroles")
-        .cloned();
-    if let Some(rt) = rbac {
-        let role = json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+    create(
+        "rbac.authorization.k8s.io",
+        "clusterroles",
+        json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
             "metadata": {"name": "cluster-admin", "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
-            "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}, {"nonResourceURLs": ["*"], "verbs": ["*"]}]});
-        let req = write::WriteRequest {
-            rt: &rt,
-            namespace: None,
-            name: None,
-            sub: None,
-            params: &route::Params::default(),
-            manager: "kube-apiserver".into(),
-        };
-        let _ = write::write(cluster, &req, write::Body::Create(role));
-    }
+            "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}, {"nonResourceURLs": ["*"], "verbs": ["*"]}]}),
+    );
     // A server that has been running a while no longer has the history of its first objects.
     cluster.lock().store.compact_history();
 }

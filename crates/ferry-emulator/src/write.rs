@@ -138,6 +138,37 @@ fn decode_type_error(rt: &ResourceType, obj: &Value, apply: bool) -> ApiResult<(
     )))
 }
 
+/// The common path of a replace and a patch: the new object must match the URL and the
+/// resourceVersion it names, is type-checked and defaulted, keeps everything but its status
+/// when written through `/status`, and then has its managed fields tracked by `track`.
+fn updated(
+    req: &WriteRequest<'_>,
+    old: &Value,
+    mut obj: Value,
+    scope: Scope,
+    track: impl FnOnce(&Value),
+) -> ApiResult<Value> {
+    let rt = req.rt;
+    validate::identity(&mut obj, rt, false)?;
+    validate::placement(&mut obj, req.name, req.namespace, rt)?;
+    if let Some(rv) = rv_of(&obj)
+        && Some(rv) != rv_of(old)
+    {
+        return Err(ApiError::stale(
+            &rt.plural,
+            &rt.group,
+            req.name.unwrap_or_default(),
+        ));
+    }
+    decode_type_error(rt, &obj, false)?;
+    kinds::apply_defaults(rt, &mut obj);
+    if scope == Scope::OnlyStatus {
+        obj = only_status(old, &obj);
+    }
+    track(&obj);
+    Ok(obj)
+}
+
 /// Runs one write. Answers `(status code, object)`.
 pub fn write(
     cluster: &ClusterInner,
@@ -204,23 +235,12 @@ pub fn write(
             managed.update(None, &kinds::zero(rt), &obj, &writer, scope, &schema);
             obj
         }
-        Body::Replace(mut obj) => {
+        Body::Replace(obj) => {
             let name = req.name.unwrap_or_default();
             let old = old.as_ref().ok_or_else(|| not_found(name))?;
-            validate::identity(&mut obj, rt, false)?;
-            validate::placement(&mut obj, req.name, req.namespace, rt)?;
-            if let Some(rv) = rv_of(&obj)
-                && Some(rv) != rv_of(old)
-            {
-                return Err(ApiError::stale(&rt.plural, &rt.group, name));
-            }
-            decode_type_error(rt, &obj, false)?;
-            kinds::apply_defaults(rt, &mut obj);
-            if scope == Scope::OnlyStatus {
-                obj = only_status(old, &obj);
-            }
-            managed.update(Some(old), &Value::Null, &obj, &writer, scope, &schema);
-            obj
+            updated(req, old, obj, scope, |obj| {
+                managed.update(Some(old), &Value::Null, obj, &writer, scope, &schema)
+            })?
         }
         Body::Patch(kind, bytes) => {
             let name = req.name.unwrap_or_default();
@@ -230,22 +250,11 @@ pub fn write(
             } else {
                 None
             };
-            let mut obj = ferry_kube_patch::apply_patch(kind, builtin_kind, old, &bytes)
+            let obj = ferry_kube_patch::apply_patch(kind, builtin_kind, old, &bytes)
                 .map_err(|e| ApiError::new(e.code(), Some(e.reason()), e.status_message()))?;
-            validate::identity(&mut obj, rt, false)?;
-            validate::placement(&mut obj, req.name, req.namespace, rt)?;
-            if let Some(rv) = rv_of(&obj)
-                && Some(rv) != rv_of(old)
-            {
-                return Err(ApiError::stale(&rt.plural, &rt.group, name));
-            }
-            decode_type_error(rt, &obj, false)?;
-            kinds::apply_defaults(rt, &mut obj);
-            if scope == Scope::OnlyStatus {
-                obj = only_status(old, &obj);
-            }
-            managed.update(Some(old), &Value::Null, &obj, &writer, scope, &schema);
-            obj
+            updated(req, old, obj, scope, |obj| {
+                managed.update(Some(old), &Value::Null, obj, &writer, scope, &schema)
+            })?
         }
         Body::Apply(mut config) => {
             if req.params.get("fieldManager").is_none_or(str::is_empty) {

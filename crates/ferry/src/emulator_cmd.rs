@@ -307,6 +307,10 @@ pub async fn quickstart(args: QuickstartArgs) -> anyhow::Result<()> {
         );
     }
     println!();
+    println!("--- kubeconfig ({}) ---", args.kubeconfig.display());
+    print!("{}", emu.kubeconfig());
+    println!("---");
+    println!();
     println!("kubeconfig: {}", args.kubeconfig.display());
     println!(
         "try:        kubectl --kubeconfig {} get namespaces",

@@ -4,19 +4,10 @@
 use std::time::Duration;
 
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::discovery::ApiResource;
 use serde_json::{Value, json};
 
-use crate::support::{ADMIN, emulator, raw_request};
-
-async fn client(kubeconfig: &str) -> kube::Client {
-    let kc = Kubeconfig::from_yaml(kubeconfig).expect("kubeconfig parses");
-    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-        .await
-        .expect("config");
-    kube::Client::try_from(config).expect("client")
-}
+use crate::support::{ADMIN, client, emulator, raw_request};
 
 fn ar(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
     ApiResource {
@@ -213,7 +204,7 @@ async fn injected_faults_and_revoked_tokens() {
     );
 
     cluster.faults().set_unreachable(true);
-    let fresh = self::client(&emu.kubeconfig()).await;
+    let fresh = crate::support::client(&emu.kubeconfig()).await;
     let down: Api<DynamicObject> =
         Api::namespaced_with(fresh, "default", &ar("", "v1", "ConfigMap", "configmaps"));
     let err = down

@@ -5,20 +5,11 @@ use std::time::Duration;
 
 use futures::{StreamExt as _, TryStreamExt as _};
 use kube::api::{Api, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::discovery::Discovery;
 use kube::runtime::{WatchStreamExt as _, watcher};
 use serde_json::json;
 
-use crate::support::emulator;
-
-async fn client(kubeconfig: &str) -> kube::Client {
-    let kc = Kubeconfig::from_yaml(kubeconfig).expect("kubeconfig parses");
-    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
-        .await
-        .expect("config");
-    kube::Client::try_from(config).expect("client")
-}
+use crate::support::{client, emulator};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kube_rs_discovers_applies_and_watches_over_https() {
@@ -180,4 +171,30 @@ async fn kubectl_gets_applies_and_deletes() {
     assert_eq!(got.trim(), "hello");
     let deleted = kubectl(&["delete", "configmap", "from-kubectl"]).await;
     assert!(deleted.contains("deleted"), "{deleted}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_emulator_serves_clusters_of_two_generations() {
+    use ferry_emulator::{ClusterConfig, Emulator};
+    let emu = Emulator::start(vec![
+        ClusterConfig::new("blue", "blue-token").version("v1.29.4"),
+        ClusterConfig::new("green", "green-token").version("v1.30.2-eks-1234"),
+    ])
+    .await
+    .expect("emulator");
+    for (name, want) in [("blue", "v1.29.4"), ("green", "v1.30.2-eks-1234")] {
+        let cluster = emu.cluster(name).expect("cluster");
+        let client = client(&cluster.kubeconfig()).await;
+        let v = client.apiserver_version().await.expect("version");
+        assert_eq!(v.git_version, want);
+    }
+    let both = emu.kubeconfig();
+    assert!(
+        both.contains("name: \"blue\"") && both.contains("name: \"green\""),
+        "{both}"
+    );
+    assert_ne!(
+        emu.cluster("blue").map(|c| c.url()),
+        emu.cluster("green").map(|c| c.url())
+    );
 }

@@ -18,6 +18,16 @@ pub async fn emulator() -> Emulator {
         .expect("emulator starts")
 }
 
+/// A kube-rs client from a kubeconfig (HTTPS, verifying the emulator's CA).
+pub async fn client(kubeconfig: &str) -> kube::Client {
+    let kc = kube::config::Kubeconfig::from_yaml(kubeconfig).expect("kubeconfig parses");
+    let options = kube::config::KubeConfigOptions::default();
+    let config = kube::Config::from_custom_kubeconfig(kc, &options)
+        .await
+        .expect("config");
+    kube::Client::try_from(config).expect("client")
+}
+
 /// Path of a file under this crate's `tests/`.
 pub fn test_file(rel: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
