@@ -5,7 +5,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::emulator_cmd::{EmulatorArgs, QuickstartArgs};
+use crate::app_cmd::AppArgs;
+use crate::controller_cmd::ControllerArgs;
+use crate::emulator_cmd::EmulatorArgs;
+use crate::quickstart::QuickstartArgs;
 
 /// Ferry delivers what is in Git to many Kubernetes clusters across many AWS accounts.
 #[derive(Debug, Parser)]
@@ -23,9 +26,13 @@ pub struct Cli {
 pub enum Command {
     /// Run a Kubernetes API emulator: one or more local clusters for tests, demos and benchmarks.
     Emulator(EmulatorArgs),
-    /// Start a local demo: emulated clusters and a kubeconfig to look inside. (The application
-    /// controller, a Git server and example applications join it with the controller issue.)
+    /// Start a local demo: emulated clusters, a Git server with example applications, and the
+    /// controller delivering them; prints a kubeconfig to look inside.
     Quickstart(QuickstartArgs),
+    /// Run the application controller.
+    Controller(ControllerArgs),
+    /// Work with applications: list, get, diff, sync, history, delete.
+    App(AppArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -49,7 +56,9 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Emulator(args) => crate::emulator_cmd::run(args).await,
-            Command::Quickstart(args) => crate::emulator_cmd::quickstart(args).await,
+            Command::Quickstart(args) => crate::quickstart::run(args).await,
+            Command::Controller(args) => crate::controller_cmd::run(args).await,
+            Command::App(args) => crate::app_cmd::run(args).await,
         }
     });
     match result {

@@ -100,20 +100,6 @@ pub struct FaultArgs {
     pub revoke_token: Option<String>,
 }
 
-#[derive(Debug, Args)]
-pub struct QuickstartArgs {
-    /// Where to write the kubeconfig of the demo clusters.
-    #[arg(
-        long,
-        env = "FERRY_QUICKSTART_KUBECONFIG",
-        default_value = "ferry-quickstart.kubeconfig"
-    )]
-    pub kubeconfig: PathBuf,
-    /// Admin token of the demo clusters. Random if unset.
-    #[arg(long, env = "FERRY_EMULATOR_ADMIN_TOKEN")]
-    pub admin_token: Option<String>,
-}
-
 fn parse_cluster(spec: &str, token: &str) -> anyhow::Result<ClusterConfig> {
     let mut parts = spec.split(',');
     let name = parts
@@ -168,7 +154,7 @@ fn parse_user(spec: &str) -> anyhow::Result<(String, String, Vec<String>)> {
     Ok((name.to_owned(), token.to_owned(), groups))
 }
 
-fn random_token() -> String {
+pub fn random_token() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
@@ -219,7 +205,7 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_interrupt() {
+pub async fn wait_for_interrupt() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
@@ -282,50 +268,5 @@ fn fault(f: FaultArgs) -> anyhow::Result<()> {
         bail!("control endpoint answered {status}: {body}");
     }
     println!("cluster {}: faults updated", f.cluster);
-    Ok(())
-}
-
-/// Until the application controller lands, the quickstart is the emulator with the demo
-/// clusters Ferry will deliver to: a management cluster and two targets of different
-/// Kubernetes generations.
-pub async fn quickstart(args: QuickstartArgs) -> anyhow::Result<()> {
-    let token = args.admin_token.unwrap_or_else(random_token);
-    let configs = vec![
-        ClusterConfig::new("management", &token).version("v1.30.2"),
-        ClusterConfig::new("prod-blue", &token).version("v1.29.4"),
-        ClusterConfig::new("prod-green", &token).version("v1.30.2"),
-    ];
-    let emu = Emulator::start(configs).await?;
-    std::fs::write(&args.kubeconfig, emu.kubeconfig())
-        .with_context(|| format!("writing kubeconfig {}", args.kubeconfig.display()))?;
-    for c in emu.clusters() {
-        println!(
-            "cluster {} ready at {} (Kubernetes {})",
-            c.name(),
-            c.url(),
-            c.kubernetes_version()
-        );
-    }
-    println!();
-    println!("--- kubeconfig ({}) ---", args.kubeconfig.display());
-    print!("{}", emu.kubeconfig());
-    println!("---");
-    println!();
-    println!("kubeconfig: {}", args.kubeconfig.display());
-    println!(
-        "try:        kubectl --kubeconfig {} get namespaces",
-        args.kubeconfig.display()
-    );
-    println!(
-        "            kubectl --kubeconfig {} --context prod-green version",
-        args.kubeconfig.display()
-    );
-    println!();
-    println!(
-        "Not built yet: the application controller, the Git server and the example applications"
-    );
-    println!("(they arrive with the application-controller issue). Press Ctrl-C to stop.");
-    wait_for_interrupt().await;
-    emu.shutdown().await;
     Ok(())
 }

@@ -1,0 +1,290 @@
+//! The cluster registry: clusters known from Secrets (and the in-cluster default), each with
+//! a client, a limiter and discovery, replaced when its Secret changes, without a restart.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use kube::discovery::{ApiCapabilities, ApiResource, Discovery};
+use kube::{Client, Config};
+
+use crate::limiter::{Limiter, Limits};
+use crate::secret::{ClusterAuth, ClusterSpec};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("no cluster is registered with {what} {value:?}")]
+    Unknown { what: &'static str, value: String },
+    #[error("cluster {cluster}: invalid server URL {server:?}: {reason}")]
+    BadServer {
+        cluster: String,
+        server: String,
+        reason: String,
+    },
+    #[error("cluster {cluster}: {reason}")]
+    Credentials { cluster: String, reason: String },
+    #[error("cluster {cluster}: AWS authentication (awsAuthConfig) is not built yet")]
+    AwsNotBuilt { cluster: String },
+    #[error("cluster {cluster}: building a client: {source}")]
+    Client {
+        cluster: String,
+        source: kube::Error,
+    },
+    #[error("cluster {cluster} is unreachable or refused discovery: {source}")]
+    Discovery {
+        cluster: String,
+        source: kube::Error,
+    },
+    #[error("cluster {cluster} does not serve {group}/{version} {kind}")]
+    UnknownKind {
+        cluster: String,
+        group: String,
+        version: String,
+        kind: String,
+    },
+}
+
+/// One usable cluster.
+#[derive(Clone)]
+pub struct Cluster {
+    pub spec: ClusterSpec,
+    pub client: Client,
+    pub limiter: Limiter,
+    discovery: Arc<tokio::sync::RwLock<Option<Arc<Discovery>>>>,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("name", &self.spec.name)
+            .field("server", &self.spec.server)
+            .finish()
+    }
+}
+
+impl Cluster {
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    /// The resource of a group/version/kind, from discovery (refreshed once when the kind is
+    /// not known yet, e.g. a CRD created since).
+    pub async fn resolve(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+    ) -> Result<(ApiResource, ApiCapabilities), ClusterError> {
+        let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
+        for refresh in [false, true] {
+            let d = self.discovery(refresh).await?;
+            if let Some(found) = d.resolve_gvk(&gvk) {
+                return Ok(found);
+            }
+        }
+        Err(ClusterError::UnknownKind {
+            cluster: self.spec.name.clone(),
+            group: group.into(),
+            version: version.into(),
+            kind: kind.into(),
+        })
+    }
+
+    async fn discovery(&self, refresh: bool) -> Result<Arc<Discovery>, ClusterError> {
+        if !refresh && let Some(d) = self.discovery.read().await.as_ref() {
+            return Ok(d.clone());
+        }
+        let mut slot = self.discovery.write().await;
+        let _permit = self.limiter.acquire().await;
+        let d = Discovery::new(self.client.clone())
+            .run()
+            .await
+            .map_err(|source| ClusterError::Discovery {
+                cluster: self.spec.name.clone(),
+                source,
+            })?;
+        let d = Arc::new(d);
+        *slot = Some(d.clone());
+        Ok(d)
+    }
+}
+
+fn pem_to_der(pem: &[u8]) -> Vec<Vec<u8>> {
+    use base64::Engine as _;
+    let text = String::from_utf8_lossy(pem);
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut inside = false;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with("-----BEGIN CERTIFICATE") {
+            inside = true;
+            cur.clear();
+        } else if line.starts_with("-----END CERTIFICATE") {
+            inside = false;
+            if let Ok(der) = base64::engine::general_purpose::STANDARD.decode(&cur) {
+                out.push(der);
+            }
+        } else if inside {
+            cur.push_str(line);
+        }
+    }
+    out
+}
+
+/// Builds a client for a registered cluster. `in_cluster` is the management cluster's config.
+pub fn client_for(spec: &ClusterSpec, in_cluster: &Config) -> Result<Client, ClusterError> {
+    let config = match &spec.auth {
+        ClusterAuth::InCluster => in_cluster.clone(),
+        ClusterAuth::Aws { .. } => {
+            return Err(ClusterError::AwsNotBuilt {
+                cluster: spec.name.clone(),
+            });
+        }
+        auth => {
+            let url: http::Uri = spec.server.parse().map_err(|e: http::uri::InvalidUri| {
+                ClusterError::BadServer {
+                    cluster: spec.name.clone(),
+                    server: spec.server.clone(),
+                    reason: e.to_string(),
+                }
+            })?;
+            let mut c = Config::new(url);
+            c.accept_invalid_certs = spec.tls.insecure;
+            c.tls_server_name = spec.tls.server_name.clone();
+            if let Some(pem) = &spec.tls.ca_pem {
+                let der = pem_to_der(pem);
+                if der.is_empty() {
+                    return Err(ClusterError::Credentials {
+                        cluster: spec.name.clone(),
+                        reason: "tlsClientConfig.caData holds no PEM certificate".into(),
+                    });
+                }
+                c.root_cert = Some(der);
+            }
+            if let ClusterAuth::Bearer(token) = auth {
+                c.auth_info.token = Some(token.expose().clone().into());
+            }
+            if let (Some(cert), Some(key)) = (&spec.tls.cert_pem, &spec.tls.key_pem) {
+                use base64::Engine as _;
+                c.auth_info.client_certificate_data =
+                    Some(base64::engine::general_purpose::STANDARD.encode(cert));
+                c.auth_info.client_key_data = Some(
+                    base64::engine::general_purpose::STANDARD
+                        .encode(key.expose())
+                        .into(),
+                );
+            }
+            c
+        }
+    };
+    Client::try_from(config).map_err(|source| ClusterError::Client {
+        cluster: spec.name.clone(),
+        source,
+    })
+}
+
+/// All clusters Ferry knows. Cheap to clone; updates are seen by every clone.
+#[derive(Clone)]
+pub struct Registry {
+    in_cluster: Config,
+    limits: Limits,
+    clusters: Arc<RwLock<HashMap<String, Cluster>>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("clusters", &self.names())
+            .finish()
+    }
+}
+
+impl Registry {
+    /// A registry with the in-cluster default (the management cluster, by `in_cluster`).
+    pub fn new(in_cluster: Config, limits: Limits) -> Self {
+        let r = Self {
+            in_cluster,
+            limits,
+            clusters: Arc::new(RwLock::new(HashMap::new())),
+        };
+        if let Err(e) = r.upsert(crate::secret::in_cluster()) {
+            tracing::warn!(error = %e, "the in-cluster default is unusable");
+        }
+        r
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Cluster>> {
+        self.clusters
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Cluster>> {
+        self.clusters
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Adds or replaces a cluster (by name). Unchanged specs keep their client and discovery.
+    pub fn upsert(&self, spec: ClusterSpec) -> Result<(), ClusterError> {
+        if self.read().get(&spec.name).is_some_and(|c| c.spec == spec) {
+            return Ok(());
+        }
+        let client = client_for(&spec, &self.in_cluster)?;
+        let cluster = Cluster {
+            spec: spec.clone(),
+            client,
+            limiter: Limiter::new(self.limits),
+            discovery: Arc::new(tokio::sync::RwLock::new(None)),
+        };
+        self.write().insert(spec.name.clone(), cluster);
+        Ok(())
+    }
+
+    /// Forgets the cluster registered by a Secret (the in-cluster default stays).
+    pub fn remove_by_source(&self, source: &str) -> Option<String> {
+        let mut map = self.write();
+        let name = map
+            .values()
+            .find(|c| c.spec.source == source)
+            .map(|c| c.spec.name.clone())?;
+        map.remove(&name);
+        if name == "in-cluster" {
+            drop(map);
+            let _ = self.upsert(crate::secret::in_cluster());
+        }
+        Some(name)
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        let mut n: Vec<String> = self.read().keys().cloned().collect();
+        n.sort();
+        n
+    }
+
+    /// A destination names a cluster by `server` URL or by `name`.
+    pub fn find(&self, server: Option<&str>, name: Option<&str>) -> Result<Cluster, ClusterError> {
+        let map = self.read();
+        match (
+            server.filter(|s| !s.is_empty()),
+            name.filter(|n| !n.is_empty()),
+        ) {
+            (Some(s), _) => map
+                .values()
+                .find(|c| c.spec.server.trim_end_matches('/') == s.trim_end_matches('/'))
+                .cloned()
+                .ok_or_else(|| ClusterError::Unknown {
+                    what: "server",
+                    value: s.into(),
+                }),
+            (None, Some(n)) => map.get(n).cloned().ok_or_else(|| ClusterError::Unknown {
+                what: "name",
+                value: n.into(),
+            }),
+            (None, None) => Err(ClusterError::Unknown {
+                what: "server or name",
+                value: String::new(),
+            }),
+        }
+    }
+}

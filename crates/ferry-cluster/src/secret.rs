@@ -1,0 +1,276 @@
+//! Cluster Secrets in Argo CD's declarative format: label
+//! `argocd.argoproj.io/secret-type: cluster`, keys `name`, `server`, `namespaces`,
+//! `clusterResources`, and `config` (JSON with `bearerToken`, `tlsClientConfig`,
+//! `awsAuthConfig`).
+
+use base64::Engine as _;
+use ferry_core::Sensitive;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// A registered cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClusterSpec {
+    pub name: String,
+    pub server: String,
+    /// Namespaces Ferry may manage (empty: all).
+    pub namespaces: Vec<String>,
+    /// Whether cluster-scoped resources may be managed (default true when no namespaces set).
+    pub cluster_resources: bool,
+    pub auth: ClusterAuth,
+    pub tls: TlsConfig,
+    /// The Secret's labels and annotations (for ApplicationSet cluster generators).
+    pub labels: Vec<(String, String)>,
+    /// Where the registration came from (`ferry/cluster-prod-blue`).
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClusterAuth {
+    Bearer(Sensitive<String>),
+    /// `awsAuthConfig`: an EKS token for `cluster_name`, optionally assuming `role_arn`.
+    Aws {
+        cluster_name: String,
+        role_arn: Option<String>,
+    },
+    /// The management cluster's own credentials.
+    InCluster,
+    None,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TlsConfig {
+    pub insecure: bool,
+    /// PEM of the CA (decoded from `caData`).
+    pub ca_pem: Option<Vec<u8>>,
+    pub server_name: Option<String>,
+    pub cert_pem: Option<Vec<u8>>,
+    pub key_pem: Option<Sensitive<Vec<u8>>>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ClusterSecretError {
+    #[error("cluster Secret {secret}: missing key {key:?}")]
+    Missing { secret: String, key: &'static str },
+    #[error("cluster Secret {secret}: key {key:?} is not valid base64 UTF-8")]
+    Encoding { secret: String, key: &'static str },
+    #[error("cluster Secret {secret}: config is not valid JSON: {reason}")]
+    Config { secret: String, reason: String },
+    #[error("cluster Secret {secret}: tlsClientConfig.{field} is not valid base64")]
+    TlsData { secret: String, field: &'static str },
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct Config {
+    #[serde(default)]
+    bearer_token: Option<String>,
+    #[serde(default)]
+    tls_client_config: TlsClientConfig,
+    #[serde(default)]
+    aws_auth_config: Option<AwsAuthConfig>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct TlsClientConfig {
+    #[serde(default)]
+    insecure: bool,
+    #[serde(default)]
+    ca_data: Option<String>,
+    #[serde(default)]
+    cert_data: Option<String>,
+    #[serde(default)]
+    key_data: Option<String>,
+    #[serde(default)]
+    server_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AwsAuthConfig {
+    cluster_name: String,
+    #[serde(default, rename = "roleARN")]
+    role_arn: Option<String>,
+}
+
+fn b64(v: &str) -> Option<Vec<u8>> {
+    base64::engine::general_purpose::STANDARD
+        .decode(v.trim())
+        .ok()
+}
+
+/// Whether a Secret is a cluster registration.
+pub fn is_cluster_secret(secret: &Value) -> bool {
+    secret
+        .pointer("/metadata/labels")
+        .and_then(|l| l.get(ferry_api::SECRET_TYPE_LABEL))
+        .and_then(Value::as_str)
+        == Some("cluster")
+}
+
+/// Reads a cluster Secret (`data` base64-encoded, or `stringData` as written by hand).
+pub fn parse_cluster_secret(secret: &Value) -> Result<ClusterSpec, ClusterSecretError> {
+    let meta = &secret["metadata"];
+    let source = format!(
+        "{}/{}",
+        meta["namespace"].as_str().unwrap_or_default(),
+        meta["name"].as_str().unwrap_or_default()
+    );
+    let get = |key: &'static str| -> Result<Option<String>, ClusterSecretError> {
+        if let Some(v) = secret
+            .pointer(&format!("/stringData/{key}"))
+            .and_then(Value::as_str)
+        {
+            return Ok(Some(v.to_owned()));
+        }
+        match secret
+            .pointer(&format!("/data/{key}"))
+            .and_then(Value::as_str)
+        {
+            None => Ok(None),
+            Some(v) => b64(v)
+                .and_then(|b| String::from_utf8(b).ok())
+                .map(Some)
+                .ok_or(ClusterSecretError::Encoding {
+                    secret: source.clone(),
+                    key,
+                }),
+        }
+    };
+    let server = get("server")?.ok_or(ClusterSecretError::Missing {
+        secret: source.clone(),
+        key: "server",
+    })?;
+    let name = get("name")?
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| server.clone());
+    let namespaces: Vec<String> = get("namespaces")?
+        .map(|n| {
+            n.split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let cluster_resources = match get("clusterResources")? {
+        Some(v) => v == "true",
+        None => namespaces.is_empty(),
+    };
+    let config: Config = match get("config")? {
+        Some(c) if !c.trim().is_empty() => {
+            serde_json::from_str(&c).map_err(|e| ClusterSecretError::Config {
+                secret: source.clone(),
+                reason: e.to_string(),
+            })?
+        }
+        _ => Config::default(),
+    };
+    let tls_field =
+        |v: Option<String>, field: &'static str| -> Result<Option<Vec<u8>>, ClusterSecretError> {
+            v.map(|d| {
+                b64(&d).ok_or(ClusterSecretError::TlsData {
+                    secret: source.clone(),
+                    field,
+                })
+            })
+            .transpose()
+        };
+    let t = config.tls_client_config;
+    let tls = TlsConfig {
+        insecure: t.insecure,
+        ca_pem: tls_field(t.ca_data, "caData")?,
+        server_name: t.server_name,
+        cert_pem: tls_field(t.cert_data, "certData")?,
+        key_pem: tls_field(t.key_data, "keyData")?.map(Sensitive::new),
+    };
+    let auth = match (config.bearer_token, config.aws_auth_config) {
+        (Some(t), _) if !t.is_empty() => ClusterAuth::Bearer(Sensitive::new(t)),
+        (_, Some(a)) => ClusterAuth::Aws {
+            cluster_name: a.cluster_name,
+            role_arn: a.role_arn,
+        },
+        _ if server == ferry_api::IN_CLUSTER_SERVER => ClusterAuth::InCluster,
+        _ => ClusterAuth::None,
+    };
+    let labels = meta["labels"]
+        .as_object()
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(ClusterSpec {
+        name,
+        server,
+        namespaces,
+        cluster_resources,
+        auth,
+        tls,
+        labels,
+        source,
+    })
+}
+
+/// The management cluster itself, as Argo CD's `in-cluster`.
+pub fn in_cluster() -> ClusterSpec {
+    ClusterSpec {
+        name: "in-cluster".into(),
+        server: ferry_api::IN_CLUSTER_SERVER.into(),
+        namespaces: Vec::new(),
+        cluster_resources: true,
+        auth: ClusterAuth::InCluster,
+        tls: TlsConfig::default(),
+        labels: Vec::new(),
+        source: "built-in".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn enc(s: &str) -> String {
+        base64::engine::general_purpose::STANDARD.encode(s)
+    }
+
+    #[test]
+    fn reads_argo_cd_cluster_secrets() {
+        let config = json!({"bearerToken": "tok", "tlsClientConfig": {"insecure": false, "caData": enc("PEM")}}).to_string();
+        let s = json!({"metadata": {"name": "c1", "namespace": "ferry", "labels": {"argocd.argoproj.io/secret-type": "cluster", "env": "prod"}},
+            "data": {"name": enc("prod-blue"), "server": enc("https://1.2.3.4"), "config": enc(&config), "namespaces": enc("a, b")}});
+        assert!(is_cluster_secret(&s));
+        let c = parse_cluster_secret(&s).expect("parses");
+        assert_eq!(c.name, "prod-blue");
+        assert_eq!(c.namespaces, vec!["a", "b"]);
+        assert!(!c.cluster_resources);
+        assert_eq!(c.tls.ca_pem.as_deref(), Some(b"PEM".as_slice()));
+        assert!(matches!(c.auth, ClusterAuth::Bearer(ref t) if t.expose() == "tok"));
+        assert!(
+            !format!("{c:?}").contains("tok\""),
+            "the token never prints"
+        );
+    }
+
+    #[test]
+    fn string_data_and_errors_name_the_secret() {
+        let s = json!({"metadata": {"name": "c2", "namespace": "ferry"}, "stringData": {"server": "https://x", "config": "{not json"}});
+        let e = parse_cluster_secret(&s).expect_err("bad config");
+        assert!(e.to_string().contains("ferry/c2"), "{e}");
+        let s = json!({"metadata": {"name": "c3", "namespace": "ferry"}, "data": {}});
+        assert_eq!(
+            parse_cluster_secret(&s),
+            Err(ClusterSecretError::Missing {
+                secret: "ferry/c3".into(),
+                key: "server"
+            })
+        );
+        let aws = json!({"metadata": {"name": "c4"}, "stringData": {"server": "https://eks", "config": "{\"awsAuthConfig\":{\"clusterName\":\"blue\",\"roleARN\":\"arn:aws:iam::1:role/x\"}}"}});
+        assert!(matches!(
+            parse_cluster_secret(&aws).expect("aws").auth,
+            ClusterAuth::Aws { .. }
+        ));
+    }
+}

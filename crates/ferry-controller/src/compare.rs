@@ -1,0 +1,326 @@
+//! Comparing an application's desired objects with its cluster: each desired object is
+//! placed (namespace, tracking annotation), predicted by a server-side-apply dry run (skipped
+//! when neither it nor its live copy changed since the last comparison), diffed against the
+//! live copy from the watch cache, and assessed for health; objects of the application that
+//! left Git are found for pruning.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use ferry_api::{Application, HealthStatus, ResourceStatus};
+use ferry_cluster::{Cluster, LiveCache, LiveObject, ObjectKey};
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::discovery::{ApiResource, Scope};
+use serde_json::{Value, json};
+
+use crate::ControllerCtx;
+
+/// One desired object, ready to apply.
+#[derive(Debug, Clone)]
+pub struct Desired {
+    pub key: ObjectKey,
+    pub ar: ApiResource,
+    pub namespaced: bool,
+    pub object: Value,
+    pub in_sync: bool,
+}
+
+/// The result of a comparison.
+#[derive(Debug)]
+pub struct Comparison {
+    pub revision: String,
+    pub desired: Vec<Desired>,
+    pub prunable: Vec<LiveObject>,
+    pub resources: Vec<ResourceStatus>,
+    pub sync: &'static str,
+    pub health: HealthStatus,
+    /// Per-object problems (dry run refused), as `ComparisonError` messages.
+    pub problems: Vec<String>,
+}
+
+/// Why a comparison could not be made at all.
+#[derive(Debug, thiserror::Error)]
+pub enum CompareError {
+    #[error("{0}")]
+    Source(#[from] crate::source::SourceError),
+    #[error("{0}")]
+    Cluster(#[from] ferry_cluster::ClusterError),
+    #[error("cluster {cluster} is unreachable: {detail}")]
+    Unreachable { cluster: String, detail: String },
+    #[error("{object} in {file}: {reason}")]
+    Invalid {
+        object: String,
+        file: String,
+        reason: String,
+    },
+}
+
+/// A memo of the last comparison of one object: unchanged inputs give the same answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Memo {
+    pub desired_hash: u64,
+    pub live_rv: Option<String>,
+    pub in_sync: bool,
+}
+
+fn hash_of(v: &Value) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    v.to_string().hash(&mut h);
+    h.finish()
+}
+
+fn is_transport(e: &kube::Error) -> bool {
+    !matches!(e, kube::Error::Api(_))
+}
+
+/// Places a rendered object: its namespace (the destination's, for namespaced kinds that
+/// name none) and the tracking annotation.
+pub fn place(
+    app: &str,
+    mut obj: Value,
+    ar: &ApiResource,
+    namespaced: bool,
+    default_ns: &str,
+) -> Value {
+    let meta = &mut obj["metadata"];
+    if namespaced {
+        if meta["namespace"].as_str().is_none_or(str::is_empty) {
+            meta["namespace"] = json!(default_ns);
+        }
+    } else if let Some(m) = meta.as_object_mut() {
+        m.remove("namespace");
+    }
+    let ns = meta["namespace"].as_str().unwrap_or_default().to_owned();
+    let name = meta["name"].as_str().unwrap_or_default().to_owned();
+    if !meta["annotations"].is_object() {
+        meta["annotations"] = json!({});
+    }
+    meta["annotations"][ferry_api::TRACKING_ANNOTATION] =
+        json!(ferry_api::tracking_id(app, &ar.group, &ar.kind, &ns, &name));
+    obj
+}
+
+/// Server-side apply (or its dry run) of one object, by the limiter.
+pub async fn apply(cluster: &Cluster, d: &Desired, dry_run: bool) -> Result<Value, kube::Error> {
+    let api: Api<DynamicObject> = if d.namespaced {
+        Api::namespaced_with(cluster.client.clone(), &d.key.namespace, &d.ar)
+    } else {
+        Api::all_with(cluster.client.clone(), &d.ar)
+    };
+    let mut pp = PatchParams::apply(ferry_api::FIELD_MANAGER).force();
+    pp.dry_run = dry_run;
+    let _permit = cluster.limiter.acquire().await;
+    let out = api
+        .patch(&d.key.name, &pp, &Patch::Apply(&d.object))
+        .await?;
+    serde_json::to_value(out).map_err(kube::Error::SerdeError)
+}
+
+pub async fn compare(
+    ctx: &ControllerCtx,
+    app: &Application,
+    cluster: &Cluster,
+    cache: &LiveCache,
+    refresh: bool,
+    revision: Option<&str>,
+) -> Result<Comparison, CompareError> {
+    let app_name = app.metadata.name.clone().unwrap_or_default();
+    let resolved = ctx
+        .sources
+        .render(&app.spec.source, revision, refresh)
+        .await?;
+    let default_ns = app
+        .spec
+        .destination
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".into());
+    let mut desired = Vec::new();
+    for item in resolved.rendered.objects() {
+        let obj = item.object.clone();
+        let api_version = obj["apiVersion"].as_str().unwrap_or_default();
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let kind = obj["kind"].as_str().unwrap_or_default();
+        let (ar, caps) = match cluster.resolve(group, version, kind).await {
+            Ok(found) => found,
+            Err(ferry_cluster::ClusterError::Discovery { cluster, source }) => {
+                return Err(CompareError::Unreachable {
+                    cluster,
+                    detail: source.to_string(),
+                });
+            }
+            Err(e) => {
+                return Err(CompareError::Invalid {
+                    object: format!(
+                        "{kind} {}",
+                        obj.pointer("/metadata/name")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default()
+                    ),
+                    file: item.file.clone(),
+                    reason: e.to_string(),
+                });
+            }
+        };
+        let namespaced = caps.scope == Scope::Namespaced;
+        let object = place(&app_name, obj, &ar, namespaced, &default_ns);
+        desired.push(Desired {
+            key: ObjectKey::of(&object),
+            ar,
+            namespaced,
+            object,
+            in_sync: false,
+        });
+    }
+    // Namespaces and CRDs first, as they must exist before what goes in them.
+    desired.sort_by_key(|d| match (d.key.group.as_str(), d.key.kind.as_str()) {
+        ("", "Namespace") => 0,
+        ("apiextensions.k8s.io", "CustomResourceDefinition") => 1,
+        _ => 2,
+    });
+
+    let wait = Duration::from_secs(20);
+    let mut watched = BTreeSet::new();
+    for d in &desired {
+        if watched.insert((d.ar.group.clone(), d.ar.version.clone(), d.ar.kind.clone()))
+            && !cache.ensure_watch(&d.ar, wait).await
+        {
+            return Err(CompareError::Unreachable {
+                cluster: cluster.name().into(),
+                detail: cache.error().unwrap_or_else(|| {
+                    format!("no answer to a watch of {} within {wait:?}", d.ar.kind)
+                }),
+            });
+        }
+    }
+    // Objects of kinds the application had before (and may need pruning) are watched too.
+    if let Some(status) = &app.status {
+        for r in &status.resources {
+            if let Ok((ar, _)) = cluster.resolve(&r.group, &r.version, &r.kind).await
+                && watched.insert((ar.group.clone(), ar.version.clone(), ar.kind.clone()))
+            {
+                cache.ensure_watch(&ar, wait).await;
+            }
+        }
+    }
+    if let Some(e) = cache.error() {
+        return Err(CompareError::Unreachable {
+            cluster: cluster.name().into(),
+            detail: e,
+        });
+    }
+
+    let mut resources = Vec::new();
+    let mut problems = Vec::new();
+    let mut worst = ferry_health::HealthStatus::Healthy;
+    let mut any_out = false;
+    for d in &mut desired {
+        let live = cache.get(&d.key);
+        let memo_key = (app_name.clone(), d.key.clone());
+        let want = Memo {
+            desired_hash: hash_of(&d.object),
+            live_rv: live.as_ref().map(|l| l.resource_version.clone()),
+            in_sync: false,
+        };
+        let remembered = ctx
+            .memo(&memo_key)
+            .filter(|m| m.desired_hash == want.desired_hash && m.live_rv == want.live_rv);
+        let mut status = "Synced";
+        d.in_sync = match (remembered, &live) {
+            (Some(m), _) => m.in_sync,
+            (None, None) => false,
+            (None, Some(l)) => match apply(cluster, d, true).await {
+                Ok(predicted) => ferry_diff::compare(Some(&l.object), &predicted).in_sync,
+                Err(e) if is_transport(&e) => {
+                    return Err(CompareError::Unreachable {
+                        cluster: cluster.name().into(),
+                        detail: e.to_string(),
+                    });
+                }
+                Err(e) => {
+                    problems.push(format!("{}: {e}", d.key));
+                    status = "Unknown";
+                    false
+                }
+            },
+        };
+        if status != "Unknown" {
+            ctx.remember(
+                memo_key,
+                Memo {
+                    in_sync: d.in_sync,
+                    ..want
+                },
+            );
+        }
+        if !d.in_sync && status == "Synced" {
+            status = "OutOfSync";
+        }
+        any_out |= status != "Synced";
+        let health = match &live {
+            None => Some(ferry_health::Health::new(
+                ferry_health::HealthStatus::Missing,
+                "",
+            )),
+            Some(l) => ferry_health::assess(&l.object),
+        };
+        if let Some(h) = &health
+            && h.status.is_worse(worst)
+        {
+            worst = h.status;
+        }
+        resources.push(ResourceStatus {
+            group: d.key.group.clone(),
+            version: d.ar.version.clone(),
+            kind: d.key.kind.clone(),
+            namespace: d.key.namespace.clone(),
+            name: d.key.name.clone(),
+            status: status.into(),
+            health: health.map(|h| HealthStatus {
+                status: h.status.as_str().into(),
+                message: h.message,
+            }),
+            requires_pruning: false,
+        });
+    }
+    let wanted: HashMap<&ObjectKey, ()> = desired.iter().map(|d| (&d.key, ())).collect();
+    let prunable: Vec<LiveObject> = cache
+        .managed_by(&app_name)
+        .into_iter()
+        .filter(|l| !wanted.contains_key(&l.key))
+        .collect();
+    for p in &prunable {
+        let version = p.object["apiVersion"]
+            .as_str()
+            .and_then(|v| v.rsplit('/').next())
+            .unwrap_or_default();
+        resources.push(ResourceStatus {
+            group: p.key.group.clone(),
+            version: version.into(),
+            kind: p.key.kind.clone(),
+            namespace: p.key.namespace.clone(),
+            name: p.key.name.clone(),
+            status: "OutOfSync".into(),
+            health: None,
+            requires_pruning: true,
+        });
+    }
+    let sync = if any_out || !prunable.is_empty() {
+        "OutOfSync"
+    } else {
+        "Synced"
+    };
+    Ok(Comparison {
+        revision: resolved.commit,
+        desired,
+        prunable,
+        resources,
+        sync,
+        health: HealthStatus {
+            status: worst.as_str().into(),
+            message: String::new(),
+        },
+        problems,
+    })
+}

@@ -1,0 +1,84 @@
+//! Deleting an application: with the `ferry.dev/resources-finalizer` finalizer its managed
+//! resources are deleted first (then the finalizer is removed); without it they stay.
+
+use std::time::Duration;
+
+use ferry_api::Application;
+use kube::api::{DeleteParams, Patch};
+use serde_json::json;
+
+use crate::ControllerCtx;
+
+pub async fn finalize(ctx: &ControllerCtx, app: &Application) -> Duration {
+    let name = app.metadata.name.clone().unwrap_or_default();
+    let finalizers = app.metadata.finalizers.clone().unwrap_or_default();
+    if !finalizers
+        .iter()
+        .any(|f| f == ferry_api::RESOURCES_FINALIZER)
+    {
+        return Duration::MAX;
+    }
+    let dest = &app.spec.destination;
+    let remaining = match ctx
+        .registry
+        .find(dest.server.as_deref(), dest.name.as_deref())
+    {
+        Ok(cluster) => {
+            let cache = ctx.cache_for(&cluster);
+            if let Some(status) = &app.status {
+                for r in &status.resources {
+                    if let Ok((ar, _)) = cluster.resolve(&r.group, &r.version, &r.kind).await {
+                        cache.ensure_watch(&ar, Duration::from_secs(20)).await;
+                    }
+                }
+            }
+            if let Some(e) = cache.error() {
+                tracing::warn!(app = %name, error = %e, "cannot delete the application's resources yet");
+                return ctx.failure_delay(&name);
+            }
+            let managed = cache.managed_by(&name);
+            for live in &managed {
+                let version = live.object["apiVersion"].as_str().unwrap_or_default();
+                let (group, version) = version.rsplit_once('/').unwrap_or(("", version));
+                if let Ok((ar, caps)) = cluster.resolve(group, version, &live.key.kind).await {
+                    let api: kube::Api<kube::api::DynamicObject> = if caps.scope
+                        == kube::discovery::Scope::Namespaced
+                    {
+                        kube::Api::namespaced_with(cluster.client.clone(), &live.key.namespace, &ar)
+                    } else {
+                        kube::Api::all_with(cluster.client.clone(), &ar)
+                    };
+                    let _permit = cluster.limiter.acquire().await;
+                    if let Err(e) = api
+                        .delete(&live.key.name, &DeleteParams::background())
+                        .await
+                    {
+                        tracing::warn!(app = %name, object = %live.key, error = %e, "deleting a managed resource failed");
+                    }
+                }
+            }
+            managed.len()
+        }
+        // A cluster that is gone has nothing left to delete.
+        Err(_) => 0,
+    };
+    if remaining > 0 {
+        return Duration::from_millis(500);
+    }
+    let left: Vec<String> = finalizers
+        .into_iter()
+        .filter(|f| f != ferry_api::RESOURCES_FINALIZER)
+        .collect();
+    let patch = Patch::Merge(
+        json!({"metadata": {"finalizers": if left.is_empty() { serde_json::Value::Null } else { json!(left) }}}),
+    );
+    if let Err(e) = ctx
+        .apps_api
+        .patch(&name, &crate::reconcile::params(), &patch)
+        .await
+    {
+        tracing::warn!(app = %name, error = %e, "removing the finalizer failed");
+        return ctx.failure_delay(&name);
+    }
+    Duration::MAX
+}

@@ -1,0 +1,511 @@
+//! Ferry's application controller (layer 4): keeps every cluster equal to Git.
+//!
+//! [`run`] watches `Application`s and cluster and repository Secrets in Ferry's namespace,
+//! and reconciles each application ([`reconcile::reconcile`]) when it changes, when one of
+//! its live objects changes (the watch cache notices drift), and every poll interval. It
+//! talks to other controllers only through Kubernetes objects.
+
+pub mod compare;
+pub mod finalize;
+pub mod queue;
+pub mod reconcile;
+pub mod source;
+pub mod sync;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use ferry_api::{Application, ApplicationStatus};
+use ferry_cluster::{Cluster, Limits, LiveCache, ObjectKey, Registry};
+use futures::StreamExt as _;
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::discovery::ApiResource;
+use kube::runtime::watcher;
+use serde_json::{Value, json};
+use tokio::sync::{mpsc, watch};
+
+use crate::compare::Memo;
+use crate::queue::WorkQueue;
+use crate::source::Sources;
+
+/// How the controller runs.
+#[derive(Debug, Clone)]
+pub struct ControllerConfig {
+    /// Ferry's namespace on the management cluster (Applications and Secrets live there).
+    pub namespace: String,
+    /// How often every application is looked at even when nothing told us to (default 3 min,
+    /// with up to 10% jitter); also how long a resolved revision is trusted.
+    pub poll_interval: Duration,
+    /// Applications reconciled at once.
+    pub workers: usize,
+    /// Where Git caches and checkouts live.
+    pub git_root: PathBuf,
+    /// Install or upgrade the CRDs and the `default` project at start.
+    pub install_crds: bool,
+    /// Client-side limits per cluster.
+    pub limits: Limits,
+    /// Allow `file://` repository URLs (tests only).
+    pub allow_file_urls: bool,
+}
+
+impl ControllerConfig {
+    pub fn new(git_root: PathBuf) -> Self {
+        Self {
+            namespace: ferry_api::NAMESPACE.into(),
+            poll_interval: Duration::from_secs(180),
+            workers: 8,
+            git_root,
+            install_crds: true,
+            limits: Limits::default(),
+            allow_file_urls: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    #[error("management cluster: {0}")]
+    Kube(#[from] kube::Error),
+    #[error("git cache: {0}")]
+    Git(#[from] ferry_git::GitError),
+    #[error("installing CRDs: {0}")]
+    Crds(String),
+}
+
+pub fn applications_resource() -> ApiResource {
+    ApiResource {
+        group: ferry_api::GROUP.into(),
+        version: ferry_api::VERSION.into(),
+        api_version: ferry_api::API_VERSION.into(),
+        kind: "Application".into(),
+        plural: "applications".into(),
+    }
+}
+
+/// Shared state of the controller.
+pub struct ControllerCtx {
+    pub config: ControllerConfig,
+    pub apps_api: Api<DynamicObject>,
+    pub registry: Registry,
+    pub sources: Sources,
+    apps: RwLock<HashMap<String, Application>>,
+    caches: Mutex<HashMap<String, (LiveCache, watch::Sender<bool>)>>,
+    memo: Mutex<HashMap<(String, ObjectKey), Memo>>,
+    failures: Mutex<HashMap<String, u32>>,
+    changed: mpsc::UnboundedSender<String>,
+    stop: watch::Receiver<bool>,
+    pub queue: WorkQueue,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl ControllerCtx {
+    pub fn app(&self, name: &str) -> Option<Application> {
+        self.apps
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(name)
+            .cloned()
+    }
+
+    pub fn app_names(&self) -> Vec<String> {
+        self.apps
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// The live cache of a cluster, made (or remade, when the cluster changed) on first use.
+    pub fn cache_for(&self, cluster: &Cluster) -> LiveCache {
+        let mut caches = lock(&self.caches);
+        if let Some((c, _)) = caches.get(cluster.name())
+            && c.cluster().spec == cluster.spec
+        {
+            return c.clone();
+        }
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let mut parent = self.stop.clone();
+        let child = stop_tx.clone();
+        tokio::spawn(async move {
+            let _ = parent.changed().await;
+            child.send_replace(true);
+        });
+        let cache = LiveCache::new(cluster.clone(), self.changed.clone(), stop_rx);
+        if let Some((_, old_stop)) =
+            caches.insert(cluster.name().to_owned(), (cache.clone(), stop_tx))
+        {
+            old_stop.send_replace(true);
+        }
+        cache
+    }
+
+    pub fn memo(&self, key: &(String, ObjectKey)) -> Option<Memo> {
+        lock(&self.memo).get(key).cloned()
+    }
+
+    pub fn remember(&self, key: (String, ObjectKey), memo: Memo) {
+        lock(&self.memo).insert(key, memo);
+    }
+
+    /// The next poll, with up to 10% jitter.
+    pub fn poll_delay(&self) -> Duration {
+        let jitter = (uuid::Uuid::new_v4().as_u128() % 1000) as f64 / 10_000.0;
+        self.config.poll_interval.mul_f64(1.0 + jitter)
+    }
+
+    /// Exponential backoff after failures: 2 s doubling, at most the poll interval.
+    pub fn failure_delay(&self, name: &str) -> Duration {
+        let mut f = lock(&self.failures);
+        let n = f.entry(name.to_owned()).or_insert(0);
+        *n = (*n + 1).min(16);
+        Duration::from_secs(
+            2u64.saturating_pow(*n)
+                .min(self.config.poll_interval.as_secs().max(2)),
+        )
+    }
+
+    pub fn succeeded(&self, name: &str) {
+        lock(&self.failures).remove(name);
+    }
+
+    /// One status write, skipped when nothing but the reconcile time changed.
+    pub async fn write_status(
+        &self,
+        app: &Application,
+        old: &ApplicationStatus,
+        new: ApplicationStatus,
+    ) {
+        if !reconcile::changed(old, &new) {
+            return;
+        }
+        let name = app.metadata.name.clone().unwrap_or_default();
+        let patch = Patch::Merge(reconcile::status_patch(&new));
+        if let Err(e) = self
+            .apps_api
+            .patch_status(&name, &PatchParams::default(), &patch)
+            .await
+        {
+            tracing::warn!(app = %name, error = %e, "status write failed");
+        }
+    }
+
+    pub async fn clear_operation(&self, app: &Application) {
+        let name = app.metadata.name.clone().unwrap_or_default();
+        if let Err(e) = self
+            .apps_api
+            .patch(
+                &name,
+                &PatchParams::default(),
+                &reconcile::clear_operation_patch(),
+            )
+            .await
+        {
+            tracing::warn!(app = %name, error = %e, "clearing the operation failed");
+        }
+    }
+
+    pub async fn clear_refresh(&self, app: &Application) {
+        if !app
+            .metadata
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key(reconcile::REFRESH_ANNOTATION))
+        {
+            return;
+        }
+        let name = app.metadata.name.clone().unwrap_or_default();
+        let patch = Patch::Merge(
+            json!({"metadata": {"annotations": {reconcile::REFRESH_ANNOTATION: null}}}),
+        );
+        if let Err(e) = self
+            .apps_api
+            .patch(&name, &PatchParams::default(), &patch)
+            .await
+        {
+            tracing::warn!(app = %name, error = %e, "clearing the refresh annotation failed");
+        }
+    }
+}
+
+async fn ensure(
+    client: &kube::Client,
+    ar: &ApiResource,
+    namespace: Option<&str>,
+    obj: &Value,
+) -> Result<(), kube::Error> {
+    let api: Api<DynamicObject> = match namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, ar),
+        None => Api::all_with(client.clone(), ar),
+    };
+    let name = obj
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    api.patch(
+        name,
+        &PatchParams::apply(ferry_api::FIELD_MANAGER).force(),
+        &Patch::Apply(obj),
+    )
+    .await
+    .map(|_| ())
+}
+
+fn ar(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
+    ApiResource {
+        group: group.into(),
+        version: version.into(),
+        api_version: if group.is_empty() {
+            version.into()
+        } else {
+            format!("{group}/{version}")
+        },
+        kind: kind.into(),
+        plural: plural.into(),
+    }
+}
+
+/// Installs or upgrades the CRDs, Ferry's namespace and the `default` project.
+pub async fn install(client: &kube::Client, namespace: &str) -> Result<(), ControllerError> {
+    let crd_ar = ar(
+        "apiextensions.k8s.io",
+        "v1",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+    );
+    for crd in ferry_api::crd::crds() {
+        ensure(client, &crd_ar, None, &crd).await?;
+    }
+    let crds: Api<DynamicObject> = Api::all_with(client.clone(), &crd_ar);
+    for crd in ferry_api::crd::crds() {
+        let name = crd
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let mut established = false;
+        for _ in 0..100 {
+            let c = crds.get(&name).await?;
+            let v = serde_json::to_value(&c).unwrap_or(Value::Null);
+            established = v
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .is_some_and(|cs| {
+                    cs.iter()
+                        .any(|c| c["type"] == "Established" && c["status"] == "True")
+                });
+            if established {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if !established {
+            return Err(ControllerError::Crds(format!(
+                "{name} did not become Established within 10 s"
+            )));
+        }
+    }
+    ensure(
+        client,
+        &ar("", "v1", "Namespace", "namespaces"),
+        None,
+        &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}),
+    )
+    .await?;
+    let project =
+        serde_json::to_value(ferry_api::default_project(namespace)).unwrap_or(Value::Null);
+    let projects = ar(
+        ferry_api::GROUP,
+        ferry_api::VERSION,
+        "AppProject",
+        "appprojects",
+    );
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &projects);
+    if api.get_opt("default").await?.is_none() {
+        let obj: DynamicObject =
+            serde_json::from_value(project).map_err(|e| ControllerError::Crds(e.to_string()))?;
+        api.create(&PostParams::default(), &obj).await?;
+    }
+    Ok(())
+}
+
+/// Runs the controller until `stop` changes.
+pub async fn run(
+    mgmt: kube::Config,
+    config: ControllerConfig,
+    stop: watch::Receiver<bool>,
+) -> Result<(), ControllerError> {
+    let client = kube::Client::try_from(mgmt.clone())?;
+    if config.install_crds {
+        install(&client, &config.namespace).await?;
+    }
+    let mut git_config = ferry_git::GitConfig::new(config.git_root.clone());
+    git_config.allow_file_urls = config.allow_file_urls;
+    let git = ferry_git::GitCache::new(git_config)?;
+    let sources = Sources::new(
+        git,
+        ferry_render::RenderCache::new(256),
+        config.poll_interval,
+    );
+    let (changed_tx, mut changed_rx) = mpsc::unbounded_channel();
+    let ctx = Arc::new(ControllerCtx {
+        apps_api: Api::namespaced_with(client.clone(), &config.namespace, &applications_resource()),
+        registry: Registry::new(mgmt, config.limits),
+        sources,
+        apps: RwLock::new(HashMap::new()),
+        caches: Mutex::new(HashMap::new()),
+        memo: Mutex::new(HashMap::new()),
+        failures: Mutex::new(HashMap::new()),
+        changed: changed_tx,
+        stop: stop.clone(),
+        queue: WorkQueue::default(),
+        config,
+    });
+
+    // Cluster and repository Secrets.
+    let secrets: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        &ctx.config.namespace,
+        &ar("", "v1", "Secret", "secrets"),
+    );
+    let secret_watch = watcher(
+        secrets,
+        watcher::Config::default().labels(ferry_api::SECRET_TYPE_LABEL),
+    );
+    let ctx2 = ctx.clone();
+    let mut stop2 = stop.clone();
+    tokio::spawn(async move {
+        let mut stream = secret_watch.boxed();
+        let mut repo_secrets: HashMap<String, Value> = HashMap::new();
+        loop {
+            let ev = tokio::select! { e = stream.next() => e, _ = stop2.changed() => return };
+            let Some(ev) = ev else { return };
+            let Ok(ev) = ev else {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            };
+            let (objs, deleted) = match ev {
+                watcher::Event::Apply(o) | watcher::Event::InitApply(o) => (vec![o], false),
+                watcher::Event::Delete(o) => (vec![o], true),
+                _ => (Vec::new(), false),
+            };
+            for o in objs {
+                let v = serde_json::to_value(&o).unwrap_or(Value::Null);
+                let source = format!(
+                    "{}/{}",
+                    ctx2.config.namespace,
+                    o.metadata.name.clone().unwrap_or_default()
+                );
+                if ferry_cluster::is_cluster_secret(&v) {
+                    if deleted {
+                        ctx2.registry.remove_by_source(&source);
+                    } else {
+                        match ferry_cluster::parse_cluster_secret(&v)
+                            .map_err(|e| e.to_string())
+                            .and_then(|s| ctx2.registry.upsert(s).map_err(|e| e.to_string()))
+                        {
+                            Ok(()) => {}
+                            Err(e) => {
+                                tracing::warn!(secret = %source, error = %e, "cluster Secret not usable")
+                            }
+                        }
+                    }
+                } else {
+                    if deleted {
+                        repo_secrets.remove(&source);
+                    } else {
+                        repo_secrets.insert(source, v);
+                    }
+                    let all: Vec<Value> = repo_secrets.values().cloned().collect();
+                    ctx2.sources
+                        .set_repo_secrets(ferry_git::repositories_from_secrets(&all));
+                }
+            }
+            for name in ctx2.app_names() {
+                ctx2.queue.add(&name, Duration::from_millis(100));
+            }
+        }
+    });
+
+    // Applications.
+    let apps_watch = watcher(ctx.apps_api.clone(), watcher::Config::default());
+    let ctx3 = ctx.clone();
+    let mut stop3 = stop.clone();
+    tokio::spawn(async move {
+        let mut stream = apps_watch.boxed();
+        loop {
+            let ev = tokio::select! { e = stream.next() => e, _ = stop3.changed() => return };
+            let Some(ev) = ev else { return };
+            let Ok(ev) = ev else {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            };
+            match ev {
+                watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
+                    let Ok(app) =
+                        serde_json::to_value(&o).and_then(serde_json::from_value::<Application>)
+                    else {
+                        tracing::warn!(app = ?o.metadata.name, "not a valid Application");
+                        continue;
+                    };
+                    let name = app.metadata.name.clone().unwrap_or_default();
+                    let previous = ctx3
+                        .apps
+                        .write()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(name.clone(), app.clone());
+                    if reconcile::needs_reconcile(previous.as_ref(), &app) {
+                        ctx3.queue.add(&name, Duration::ZERO);
+                    }
+                }
+                watcher::Event::Delete(o) => {
+                    if let Some(name) = o.metadata.name {
+                        ctx3.apps
+                            .write()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .remove(&name);
+                    }
+                }
+                _ => {}
+            }
+        }
+    });
+
+    // Live objects that changed re-trigger their application.
+    let ctx4 = ctx.clone();
+    tokio::spawn(async move {
+        while let Some(app) = changed_rx.recv().await {
+            if ctx4.app(&app).is_some() {
+                ctx4.queue.add(&app, Duration::from_millis(200));
+            }
+        }
+    });
+
+    let mut workers = Vec::new();
+    for _ in 0..ctx.config.workers.max(1) {
+        let ctx = ctx.clone();
+        let mut stop = stop.clone();
+        workers.push(tokio::spawn(async move {
+            loop {
+                let name =
+                    tokio::select! { n = ctx.queue.next() => n, _ = stop.changed() => return };
+                let again = reconcile::reconcile(&ctx, &name).await;
+                ctx.queue.done(&name);
+                if again != Duration::MAX && ctx.app(&name).is_some() {
+                    ctx.queue.add(&name, again);
+                }
+            }
+        }));
+    }
+    let mut stop = stop;
+    let _ = stop.changed().await;
+    for w in workers {
+        w.abort();
+    }
+    Ok(())
+}

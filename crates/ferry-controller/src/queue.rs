@@ -1,0 +1,124 @@
+//! A work queue of application names: each name at most once, due at a time, never worked
+//! on by two workers at once (a name added while it is being worked on runs again after).
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+#[derive(Default)]
+struct State {
+    due: BTreeSet<(Instant, String)>,
+    at: HashMap<String, Instant>,
+    running: HashSet<String>,
+    /// Added while running: re-queue when done, at this time.
+    again: HashMap<String, Instant>,
+}
+
+#[derive(Default)]
+pub struct WorkQueue {
+    state: Mutex<State>,
+    notify: Notify,
+}
+
+impl WorkQueue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Queues `name` after `delay`; an earlier pending time wins.
+    pub fn add(&self, name: &str, delay: Duration) {
+        let when = Instant::now() + delay;
+        let mut s = self.lock();
+        if s.running.contains(name) {
+            let e = s.again.entry(name.to_owned()).or_insert(when);
+            *e = (*e).min(when);
+            return;
+        }
+        if let Some(old) = s.at.get(name).copied() {
+            if old <= when {
+                return;
+            }
+            s.due.remove(&(old, name.to_owned()));
+        }
+        s.at.insert(name.to_owned(), when);
+        s.due.insert((when, name.to_owned()));
+        drop(s);
+        self.notify.notify_one();
+    }
+
+    /// Waits for the next due name and marks it running.
+    pub async fn next(&self) -> String {
+        loop {
+            let wait = {
+                let mut s = self.lock();
+                let now = Instant::now();
+                match s.due.first().cloned() {
+                    Some((when, name)) if when <= now => {
+                        s.due.remove(&(when, name.clone()));
+                        s.at.remove(&name);
+                        s.running.insert(name.clone());
+                        return name;
+                    }
+                    Some((when, _)) => Some(when),
+                    None => None,
+                }
+            };
+            match wait {
+                Some(when) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(when) => {}
+                        _ = self.notify.notified() => {}
+                    }
+                }
+                None => self.notify.notified().await,
+            }
+        }
+    }
+
+    /// Marks `name` done; queues it again if it was added meanwhile.
+    pub fn done(&self, name: &str) {
+        let again = {
+            let mut s = self.lock();
+            s.running.remove(name);
+            s.again.remove(name)
+        };
+        if let Some(when) = again {
+            self.add(name, when.saturating_duration_since(Instant::now()));
+        }
+        self.notify.notify_one();
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().due.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn dedupes_and_reruns_names_added_while_running() {
+        let q = WorkQueue::default();
+        q.add("a", Duration::ZERO);
+        q.add("a", Duration::ZERO);
+        q.add("b", Duration::from_millis(20));
+        assert_eq!(q.next().await, "a");
+        q.add("a", Duration::ZERO);
+        assert_eq!(q.next().await, "b");
+        q.done("a");
+        assert_eq!(q.next().await, "a");
+        q.done("a");
+        q.done("b");
+        assert!(q.is_empty());
+    }
+}

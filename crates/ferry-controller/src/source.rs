@@ -1,0 +1,182 @@
+//! From an application's source to objects: resolve the target revision (remembered for one
+//! poll interval unless a refresh is asked for), check the commit out (cached by commit), and
+//! render it (cached by repository, commit, path and options).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ferry_api::ApplicationSource;
+use ferry_git::{GitCache, GitError, Repo, RepoSecret};
+use ferry_render::{DirectoryOptions, RenderCache, RenderError, Rendered};
+use tokio::time::Instant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    Git(#[from] GitError),
+    #[error("rendering {path:?} at {commit}: {source}")]
+    Render {
+        path: String,
+        commit: String,
+        source: RenderError,
+    },
+    #[error("rendering {path:?} at {commit}: {reason}")]
+    Internal {
+        path: String,
+        commit: String,
+        reason: String,
+    },
+}
+
+/// `(repository URL, revision)`.
+type RevisionKey = (String, String);
+
+/// Git and rendering, shared by every application.
+#[derive(Clone)]
+pub struct Sources {
+    git: GitCache,
+    render: Arc<RenderCache>,
+    /// (repo URL, revision) → (commit, when resolved).
+    resolved: Arc<Mutex<HashMap<RevisionKey, (String, Instant)>>>,
+    /// Repository credentials, from Secrets.
+    repo_secrets: Arc<Mutex<Vec<RepoSecret>>>,
+    resolve_ttl: Duration,
+}
+
+impl std::fmt::Debug for Sources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sources").finish_non_exhaustive()
+    }
+}
+
+/// What a source rendered to.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub commit: String,
+    pub rendered: Arc<Rendered>,
+}
+
+impl Sources {
+    pub fn new(git: GitCache, render: RenderCache, resolve_ttl: Duration) -> Self {
+        let render = Arc::new(render);
+        Self {
+            git,
+            render,
+            resolved: Arc::new(Mutex::new(HashMap::new())),
+            repo_secrets: Arc::new(Mutex::new(Vec::new())),
+            resolve_ttl,
+        }
+    }
+
+    pub fn git(&self) -> &GitCache {
+        &self.git
+    }
+
+    pub fn render_cache(&self) -> &RenderCache {
+        &self.render
+    }
+
+    /// Replaces the known repository Secrets.
+    pub fn set_repo_secrets(&self, secrets: Vec<RepoSecret>) {
+        *self
+            .repo_secrets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = secrets;
+    }
+
+    fn repo(&self, url: &str) -> Repo {
+        let secrets = self
+            .repo_secrets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Repo::from_secrets(url, &secrets)
+    }
+
+    /// The commit `revision` names (`refresh` skips the remembered answer).
+    pub async fn resolve(
+        &self,
+        url: &str,
+        revision: &str,
+        refresh: bool,
+    ) -> Result<String, SourceError> {
+        let revision = if revision.is_empty() {
+            "HEAD"
+        } else {
+            revision
+        };
+        let key = (url.to_owned(), revision.to_owned());
+        if !refresh {
+            let cache = self
+                .resolved
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some((commit, at)) = cache.get(&key)
+                && at.elapsed() < self.resolve_ttl
+            {
+                return Ok(commit.clone());
+            }
+        }
+        let commit = self.git.resolve(&self.repo(url), revision).await?;
+        let commit = commit.as_str().to_owned();
+        self.resolved
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key, (commit.clone(), Instant::now()));
+        Ok(commit)
+    }
+
+    /// Resolves (unless `revision` overrides it), checks out and renders a source.
+    pub async fn render(
+        &self,
+        source: &ApplicationSource,
+        revision: Option<&str>,
+        refresh: bool,
+    ) -> Result<Resolved, SourceError> {
+        let wanted = revision.unwrap_or(&source.target_revision);
+        let commit = self.resolve(&source.repo_url, wanted, refresh).await?;
+        let id = ferry_git::CommitId::parse(&commit).map_err(|e| SourceError::Internal {
+            path: source.path.clone(),
+            commit: commit.clone(),
+            reason: e.to_string(),
+        })?;
+        let checkout = self.git.checkout(&self.repo(&source.repo_url), &id).await?;
+        let dir = source.directory.clone().unwrap_or_default();
+        let opts = DirectoryOptions {
+            recurse: dir.recurse,
+            include: dir.include,
+            exclude: dir.exclude,
+        };
+        let path = source.path.clone();
+        let root = checkout.path.clone();
+        let render = self.render.clone();
+        let key = ferry_render::RenderKey::new(
+            source.repo_url.clone(),
+            commit.clone(),
+            &path,
+            opts.clone(),
+        );
+        let rendered = tokio::task::spawn_blocking(move || {
+            render.get_or_render(key, || {
+                ferry_render::render_directory(
+                    &root,
+                    &path,
+                    &opts,
+                    &ferry_render::Limits::default(),
+                )
+            })
+        })
+        .await
+        .map_err(|e| SourceError::Internal {
+            path: source.path.clone(),
+            commit: commit.clone(),
+            reason: e.to_string(),
+        })?
+        .map_err(|e| SourceError::Render {
+            path: source.path.clone(),
+            commit: commit.clone(),
+            source: e,
+        })?;
+        Ok(Resolved { commit, rendered })
+    }
+}

@@ -1,0 +1,221 @@
+//! Rendering an Application's plain-directory source into Kubernetes objects, as Argo CD's
+//! "directory" source type does (`spec.source.directory`: `recurse`, `include`, `exclude`).
+//!
+//! An adapter (layer 3): it reads files from a checkout the git adapter made, and nothing
+//! else. No network, no async. The flow of [`render_directory`]:
+//!
+//! 1. `walk`: resolve the source path inside the checkout (refusing escapes), list the
+//!    `*.yaml`, `*.yml` and `*.json` files in Argo CD's order, apply `include`/`exclude`, and
+//!    check the size limits before reading anything.
+//! 2. `manifest`: read each file, split YAML into documents (`yaml`, parsed as
+//!    `sigs.k8s.io/yaml` does, with `resolve` for YAML 1.1 scalars), skip empty documents,
+//!    expand `*List`s, and require `apiVersion`, `kind` and `metadata.name`.
+//! 3. [`Rendered`]: the objects with where they came from, and a content hash that changes
+//!    exactly when the objects do.
+//!
+//! [`RenderCache`] keeps recent renders by repository, commit, path and options.
+//!
+//! # Public API
+//!
+//! ```text
+//! pub fn render_directory(checkout_root: &Path, source_path: &str, opts: &DirectoryOptions,
+//!                         limits: &Limits) -> Result<Rendered, RenderError>;  // blocking IO
+//! pub struct DirectoryOptions { recurse: bool, include: Option<String>, exclude: Option<String> }
+//! pub struct Limits { max_file_bytes, max_total_bytes, max_documents, max_alias_nodes }
+//! pub struct Rendered;  // new(objects), objects(), into_objects(), content_hash(), len(), is_empty()
+//! pub struct RenderedObject { file: String, document: usize, item: Option<usize>, object: Value }
+//! pub struct RenderCache;  // new(capacity), get_or_render(key, || render), get, stats, clear
+//! pub struct RenderKey { repo_url, commit, path, options }  // RenderKey::new normalises path
+//! pub struct CacheStats { hits, misses, entries, capacity }
+//! pub enum RenderError { PathEscapes, SymlinkEscapes, SymlinkLoop, NotFound, InvalidPattern,
+//!                        Parse, NotAnObject, MissingField, TooLarge, TotalTooLarge,
+//!                        TooManyDocuments, Io }
+//! ```
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+
+mod cache;
+mod decode;
+mod error;
+mod manifest;
+mod resolve;
+mod walk;
+mod yaml;
+
+pub use cache::{CacheStats, RenderCache, RenderKey};
+pub use error::RenderError;
+
+/// Argo CD's `spec.source.directory` options that select files.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct DirectoryOptions {
+    /// Descend into subdirectories (hidden ones, like `.git`, never).
+    pub recurse: bool,
+    /// Only files whose path relative to the source path matches this glob (`{a,b}` lists
+    /// allowed; `*` also matches `/`). `None` or empty: every manifest file.
+    pub include: Option<String>,
+    /// Skip files whose relative path matches this glob; wins over `include`.
+    pub exclude: Option<String>,
+}
+
+/// Bounds on what one render may read and build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest single manifest file, in bytes.
+    pub max_file_bytes: u64,
+    /// Largest sum of the manifest files' sizes, in bytes.
+    pub max_total_bytes: u64,
+    /// Most YAML documents (empty ones included) across all files.
+    pub max_documents: usize,
+    /// Most nodes that alias expansion may produce across all files (go-yaml's own
+    /// "excessive aliasing" ratio applies per document as well).
+    pub max_alias_nodes: u64,
+}
+
+impl Default for Limits {
+    /// 10 MiB per file, 100 MiB in total, 10,000 documents, 1,000,000 alias-expanded nodes.
+    fn default() -> Self {
+        Limits {
+            max_file_bytes: 10 * 1024 * 1024,
+            max_total_bytes: 100 * 1024 * 1024,
+            max_documents: 10_000,
+            max_alias_nodes: 1_000_000,
+        }
+    }
+}
+
+/// One Kubernetes object and where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderedObject {
+    /// The file, relative to the repository root, `/`-separated.
+    pub file: String,
+    /// The YAML document within the file, 1-based (1 for a JSON file).
+    pub document: usize,
+    /// The index in `items` when the document was a `*List`.
+    pub item: Option<usize>,
+    /// The object, as the API server would receive it.
+    pub object: Value,
+}
+
+/// The objects of a source, in render order, with their content hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    objects: Vec<RenderedObject>,
+    content_hash: String,
+}
+
+// === impl Rendered ===
+
+impl Rendered {
+    /// Wraps objects, computing their content hash.
+    pub fn new(objects: Vec<RenderedObject>) -> Rendered {
+        let content_hash = content_hash(objects.iter().map(|o| &o.object));
+        Rendered {
+            objects,
+            content_hash,
+        }
+    }
+
+    /// The objects, in render order.
+    pub fn objects(&self) -> &[RenderedObject] {
+        &self.objects
+    }
+
+    /// The objects, owned.
+    pub fn into_objects(self) -> Vec<RenderedObject> {
+        self.objects
+    }
+
+    /// `sha256:<hex>` over the objects in order, each in canonical JSON (keys sorted). It does
+    /// not depend on file names, key order, formatting or comments; equal hashes mean equal
+    /// objects in the same order.
+    pub fn content_hash(&self) -> &str {
+        &self.content_hash
+    }
+
+    /// How many objects.
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    /// Whether there are no objects (the controller decides whether that is allowed).
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+}
+
+/// `sha256:<hex>` of the values' canonical JSON, one per line.
+fn content_hash<'a>(values: impl Iterator<Item = &'a Value>) -> String {
+    let mut hasher = Sha256::new();
+    let mut buf = String::new();
+    for value in values {
+        buf.clear();
+        write_canonical(value, &mut buf);
+        buf.push('\n');
+        hasher.update(buf.as_bytes());
+    }
+    let digest = hasher.finalize();
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256:");
+    for byte in digest.iter() {
+        out.push_str(&format!("{byte:02x}"));
+    }
+    out
+}
+
+/// JSON with object keys sorted and no whitespace.
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                if let Some(v) = map.get(key) {
+                    write_canonical(v, out);
+                }
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+/// Renders the directory `source_path` of the checkout at `checkout_root`.
+///
+/// An empty directory (or one whose files hold only empty documents) is `Ok` with no
+/// objects. Errors name files relative to the repository root, never the checkout location.
+/// This does blocking file IO: call it from `spawn_blocking` in async code.
+pub fn render_directory(
+    checkout_root: &Path,
+    source_path: &str,
+    opts: &DirectoryOptions,
+    limits: &Limits,
+) -> Result<Rendered, RenderError> {
+    let files = walk::find_manifests(checkout_root, source_path, opts, limits)?;
+    let mut progress = manifest::Progress::new(limits);
+    let mut objects = Vec::new();
+    for file in &files {
+        manifest::render_file(file, limits, &mut progress, &mut objects)?;
+    }
+    Ok(Rendered::new(objects))
+}

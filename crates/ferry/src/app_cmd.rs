@@ -1,0 +1,438 @@
+//! `ferry app list | get | diff | sync | history | delete`: applications on the management
+//! cluster, through the usual kubeconfig.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use ferry_api::Application;
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
+use serde_json::{Value, json};
+
+use crate::mgmt::MgmtArgs;
+
+#[derive(Debug, Args)]
+pub struct AppArgs {
+    #[command(flatten)]
+    pub mgmt: MgmtArgs,
+    #[command(subcommand)]
+    pub command: AppCommand,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum Output {
+    Table,
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Applications with their sync and health.
+    List {
+        #[arg(short, long, value_enum, default_value = "table")]
+        output: Output,
+    },
+    /// One application: source, destination, status, resources, conditions.
+    Get {
+        name: String,
+        #[arg(short, long, value_enum, default_value = "table")]
+        output: Output,
+        /// Resolve the target revision again before showing.
+        #[arg(long)]
+        refresh: bool,
+    },
+    /// What a sync would change, per resource (exit status 1 when something differs).
+    Diff { name: String },
+    /// Sync now and follow the operation until it finishes.
+    Sync {
+        name: String,
+        /// Delete resources that left Git.
+        #[arg(long)]
+        prune: bool,
+        /// Sync to this revision instead of the target revision.
+        #[arg(long)]
+        revision: Option<String>,
+        /// Compare only; apply nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Give up waiting after this many seconds.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+    /// The recent syncs of an application.
+    History {
+        name: String,
+        #[arg(short, long, value_enum, default_value = "table")]
+        output: Output,
+    },
+    /// Delete an application (and, with `--cascade`, the default, its resources).
+    Delete {
+        name: String,
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        cascade: bool,
+        /// Wait until it is gone.
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        wait: bool,
+    },
+}
+
+fn api(client: kube::Client, ns: &str) -> Api<DynamicObject> {
+    Api::namespaced_with(client, ns, &ferry_controller::applications_resource())
+}
+
+fn parse(o: &DynamicObject) -> anyhow::Result<Application> {
+    let name = o.metadata.name.clone().unwrap_or_default();
+    serde_json::to_value(o)
+        .and_then(serde_json::from_value)
+        .with_context(|| format!("application {name} does not have the Application shape"))
+}
+
+async fn get(api: &Api<DynamicObject>, name: &str) -> anyhow::Result<Application> {
+    match api.get(name).await {
+        Ok(o) => parse(&o),
+        Err(kube::Error::Api(s)) if s.code == 404 => bail!(
+            "application {name} not found in namespace {}",
+            api.namespace_hint()
+        ),
+        Err(e) => Err(e).with_context(|| format!("getting application {name}")),
+    }
+}
+
+trait NamespaceHint {
+    fn namespace_hint(&self) -> String;
+}
+
+impl NamespaceHint for Api<DynamicObject> {
+    fn namespace_hint(&self) -> String {
+        self.resource_url()
+            .split("/namespaces/")
+            .nth(1)
+            .and_then(|r| r.split('/').next())
+            .unwrap_or("?")
+            .to_owned()
+    }
+}
+
+fn short(rev: &str) -> &str {
+    rev.get(..7).unwrap_or(rev)
+}
+
+fn print_rows(rows: &[Vec<String>]) {
+    let widths: Vec<usize> = (0..rows.first().map_or(0, Vec::len))
+        .map(|i| {
+            rows.iter()
+                .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for r in rows {
+        let line: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .collect();
+        println!("{}", line.join("  ").trim_end());
+    }
+}
+
+fn emit(v: &Value, output: Output) {
+    match output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(v).unwrap_or_default()),
+        _ => print!("{}", ferry_diff::to_yaml(v)),
+    }
+}
+
+fn destination(app: &Application) -> String {
+    let d = &app.spec.destination;
+    d.name
+        .clone()
+        .or_else(|| d.server.clone())
+        .unwrap_or_default()
+}
+
+pub async fn run(args: AppArgs) -> anyhow::Result<()> {
+    let client = args.mgmt.client().await?;
+    let api = api(client, &args.mgmt.namespace);
+    match args.command {
+        AppCommand::List { output } => {
+            let list = api
+                .list(&ListParams::default())
+                .await
+                .context("listing applications")?;
+            if output != Output::Table {
+                let items: Vec<Value> = list
+                    .items
+                    .iter()
+                    .filter_map(|o| serde_json::to_value(o).ok())
+                    .collect();
+                emit(&json!({"items": items}), output);
+                return Ok(());
+            }
+            let mut rows = vec![
+                vec![
+                    "NAME",
+                    "CLUSTER",
+                    "NAMESPACE",
+                    "SYNC",
+                    "HEALTH",
+                    "REVISION",
+                    "CONDITIONS",
+                ]
+                .into_iter()
+                .map(str::to_owned)
+                .collect::<Vec<_>>(),
+            ];
+            for o in &list.items {
+                let app = parse(o)?;
+                let s = app.status.clone().unwrap_or_default();
+                rows.push(vec![
+                    app.metadata.name.clone().unwrap_or_default(),
+                    destination(&app),
+                    app.spec.destination.namespace.clone().unwrap_or_default(),
+                    s.sync.status.clone(),
+                    s.health.status.clone(),
+                    short(&s.sync.revision).to_owned(),
+                    s.conditions
+                        .iter()
+                        .map(|c| c.type_.clone())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                ]);
+            }
+            print_rows(&rows);
+        }
+        AppCommand::Get {
+            name,
+            output,
+            refresh,
+        } => {
+            if refresh {
+                let patch = Patch::Merge(
+                    json!({"metadata": {"annotations": {ferry_controller::reconcile::REFRESH_ANNOTATION: "normal"}}}),
+                );
+                api.patch(&name, &PatchParams::default(), &patch)
+                    .await
+                    .with_context(|| format!("refreshing {name}"))?;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            let app = get(&api, &name).await?;
+            if output != Output::Table {
+                emit(&serde_json::to_value(&app)?, output);
+                return Ok(());
+            }
+            let s = app.status.clone().unwrap_or_default();
+            let src = &app.spec.source;
+            println!("Name:        {name}");
+            println!(
+                "Project:     {}",
+                if app.spec.project.is_empty() {
+                    "default"
+                } else {
+                    &app.spec.project
+                }
+            );
+            println!(
+                "Source:      {} {} (path {})",
+                src.repo_url,
+                if src.target_revision.is_empty() {
+                    "HEAD"
+                } else {
+                    &src.target_revision
+                },
+                if src.path.is_empty() { "." } else { &src.path }
+            );
+            println!(
+                "Destination: {} namespace {}",
+                destination(&app),
+                app.spec.destination.namespace.clone().unwrap_or_default()
+            );
+            println!("Sync:        {} {}", s.sync.status, short(&s.sync.revision));
+            println!("Health:      {} {}", s.health.status, s.health.message);
+            if let Some(op) = &s.operation_state {
+                println!(
+                    "Last sync:   {} at {}: {}",
+                    op.phase,
+                    op.finished_at.clone().unwrap_or_default(),
+                    op.message
+                );
+            }
+            for c in &s.conditions {
+                println!("Condition:   {}: {}", c.type_, c.message);
+            }
+            println!();
+            let mut rows = vec![
+                ["KIND", "NAMESPACE", "NAME", "SYNC", "HEALTH", ""]
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .collect::<Vec<_>>(),
+            ];
+            for r in &s.resources {
+                let kind = if r.group.is_empty() {
+                    r.kind.clone()
+                } else {
+                    format!("{}.{}", r.kind, r.group)
+                };
+                rows.push(vec![
+                    kind,
+                    r.namespace.clone(),
+                    r.name.clone(),
+                    r.status.clone(),
+                    r.health
+                        .as_ref()
+                        .map(|h| h.status.clone())
+                        .unwrap_or_default(),
+                    if r.requires_pruning {
+                        "requires pruning".into()
+                    } else {
+                        String::new()
+                    },
+                ]);
+            }
+            print_rows(&rows);
+        }
+        AppCommand::History { name, output } => {
+            let app = get(&api, &name).await?;
+            let history = app.status.map(|s| s.history).unwrap_or_default();
+            if output != Output::Table {
+                emit(&serde_json::to_value(&history)?, output);
+                return Ok(());
+            }
+            let mut rows = vec![
+                ["ID", "DEPLOYED AT", "REVISION", "BY"]
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .collect::<Vec<_>>(),
+            ];
+            for h in history.iter().rev() {
+                let by = match &h.initiated_by {
+                    Some(i) if i.automated => "automated".to_owned(),
+                    Some(i) => i.username.clone().unwrap_or_default(),
+                    None => String::new(),
+                };
+                rows.push(vec![
+                    h.id.to_string(),
+                    h.deployed_at.clone(),
+                    h.revision.clone(),
+                    by,
+                ]);
+            }
+            print_rows(&rows);
+        }
+        AppCommand::Sync {
+            name,
+            prune,
+            revision,
+            dry_run,
+            timeout,
+        } => sync(&api, &name, prune, revision, dry_run, timeout).await?,
+        AppCommand::Delete {
+            name,
+            cascade,
+            wait,
+        } => {
+            let app = get(&api, &name).await?;
+            let mut finalizers = app.metadata.finalizers.clone().unwrap_or_default();
+            let has = finalizers
+                .iter()
+                .any(|f| f == ferry_api::RESOURCES_FINALIZER);
+            if cascade != has {
+                if cascade {
+                    finalizers.push(ferry_api::RESOURCES_FINALIZER.into());
+                } else {
+                    finalizers.retain(|f| f != ferry_api::RESOURCES_FINALIZER);
+                }
+                api.patch(
+                    &name,
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"metadata": {"finalizers": finalizers}})),
+                )
+                .await?;
+            }
+            api.delete(&name, &DeleteParams::default())
+                .await
+                .with_context(|| format!("deleting {name}"))?;
+            println!(
+                "application {name} deleted{}",
+                if cascade {
+                    "; its resources are being deleted"
+                } else {
+                    "; its resources stay"
+                }
+            );
+            if wait {
+                let start = Instant::now();
+                while api.get_opt(&name).await?.is_some() {
+                    if start.elapsed() > Duration::from_secs(300) {
+                        bail!(
+                            "application {name} is still there after 5 minutes (is the controller running?)"
+                        );
+                    }
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                println!("application {name} is gone");
+            }
+        }
+        AppCommand::Diff { name } => {
+            let differs = crate::diff_cmd::diff(&args.mgmt, &api, &name).await?;
+            if differs {
+                std::process::exit(1);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn sync(
+    api: &Api<DynamicObject>,
+    name: &str,
+    prune: bool,
+    revision: Option<String>,
+    dry_run: bool,
+    timeout: u64,
+) -> anyhow::Result<()> {
+    let before = get(api, name).await?;
+    let previous = before
+        .status
+        .and_then(|s| s.operation_state)
+        .map(|o| o.started_at + &o.finished_at.unwrap_or_default());
+    let user = std::env::var("USER").unwrap_or_else(|_| "ferry-cli".into());
+    let op = json!({"operation": {"sync": {"prune": prune, "dryRun": dry_run, "revision": revision},
+        "initiatedBy": {"username": user}}});
+    api.patch(name, &PatchParams::default(), &Patch::Merge(op))
+        .await
+        .with_context(|| format!("requesting a sync of {name}"))?;
+    println!("sync of {name} requested; waiting for the controller...");
+    let start = Instant::now();
+    loop {
+        if start.elapsed() > Duration::from_secs(timeout) {
+            bail!("no result after {timeout} s (is the controller running?)");
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let app = get(api, name).await?;
+        let Some(op) = app.status.and_then(|s| s.operation_state) else {
+            continue;
+        };
+        let key = op.started_at.clone() + &op.finished_at.clone().unwrap_or_default();
+        if app.operation.is_some() || Some(&key) == previous.as_ref() || op.finished_at.is_none() {
+            continue;
+        }
+        for r in op.sync_result.iter().flat_map(|s| &s.resources) {
+            let kind = if r.group.is_empty() {
+                r.kind.clone()
+            } else {
+                format!("{}.{}", r.kind, r.group)
+            };
+            println!(
+                "  {:<10} {kind} {}/{} {}",
+                r.status, r.namespace, r.name, r.message
+            );
+        }
+        println!("{}: {}", op.phase, op.message);
+        if op.phase != "Succeeded" {
+            bail!("sync of {name} {}", op.phase.to_lowercase());
+        }
+        return Ok(());
+    }
+}

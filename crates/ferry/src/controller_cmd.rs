@@ -1,0 +1,75 @@
+//! `ferry controller`: runs the application controller against the management cluster.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use ferry_cluster::Limits;
+use ferry_controller::ControllerConfig;
+
+use crate::mgmt::MgmtArgs;
+
+/// Run the application controller until interrupted.
+#[derive(Debug, Args)]
+pub struct ControllerArgs {
+    #[command(flatten)]
+    pub mgmt: MgmtArgs,
+    /// Seconds between two looks at every application when nothing changed.
+    #[arg(long, env = "FERRY_POLL_SECONDS", default_value_t = 180)]
+    pub poll_seconds: u64,
+    /// Applications reconciled at once.
+    #[arg(long, env = "FERRY_WORKERS", default_value_t = 8)]
+    pub workers: usize,
+    /// Directory of Git caches and checkouts.
+    #[arg(long, env = "FERRY_GIT_CACHE", default_value = "/var/tmp/ferry-git")]
+    pub git_cache: PathBuf,
+    /// Do not install or upgrade the CRDs at start (for installs that manage them).
+    #[arg(long)]
+    pub no_install_crds: bool,
+    /// Requests per second to each cluster.
+    #[arg(long, env = "FERRY_CLUSTER_QPS", default_value_t = Limits::default().qps)]
+    pub qps: f64,
+    /// Burst above `--qps`.
+    #[arg(long, env = "FERRY_CLUSTER_BURST", default_value_t = Limits::default().burst)]
+    pub burst: u32,
+    /// Requests in flight to each cluster.
+    #[arg(long, env = "FERRY_CLUSTER_CONCURRENCY", default_value_t = Limits::default().concurrency)]
+    pub concurrency: usize,
+    /// Allow `file://` repository URLs (for local experiments only).
+    #[arg(long)]
+    pub allow_file_urls: bool,
+}
+
+impl ControllerArgs {
+    pub fn controller_config(&self) -> ControllerConfig {
+        let mut c = ControllerConfig::new(self.git_cache.clone());
+        c.namespace = self.mgmt.namespace.clone();
+        c.poll_interval = Duration::from_secs(self.poll_seconds.max(1));
+        c.workers = self.workers;
+        c.install_crds = !self.no_install_crds;
+        c.limits = Limits {
+            qps: self.qps,
+            burst: self.burst,
+            concurrency: self.concurrency,
+        };
+        c.allow_file_urls = self.allow_file_urls;
+        c
+    }
+}
+
+pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
+    let config = args.mgmt.config().await?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let controller = tokio::spawn(ferry_controller::run(
+        config,
+        args.controller_config(),
+        stop_rx,
+    ));
+    tracing::info!(namespace = %args.mgmt.namespace, "controller started");
+    tokio::select! {
+        r = controller => return Ok(r??),
+        _ = crate::emulator_cmd::wait_for_interrupt() => {}
+    }
+    stop_tx.send_replace(true);
+    Ok(())
+}

@@ -1,0 +1,115 @@
+//! `ferry app diff`: renders the application's source here, asks its cluster for a
+//! server-side-apply dry run of every object, and prints what a sync would change (Secret
+//! values masked). Uses the same code as the controller.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use ferry_api::Application;
+use ferry_cluster::{Limits, ObjectKey, Registry};
+use ferry_controller::compare::{Desired, apply, place};
+use ferry_controller::source::Sources;
+use kube::api::{Api, DynamicObject, ListParams};
+use kube::discovery::Scope;
+use serde_json::Value;
+
+use crate::mgmt::MgmtArgs;
+
+pub async fn diff(mgmt: &MgmtArgs, apps: &Api<DynamicObject>, name: &str) -> anyhow::Result<bool> {
+    let o = apps
+        .get(name)
+        .await
+        .with_context(|| format!("getting application {name}"))?;
+    let app: Application =
+        serde_json::from_value(serde_json::to_value(&o)?).context("not an Application")?;
+    let config = mgmt.config().await?;
+    let client = kube::Client::try_from(config.clone())?;
+    let secrets: Api<DynamicObject> = Api::namespaced_with(
+        client,
+        &mgmt.namespace,
+        &kube::discovery::ApiResource::erase::<k8s_openapi::api::core::v1::Secret>(&()),
+    );
+    let list = secrets
+        .list(&ListParams::default().labels(ferry_api::SECRET_TYPE_LABEL))
+        .await
+        .context("reading cluster and repository Secrets (diff needs read access to them)")?;
+    let registry = Registry::new(config, Limits::default());
+    let mut repo = Vec::new();
+    for s in &list.items {
+        let v = serde_json::to_value(s)?;
+        if ferry_cluster::is_cluster_secret(&v) {
+            if let Ok(spec) = ferry_cluster::parse_cluster_secret(&v) {
+                let _ = registry.upsert(spec);
+            }
+        } else {
+            repo.push(v);
+        }
+    }
+    let dest = &app.spec.destination;
+    let cluster = registry.find(dest.server.as_deref(), dest.name.as_deref())?;
+    let root = std::env::temp_dir().join("ferry-cli-git");
+    let git = ferry_git::GitCache::new(ferry_git::GitConfig::new(root))?;
+    let sources = Sources::new(git, ferry_render::RenderCache::new(4), Duration::ZERO);
+    sources.set_repo_secrets(ferry_git::repositories_from_secrets(&repo));
+    let resolved = sources.render(&app.spec.source, None, true).await?;
+    println!(
+        "comparing {name} at {} with cluster {}",
+        &resolved.commit,
+        cluster.name()
+    );
+    let default_ns = dest.namespace.clone().unwrap_or_else(|| "default".into());
+    let mut differs = false;
+    for item in resolved.rendered.objects() {
+        let api_version = item.object["apiVersion"].as_str().unwrap_or_default();
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let kind = item.object["kind"].as_str().unwrap_or_default();
+        let (ar, caps) = cluster.resolve(group, version, kind).await?;
+        let namespaced = caps.scope == Scope::Namespaced;
+        let object = place(name, item.object.clone(), &ar, namespaced, &default_ns);
+        let d = Desired {
+            key: ObjectKey::of(&object),
+            ar: ar.clone(),
+            namespaced,
+            object,
+            in_sync: false,
+        };
+        let live_api: Api<DynamicObject> = if namespaced {
+            Api::namespaced_with(cluster.client.clone(), &d.key.namespace, &ar)
+        } else {
+            Api::all_with(cluster.client.clone(), &ar)
+        };
+        let live: Option<Value> = live_api
+            .get_opt(&d.key.name)
+            .await?
+            .map(serde_json::to_value)
+            .transpose()?;
+        let predicted = match apply(&cluster, &d, true).await {
+            Ok(p) => p,
+            Err(e) if live.is_none() => {
+                println!("===== {} (would be created; dry run refused: {e})", d.key);
+                differs = true;
+                continue;
+            }
+            Err(e) => return Err(e).with_context(|| format!("dry run of {}", d.key)),
+        };
+        let diff = ferry_diff::compare(live.as_ref(), &predicted);
+        if !diff.in_sync {
+            differs = true;
+            println!("===== {}", d.key);
+            print!("{}", diff.unified);
+        }
+    }
+    if let Some(status) = app.status {
+        for r in status.resources.iter().filter(|r| r.requires_pruning) {
+            differs = true;
+            println!(
+                "===== {} {}/{} (in the cluster, no longer in Git: pruned by a sync with prune)",
+                r.kind, r.namespace, r.name
+            );
+        }
+    }
+    if !differs {
+        println!("no differences");
+    }
+    Ok(differs)
+}
