@@ -22,7 +22,11 @@ fn fixtures() -> Vec<PathBuf> {
 #[test]
 fn golden_fixtures() {
     let paths = fixtures();
-    assert!(paths.len() >= 60, "expected the golden fixtures, found {}", paths.len());
+    assert!(
+        paths.len() >= 60,
+        "expected the golden fixtures, found {}",
+        paths.len()
+    );
     let mut failures = Vec::new();
     for path in &paths {
         let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("?");
@@ -50,7 +54,10 @@ fn every_status_is_covered_by_some_fixture() {
     }
     for status in HealthStatus::ALL {
         if status != HealthStatus::Missing {
-            assert!(seen.iter().any(|s| s == status.as_str()), "no fixture for {status}");
+            assert!(
+                seen.iter().any(|s| s == status.as_str()),
+                "no fixture for {status}"
+            );
         }
     }
 }
@@ -91,14 +98,23 @@ fn aggregate_takes_the_worst_live_health() {
     let (bound, pending, lost) = (pvc("Bound"), pvc("Pending"), pvc("Lost"));
     let paused = paused_deployment();
     assert_eq!(aggregate([Some(&bound)]), HealthStatus::Healthy);
-    assert_eq!(aggregate([Some(&bound), Some(&paused)]), HealthStatus::Suspended);
+    assert_eq!(
+        aggregate([Some(&bound), Some(&paused)]),
+        HealthStatus::Suspended
+    );
     assert_eq!(
         aggregate([Some(&paused), Some(&pending), Some(&bound)]),
         HealthStatus::Progressing
     );
-    assert_eq!(aggregate([Some(&pending), Some(&lost)]), HealthStatus::Degraded);
+    assert_eq!(
+        aggregate([Some(&pending), Some(&lost)]),
+        HealthStatus::Degraded
+    );
     let malformed = json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim", "status": 3});
-    assert_eq!(aggregate([Some(&lost), Some(&malformed)]), HealthStatus::Unknown);
+    assert_eq!(
+        aggregate([Some(&lost), Some(&malformed)]),
+        HealthStatus::Unknown
+    );
 }
 
 #[test]
@@ -108,7 +124,8 @@ fn aggregate_ignores_kinds_without_health_and_marked_objects() {
     let mut ignored = lost.clone();
     ignored["metadata"]["annotations"] = json!({"ferry.dev/ignore-healthcheck": "true"});
     let mut ignored_argo = lost.clone();
-    ignored_argo["metadata"]["annotations"] = json!({"argocd.argoproj.io/ignore-healthcheck": "true"});
+    ignored_argo["metadata"]["annotations"] =
+        json!({"argocd.argoproj.io/ignore-healthcheck": "true"});
     assert_eq!(aggregate([Some(&cm)]), HealthStatus::Healthy);
     assert_eq!(
         aggregate([Some(&cm), Some(&ignored), Some(&ignored_argo)]),
@@ -130,7 +147,10 @@ fn one_missing_resource_does_not_lower_the_app_but_all_missing_is_missing() {
     // Worse than Missing stays worse.
     let lost = pvc("Lost");
     assert_eq!(aggregate([Some(&lost), None]), HealthStatus::Degraded);
-    assert_eq!(aggregate(std::iter::empty::<Option<&Value>>()), HealthStatus::Healthy);
+    assert_eq!(
+        aggregate(std::iter::empty::<Option<&Value>>()),
+        HealthStatus::Healthy
+    );
 }
 
 #[test]
@@ -150,6 +170,9 @@ fn resource_health_of_a_missing_resource_is_missing() {
 fn a_non_object_is_unknown() {
     assert_eq!(
         assess(&json!("Deployment")),
-        Some(Health::new(HealthStatus::Unknown, "object is not a JSON object"))
+        Some(Health::new(
+            HealthStatus::Unknown,
+            "object is not a JSON object"
+        ))
     );
 }

@@ -77,7 +77,16 @@ fn quickstart_prints_a_kubeconfig_kubectl_can_use() {
     let dir = tempfile::tempdir().expect("tempdir");
     let kubeconfig = dir.path().join("quickstart.kubeconfig");
     let path = kubeconfig.to_string_lossy().into_owned();
-    let (_ferry, lines) = start(&["quickstart", "--kubeconfig", &path], "Press Ctrl-C");
+    let (_ferry, lines) = start(
+        &[
+            "quickstart",
+            "--kubeconfig",
+            &path,
+            "--dir",
+            &dir.path().join("work").to_string_lossy(),
+        ],
+        "Press Ctrl-C",
+    );
     let text = lines.join("\n");
     assert!(
         text.contains("cluster prod-blue ready at https://127.0.0.1:"),
