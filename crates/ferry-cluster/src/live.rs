@@ -183,6 +183,12 @@ impl LiveCache {
             .is_ok_and(|r| r.is_ok())
     }
 
+    /// Forgets the last watch error (after the caller saw the cluster answer again: a
+    /// resumed watch has nothing to say until something changes).
+    pub fn clear_error(&self) {
+        self.set_error(None);
+    }
+
     fn set_error(&self, e: Option<String>) {
         *self
             .shared

@@ -47,6 +47,7 @@ pub enum ClusterError {
 #[derive(Clone)]
 pub struct Cluster {
     pub spec: ClusterSpec,
+
     pub client: Client,
     pub limiter: Limiter,
     discovery: Arc<tokio::sync::RwLock<Option<Arc<Discovery>>>>,

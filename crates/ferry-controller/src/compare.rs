@@ -205,15 +205,26 @@ pub async fn compare(
         }
     }
     if let Some(e) = cache.error() {
-        return Err(CompareError::Unreachable {
-            cluster: cluster.name().into(),
-            detail: e,
-        });
+        // A watch failed at some point, and a resumed watch says nothing until something
+        // changes: ask the cluster whether it answers now.
+        let permit = cluster.limiter.acquire().await;
+        let probe = cluster.client.apiserver_version().await;
+        drop(permit);
+        match probe {
+            Ok(_) => cache.clear_error(),
+            Err(probe) => {
+                tracing::debug!(cluster = %cluster.name(), error = %probe, "cluster still unreachable");
+                return Err(CompareError::Unreachable {
+                    cluster: cluster.name().into(),
+                    detail: e,
+                });
+            }
+        }
     }
 
     let mut resources = Vec::new();
     let mut problems = Vec::new();
-    let mut worst = ferry_health::HealthStatus::Healthy;
+    let mut lives = Vec::with_capacity(desired.len());
     let mut any_out = false;
     for d in &mut desired {
         let live = cache.get(&d.key);
@@ -265,11 +276,7 @@ pub async fn compare(
             )),
             Some(l) => ferry_health::assess(&l.object),
         };
-        if let Some(h) = &health
-            && h.status.is_worse(worst)
-        {
-            worst = h.status;
-        }
+        lives.push(live.map(|l| l.object));
         resources.push(ResourceStatus {
             group: d.key.group.clone(),
             version: d.ar.version.clone(),
@@ -306,6 +313,7 @@ pub async fn compare(
             requires_pruning: true,
         });
     }
+    let worst = ferry_health::aggregate(lives.iter().map(Option::as_ref));
     let sync = if any_out || !prunable.is_empty() {
         "OutOfSync"
     } else {

@@ -494,7 +494,9 @@ pub async fn run(
             loop {
                 let name =
                     tokio::select! { n = ctx.queue.next() => n, _ = stop.changed() => return };
+                tracing::debug!(app = %name, "reconcile");
                 let again = reconcile::reconcile(&ctx, &name).await;
+                tracing::debug!(app = %name, ?again, "reconciled");
                 ctx.queue.done(&name);
                 if again != Duration::MAX && ctx.app(&name).is_some() {
                     ctx.queue.add(&name, again);

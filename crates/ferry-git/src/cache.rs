@@ -3,17 +3,16 @@
 //! immutable directory per materialised commit (`<root>/trees/<key>/<commit>/`), written to
 //! `<root>/tmp/` and renamed into place so that its existence means it is complete.
 
-use std::collections::HashMap;
 use std::ffi::OsStr;
-use std::hash::Hash;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex as StdMutex};
-
-use tokio::sync::Mutex as AsyncMutex;
 
 use crate::command::{ASKPASS_SCRIPT, GitRunner, Remote};
 use crate::config::{GitConfig, Repo};
+use crate::disk::{
+    LockMap, clear_dir, clear_stale_locks, is_dir, lock_for, mkdir, release, write_executable,
+};
 use crate::error::GitError;
 use crate::repourl::{RepoUrl, Transport};
 use crate::revision::{CommitId, RemoteRefs, is_abbreviated_sha, is_full_sha};
@@ -45,8 +44,6 @@ struct Counters {
     materialisations: AtomicU64,
     checkout_hits: AtomicU64,
 }
-
-type LockMap<K> = StdMutex<HashMap<K, Arc<AsyncMutex<()>>>>;
 
 /// The git adapter. Cheap to clone; all clones share the cache, locks and stats.
 #[derive(Clone)]
@@ -142,8 +139,8 @@ impl GitCache {
                 trees,
                 tmp,
                 allow_file_urls: config.allow_file_urls,
-                repo_locks: StdMutex::default(),
-                tree_locks: StdMutex::default(),
+                repo_locks: LockMap::default(),
+                tree_locks: LockMap::default(),
                 stats: Counters::default(),
             }),
         })
@@ -155,7 +152,8 @@ impl GitCache {
     /// - `""`/`HEAD`, a branch, a tag (peeled) or a full ref name are looked up with
     ///   `git ls-remote`, so a newly pushed commit is seen at the next call;
     /// - anything else of 7+ hex digits is taken as an abbreviated commit id and expanded in
-    ///   the cache (fetching all branches and tags first if needed).
+    ///   the cache (fetching all branches and tags first if needed; from the cache alone when
+    ///   the server cannot be reached).
     pub async fn resolve(&self, repo: &Repo, revision: &str) -> Result<CommitId, GitError> {
         let target = self.target(repo)?;
         let revision = revision.trim();
@@ -164,7 +162,17 @@ impl GitCache {
             self.ensure_commit(&target, &commit, revision).await?;
             return Ok(commit);
         }
-        let refs = self.ls_remote(&target).await?;
+        let refs = match self.ls_remote(&target).await {
+            Ok(refs) => refs,
+            // a pinned short sha keeps working from the cache while the server is away
+            Err(e) if e.is_transient() && is_abbreviated_sha(revision) => {
+                return match self.expand(&target, revision).await {
+                    Ok(Some(commit)) => Ok(commit),
+                    _ => Err(e),
+                };
+            }
+            Err(e) => return Err(e),
+        };
         if let Some(commit) = refs.resolve(revision) {
             return Ok(commit);
         }
@@ -503,84 +511,4 @@ impl GitCache {
 
 fn os(s: &str) -> &OsStr {
     OsStr::new(s)
-}
-
-fn lock_for<K: Hash + Eq + Clone>(map: &LockMap<K>, key: &K) -> Arc<AsyncMutex<()>> {
-    let mut map = map.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    map.entry(key.clone()).or_default().clone()
-}
-
-/// Forgets a lock nobody else holds or waits for.
-fn release<K: Hash + Eq>(map: &LockMap<K>, key: &K, lock: Arc<AsyncMutex<()>>) {
-    let mut map = map.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if Arc::strong_count(&lock) == 2 {
-        map.remove(key);
-    }
-}
-
-async fn is_dir(path: &Path) -> bool {
-    tokio::fs::metadata(path).await.is_ok_and(|m| m.is_dir())
-}
-
-/// Lock files git leaves when it is killed mid-update; they would fail every later fetch.
-async fn clear_stale_locks(bare: &Path) {
-    for name in [
-        "packed-refs.lock",
-        "shallow.lock",
-        "config.lock",
-        "HEAD.lock",
-        "index.lock",
-    ] {
-        let _ = tokio::fs::remove_file(bare.join(name)).await;
-    }
-    let mut stack = vec![bare.join("refs")];
-    while let Some(dir) = stack.pop() {
-        let Ok(mut entries) = tokio::fs::read_dir(&dir).await else {
-            continue;
-        };
-        while let Ok(Some(entry)) = entries.next_entry().await {
-            let path = entry.path();
-            match entry.file_type().await {
-                Ok(ft) if ft.is_dir() => stack.push(path),
-                Ok(_) if path.extension().is_some_and(|e| e == "lock") => {
-                    let _ = tokio::fs::remove_file(&path).await;
-                }
-                _ => {}
-            }
-        }
-    }
-}
-
-fn mkdir(dir: &Path) -> Result<(), GitError> {
-    std::fs::create_dir_all(dir).map_err(|e| GitError::io("create", dir, e))
-}
-
-fn clear_dir(dir: &Path) -> Result<(), GitError> {
-    let entries = std::fs::read_dir(dir).map_err(|e| GitError::io("read", dir, e))?;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let removed = if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            std::fs::remove_dir_all(&path)
-        } else {
-            std::fs::remove_file(&path)
-        };
-        removed.map_err(|e| GitError::io("remove the leftover", &path, e))?;
-    }
-    Ok(())
-}
-
-fn write_executable(path: &Path, tmp: &Path, contents: &str) -> Result<(), GitError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let staging = tmp.join(format!("askpass-{}", uuid::Uuid::new_v4()));
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o700)
-        .open(&staging)
-        .map_err(|e| GitError::io("create", &staging, e))?;
-    file.write_all(contents.as_bytes())
-        .map_err(|e| GitError::io("write", &staging, e))?;
-    drop(file);
-    std::fs::rename(&staging, path).map_err(|e| GitError::io("install", path, e))
 }

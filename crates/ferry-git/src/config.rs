@@ -1,10 +1,12 @@
 //! The inputs of the git adapter: [`GitConfig`] (where the cache lives, how long git may run)
 //! and [`Repo`] (a repository URL with its credentials).
 
+use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::credentials::{Credentials, RepoSecret, credentials_for, insecure_for};
+use crate::error::redact_url_passwords;
 
 /// Default limit for one git command.
 pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
@@ -62,8 +64,9 @@ impl GitConfig {
 }
 
 /// A repository as an Application names it, with the credentials to reach it. `Debug` never
-/// shows a secret (a password inside `url` is removed before git or any message sees it).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// shows a secret (credentials are [`ferry_core::Sensitive`]; a password inside `url` is
+/// redacted there and removed before git sees the URL).
+#[derive(Clone, PartialEq, Eq)]
 pub struct Repo {
     /// `https://`, `http://`, `ssh://`, scp-like `user@host:path`, `git://` (and `file://`
     /// when allowed).
@@ -71,6 +74,16 @@ pub struct Repo {
     pub credentials: Option<Credentials>,
     /// Skip TLS verification for HTTPS (the repository Secret's `insecure: "true"`).
     pub insecure_skip_tls_verify: bool,
+}
+
+impl fmt::Debug for Repo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Repo")
+            .field("url", &redact_url_passwords(&self.url))
+            .field("credentials", &self.credentials)
+            .field("insecure_skip_tls_verify", &self.insecure_skip_tls_verify)
+            .finish()
+    }
 }
 
 impl Repo {
@@ -97,5 +110,20 @@ impl Repo {
             insecure_skip_tls_verify: insecure_for(&url, secrets),
             url,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_the_url_password() {
+        let repo = Repo::new("https://bob:hunter2@h/r.git");
+        let shown = format!("{repo:?}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("bob:<redacted>@h"),
+            "{shown}"
+        );
     }
 }

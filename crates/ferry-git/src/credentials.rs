@@ -18,6 +18,7 @@ use base64::Engine;
 use ferry_core::Sensitive;
 use serde_json::Value;
 
+use crate::error::redact_url_passwords;
 use crate::repourl::normalize_for_match;
 
 const SECRET_TYPE_LABEL: &str = "argocd.argoproj.io/secret-type";
@@ -49,8 +50,9 @@ pub enum RepoSecretKind {
     RepoCreds,
 }
 
-/// One repository or credential-template Secret, decoded. `Debug` never shows the secrets.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One repository or credential-template Secret, decoded. `Debug` never shows the secrets
+/// (they are [`Sensitive`]; `url` is redacted when it was given with a password in it).
+#[derive(Clone, PartialEq, Eq)]
 pub struct RepoSecret {
     /// `namespace/name` of the Secret, for messages.
     pub name: String,
@@ -76,6 +78,22 @@ pub enum RepoSecretError {
 }
 
 // === impl RepoSecret ===
+
+impl std::fmt::Debug for RepoSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RepoSecret")
+            .field("name", &self.name)
+            .field("kind", &self.kind)
+            .field("url", &redact_url_passwords(&self.url))
+            .field("repo_type", &self.repo_type)
+            .field("project", &self.project)
+            .field("username", &self.username)
+            .field("password", &self.password)
+            .field("ssh_private_key", &self.ssh_private_key)
+            .field("insecure", &self.insecure)
+            .finish()
+    }
+}
 
 impl RepoSecret {
     /// Reads one Secret (JSON as the Kubernetes API returns it). `Ok(None)` when it is not a

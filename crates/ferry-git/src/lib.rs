@@ -42,6 +42,8 @@
 //!   `GIT_TERMINAL_PROMPT=0`, `LC_ALL=C`, `GIT_ALLOW_PROTOCOL` (no `ext::`; `file` only with
 //!   [`GitConfig::allow_file_urls`]), and in its own process group, killed as a whole after
 //!   [`GitConfig::command_timeout`] (default 60 s).
+//! - Trees hold what the commit holds, symlinks included (pointing anywhere); readers of a
+//!   checkout must not follow links out of it.
 //! - The caches are shared across Applications: a commit already fetched with one
 //!   Application's credentials is served to another without asking the server again. Who
 //!   may use which repository is the controller's (project policy's) decision.
@@ -68,6 +70,7 @@ mod cache;
 mod command;
 mod config;
 mod credentials;
+mod disk;
 mod error;
 mod repourl;
 mod revision;

@@ -135,9 +135,16 @@ fn free_port() -> anyhow::Result<u16> {
 /// Serves `base` over the git protocol on loopback.
 async fn git_daemon(base: &Path) -> anyhow::Result<(tokio::process::Child, u16)> {
     let port = free_port()?;
-    let child = tokio::process::Command::new("git")
+    // `git daemon` forks `git-daemon` and exits; run the real one so that it stops with us.
+    let exec_path = tokio::process::Command::new("git")
+        .arg("--exec-path")
+        .output()
+        .await
+        .context("running git --exec-path")?;
+    let daemon =
+        PathBuf::from(String::from_utf8_lossy(&exec_path.stdout).trim()).join("git-daemon");
+    let child = tokio::process::Command::new(daemon)
         .args([
-            "daemon",
             "--export-all",
             "--reuseaddr",
             "--listen=127.0.0.1",

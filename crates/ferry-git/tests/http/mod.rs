@@ -184,7 +184,8 @@ async fn repo_creds_secrets_are_matched_by_prefix() {
     );
 }
 
-#[tokio::test]
+// multi-threaded: the fixture's `git push` blocks its thread while the server answers
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_test_server_accepts_pushes_when_enabled() {
     let f = Fixture::new();
     two_commits(&f);

@@ -110,9 +110,10 @@ pub struct Daemon {
 impl Daemon {
     pub fn start(base: &Path) -> Self {
         let port = free_port();
-        let child = Command::new("git")
+        // `git daemon` would run `git-daemon` as a child that outlives a killed `git`
+        let exec_path = git(base, &["--exec-path"]);
+        let child = Command::new(Path::new(&exec_path).join("git-daemon"))
             .args([
-                "daemon",
                 "--export-all",
                 &format!("--base-path={}", base.display()),
                 &format!("--port={port}"),

@@ -1,0 +1,604 @@
+//! End to end: a Git repository served over the git protocol, emulated clusters, and the real
+//! `ferry controller` binary. Each test reads as Given / When / Then.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use ferry_emulator::{ClusterConfig, Emulator};
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::discovery::ApiResource;
+use serde_json::{Value, json};
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The world of one test: clusters, a Git repository and its server, the controller.
+struct World {
+    emu: Emulator,
+    dir: tempfile::TempDir,
+    repo: PathBuf,
+    repo_url: String,
+    kubeconfig: PathBuf,
+    _daemon: Killed,
+    _controller: Killed,
+    mgmt: kube::Client,
+    target: kube::Client,
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@t")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@t")
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn git_daemon_binary() -> PathBuf {
+    let out = Command::new("git")
+        .arg("--exec-path")
+        .output()
+        .expect("git --exec-path");
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()).join("git-daemon")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("port")
+}
+
+fn ar(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
+    ApiResource {
+        group: group.into(),
+        version: version.into(),
+        api_version: if group.is_empty() {
+            version.into()
+        } else {
+            format!("{group}/{version}")
+        },
+        kind: kind.into(),
+        plural: plural.into(),
+    }
+}
+
+async fn client_of(kubeconfig: &str) -> kube::Client {
+    let kc = Kubeconfig::from_yaml(kubeconfig).expect("kubeconfig");
+    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .expect("config");
+    kube::Client::try_from(config).expect("client")
+}
+
+fn cm(name: &str, value: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  value: \"{value}\"\n"
+    )
+}
+
+fn deployment(name: &str, image: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n      containers:\n        - name: main\n          image: {image}\n"
+    )
+}
+
+impl World {
+    /// Given clusters, a repository with `files`, and a running controller.
+    async fn new(files: &[(&str, String)]) -> World {
+        let emu = Emulator::start(vec![
+            ClusterConfig::new("management", "mgmt-token").version("v1.30.2"),
+            ClusterConfig::new("target", "target-token").version("v1.29.4"),
+        ])
+        .await
+        .expect("emulator");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = dir.path().join("git").join("apps");
+        std::fs::create_dir_all(&repo).expect("repo dir");
+        git(&repo, &["init", "-q", "-b", "main"]);
+        for (path, content) in files {
+            let p = repo.join(path);
+            std::fs::create_dir_all(p.parent().expect("parent")).expect("dir");
+            std::fs::write(p, content).expect("write");
+        }
+        git(&repo, &["add", "-A"]);
+        git(&repo, &["commit", "-q", "-m", "initial"]);
+        let port = free_port();
+        // `git daemon` forks `git-daemon` and exits; run the real one so that killing it
+        // stops the server.
+        let daemon = Command::new(git_daemon_binary())
+            .args([
+                "--export-all",
+                "--reuseaddr",
+                "--listen=127.0.0.1",
+                &format!("--port={port}"),
+            ])
+            .arg(format!("--base-path={}", dir.path().join("git").display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("git daemon");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "git daemon listens");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let kubeconfig = dir.path().join("kubeconfig");
+        std::fs::write(&kubeconfig, emu.kubeconfig()).expect("kubeconfig");
+        let mgmt = client_of(&emu.cluster("management").expect("mgmt").kubeconfig()).await;
+        let target_cluster = emu.cluster("target").expect("target");
+        let target = client_of(&target_cluster.kubeconfig()).await;
+        let controller = Command::new(env!("CARGO_BIN_EXE_ferry"))
+            .args([
+                "--log",
+                "ferry=debug,warn",
+                "controller",
+                "--context",
+                "management",
+                "--poll-seconds",
+                "2",
+                "--workers",
+                "4",
+            ])
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .arg("--git-cache")
+            .arg(dir.path().join("cache"))
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("ferry controller");
+        let world = World {
+            emu,
+            dir,
+            repo,
+            repo_url: format!("git://127.0.0.1:{port}/apps"),
+            kubeconfig,
+            _daemon: Killed(daemon),
+            _controller: Killed(controller),
+            mgmt,
+            target,
+        };
+        world.register_target().await;
+        world
+    }
+
+    async fn register_target(&self) {
+        let c = self.emu.cluster("target").expect("target");
+        let config = json!({"bearerToken": c.admin_token(), "tlsClientConfig": {"caData": base64::engine::general_purpose::STANDARD.encode(c.ca_pem())}});
+        let secret = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "cluster-target", "labels": {"argocd.argoproj.io/secret-type": "cluster"}},
+            "stringData": {"name": "target", "server": c.url(), "config": config.to_string()}});
+        let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ferry"}});
+        self.apply_mgmt(&ar("", "v1", "Namespace", "namespaces"), None, ns)
+            .await;
+        self.apply_mgmt(&ar("", "v1", "Secret", "secrets"), Some("ferry"), secret)
+            .await;
+    }
+
+    async fn apply_mgmt(&self, r: &ApiResource, ns: Option<&str>, obj: Value) {
+        let api: Api<DynamicObject> = match ns {
+            Some(ns) => Api::namespaced_with(self.mgmt.clone(), ns, r),
+            None => Api::all_with(self.mgmt.clone(), r),
+        };
+        let name = obj["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            match api
+                .patch(
+                    &name,
+                    &PatchParams::apply("test").force(),
+                    &Patch::Apply(&obj),
+                )
+                .await
+            {
+                Ok(_) => return,
+                // The controller installs the CRDs when it starts.
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(e) => panic!("applying {name}: {e}"),
+            }
+        }
+    }
+
+    /// When an application of `path` is created.
+    async fn app(&self, name: &str, path: &str, automated: bool, finalizer: bool) {
+        let mut app = json!({"apiVersion": "ferry.dev/v1alpha1", "kind": "Application",
+            "metadata": {"name": name},
+            "spec": {"project": "default", "source": {"repoURL": self.repo_url, "targetRevision": "main", "path": path},
+                "destination": {"name": "target", "namespace": "demo"},
+                "syncPolicy": {"syncOptions": ["CreateNamespace=true"]}}});
+        if automated {
+            app["spec"]["syncPolicy"]["automated"] = json!({"prune": true, "selfHeal": true});
+        }
+        if finalizer {
+            app["metadata"]["finalizers"] = json!(["ferry.dev/resources-finalizer"]);
+        }
+        self.apply_mgmt(
+            &ar("ferry.dev", "v1alpha1", "Application", "applications"),
+            Some("ferry"),
+            app,
+        )
+        .await;
+    }
+
+    fn commit(&self, files: &[(&str, Option<String>)], message: &str) {
+        for (path, content) in files {
+            let p = self.repo.join(path);
+            match content {
+                Some(c) => {
+                    std::fs::create_dir_all(p.parent().expect("parent")).expect("dir");
+                    std::fs::write(&p, c).expect("write");
+                }
+                None => std::fs::remove_file(&p).expect("remove"),
+            }
+        }
+        git(&self.repo, &["add", "-A"]);
+        git(&self.repo, &["commit", "-q", "-m", message]);
+    }
+
+    async fn status(&self, name: &str) -> Value {
+        let api: Api<DynamicObject> = Api::namespaced_with(
+            self.mgmt.clone(),
+            "ferry",
+            &ar("ferry.dev", "v1alpha1", "Application", "applications"),
+        );
+        api.get_opt(name)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|o| serde_json::to_value(o).ok())
+            .map(|v| v["status"].clone())
+            .unwrap_or(Value::Null)
+    }
+
+    /// Then, within `secs`, the application's status satisfies `ok`.
+    async fn expect_app(
+        &self,
+        name: &str,
+        secs: u64,
+        what: &str,
+        ok: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let s = self.status(name).await;
+            if ok(&s) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "application {name}: expected {what} within {secs}s; status:\n{s:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn target_get(&self, r: &ApiResource, name: &str) -> Option<Value> {
+        let api: Api<DynamicObject> = Api::namespaced_with(self.target.clone(), "demo", r);
+        api.get_opt(name)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|o| serde_json::to_value(o).ok())
+    }
+
+    async fn expect_target(
+        &self,
+        r: &ApiResource,
+        name: &str,
+        secs: u64,
+        what: &str,
+        ok: impl Fn(Option<&Value>) -> bool,
+    ) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let v = self.target_get(r, name).await;
+            if ok(v.as_ref()) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} {name}: expected {what} within {secs}s; got {v:#?}",
+                r.kind
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn ferry(&self, args: &[&str]) -> (bool, String) {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+            .args(["--log", "warn", "app", "--context", "management"])
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args)
+            .output()
+            .await
+            .expect("ferry app runs");
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    }
+}
+
+fn synced_healthy(s: &Value) -> bool {
+    s["sync"]["status"] == "Synced" && s["health"]["status"] == "Healthy"
+}
+
+fn condition<'a>(s: &'a Value, kind: &str) -> Option<&'a str> {
+    s["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == kind)?["message"]
+        .as_str()
+}
+
+fn cm_res() -> ApiResource {
+    ar("", "v1", "ConfigMap", "configmaps")
+}
+
+fn deploy_res() -> ApiResource {
+    ar("apps", "v1", "Deployment", "deployments")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn git_changes_reach_the_cluster_drift_heals_and_removed_files_are_pruned() {
+    // Given a repository with a ConfigMap and a Deployment, and an automated application.
+    let w = World::new(&[
+        ("web/config.yaml", cm("settings", "v1")),
+        ("web/deploy.yaml", deployment("web", "nginx:1.25")),
+    ])
+    .await;
+    w.app("web", "web", true, true).await;
+    let s = w
+        .expect_app("web", 60, "Synced and Healthy", synced_healthy)
+        .await;
+    assert_eq!(s["resources"].as_array().map(Vec::len), Some(2), "{s:#}");
+    w.expect_target(&cm_res(), "settings", 5, "the ConfigMap", |v| {
+        v.is_some_and(|v| v["data"]["value"] == "v1")
+    })
+    .await;
+
+    // When a change is pushed, then it is applied on the next poll.
+    w.commit(&[("web/config.yaml", Some(cm("settings", "v2")))], "change");
+    w.expect_target(&cm_res(), "settings", 20, "the new value", |v| {
+        v.is_some_and(|v| v["data"]["value"] == "v2")
+    })
+    .await;
+    w.expect_app("web", 20, "Synced again", synced_healthy)
+        .await;
+
+    // When a live object is edited, then it is self-healed.
+    let cms: Api<DynamicObject> = Api::namespaced_with(w.target.clone(), "demo", &cm_res());
+    cms.patch(
+        "settings",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"value": "hand-edited"}})),
+    )
+    .await
+    .expect("edit");
+    w.expect_target(&cm_res(), "settings", 20, "the edit reverted", |v| {
+        v.is_some_and(|v| v["data"]["value"] == "v2")
+    })
+    .await;
+
+    // When a file is deleted from Git, then its object is pruned.
+    w.commit(&[("web/config.yaml", None)], "remove the ConfigMap");
+    w.expect_target(&cm_res(), "settings", 20, "pruned", |v| v.is_none())
+        .await;
+    w.expect_target(&deploy_res(), "web", 1, "still there", |v| v.is_some())
+        .await;
+    let s = w
+        .expect_app("web", 20, "Synced with one resource", |s| {
+            synced_healthy(s) && s["resources"].as_array().map(Vec::len) == Some(1)
+        })
+        .await;
+    assert!(
+        s["history"].as_array().is_some_and(|h| h.len() >= 3),
+        "history records the syncs: {s:#}"
+    );
+
+    // When the YAML breaks, then a condition names the file and nothing is removed.
+    w.commit(
+        &[(
+            "web/deploy.yaml",
+            Some("apiVersion: apps/v1\nkind: Deployment\nmetadata: [oops\n".into()),
+        )],
+        "break",
+    );
+    let s = w
+        .expect_app("web", 20, "a ComparisonError", |s| {
+            condition(s, "ComparisonError").is_some()
+        })
+        .await;
+    let msg = condition(&s, "ComparisonError")
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        msg.contains("deploy.yaml"),
+        "the condition names the file: {msg}"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    w.expect_target(&deploy_res(), "web", 1, "untouched", |v| {
+        v.is_some_and(|v| v["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.25")
+    })
+    .await;
+
+    // When Git is fixed again, the condition goes.
+    w.commit(
+        &[("web/deploy.yaml", Some(deployment("web", "nginx:1.26")))],
+        "fix",
+    );
+    w.expect_app("web", 20, "the condition cleared", |s| {
+        condition(s, "ComparisonError").is_none() && synced_healthy(s)
+    })
+    .await;
+    w.expect_target(&deploy_res(), "web", 5, "the new image", |v| {
+        v.is_some_and(|v| v["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.26")
+    })
+    .await;
+
+    // When the application is deleted (with the finalizer), then its resources go.
+    let (ok, out) = w.ferry(&["delete", "web"]).await;
+    assert!(ok, "{out}");
+    w.expect_target(
+        &deploy_res(),
+        "web",
+        20,
+        "deleted with the application",
+        |v| v.is_none(),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_cluster_is_unknown_and_nothing_is_deleted_meanwhile() {
+    let w = World::new(&[("app/config.yaml", cm("keep", "1"))]).await;
+    w.app("keeper", "app", true, false).await;
+    w.expect_app("keeper", 60, "Synced and Healthy", synced_healthy)
+        .await;
+
+    // When the cluster goes down, then the application is Unknown with a condition.
+    let target = w.emu.cluster("target").expect("target");
+    target.faults().set_unreachable(true);
+    let s = w
+        .expect_app("keeper", 30, "Unknown", |s| {
+            s["sync"]["status"] == "Unknown"
+        })
+        .await;
+    assert!(
+        condition(&s, "ComparisonError").is_some_and(|m| m.contains("target")),
+        "{s:#}"
+    );
+
+    // When it comes back, then it is Synced again, and nothing was deleted in between.
+    target.faults().set_unreachable(false);
+    w.expect_app("keeper", 30, "Synced again", synced_healthy)
+        .await;
+    w.expect_target(&cm_res(), "keep", 1, "never deleted", |v| v.is_some())
+        .await;
+
+    // An emptied source never prunes everything without allowEmpty.
+    w.commit(
+        &[
+            ("app/config.yaml", None),
+            ("app/README.md", Some("nothing here".into())),
+        ],
+        "empty",
+    );
+    let s = w
+        .expect_app("keeper", 20, "a SyncError about allowEmpty", |s| {
+            condition(s, "SyncError").is_some()
+        })
+        .await;
+    assert!(
+        condition(&s, "SyncError").is_some_and(|m| m.contains("allowEmpty")),
+        "{s:#}"
+    );
+    w.expect_target(&cm_res(), "keep", 1, "not pruned", |v| v.is_some())
+        .await;
+
+    // Deleting the application without the finalizer leaves its resources.
+    let (ok, out) = w.ferry(&["delete", "keeper", "--cascade", "false"]).await;
+    assert!(ok, "{out}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    w.expect_target(&cm_res(), "keep", 1, "left in place", |v| v.is_some())
+        .await;
+    drop(w.dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_sync_from_the_cli_and_bad_sources_get_conditions() {
+    let w = World::new(&[("manual/config.yaml", cm("by-hand", "1"))]).await;
+    w.app("manual", "manual", false, true).await;
+    let s = w
+        .expect_app("manual", 60, "OutOfSync and Missing", |s| {
+            s["sync"]["status"] == "OutOfSync"
+        })
+        .await;
+    assert_eq!(s["health"]["status"], "Missing", "{s:#}");
+    assert!(
+        w.target_get(&cm_res(), "by-hand").await.is_none(),
+        "nothing is applied without a sync"
+    );
+
+    let (ok, out) = w.ferry(&["diff", "manual"]).await;
+    assert!(
+        !ok && out.contains("by-hand"),
+        "diff shows the missing ConfigMap and exits 1:\n{out}"
+    );
+    let (ok, out) = w.ferry(&["sync", "manual", "--timeout", "60"]).await;
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("Succeeded") && out.contains("by-hand"),
+        "{out}"
+    );
+    w.expect_app("manual", 20, "Synced", synced_healthy).await;
+    let (ok, out) = w.ferry(&["list"]).await;
+    assert!(
+        ok && out.contains("manual") && out.contains("Synced"),
+        "{out}"
+    );
+    let (ok, out) = w.ferry(&["history", "manual"]).await;
+    assert!(ok && out.lines().count() >= 2, "{out}");
+    let (ok, out) = w.ferry(&["get", "manual", "-o", "json"]).await;
+    assert!(ok && out.contains("\"repoURL\""), "{out}");
+
+    // A revision that does not exist, and a path that escapes the repository.
+    let apps = ar("ferry.dev", "v1alpha1", "Application", "applications");
+    let api: Api<DynamicObject> = Api::namespaced_with(w.mgmt.clone(), "ferry", &apps);
+    api.patch(
+        "manual",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"source": {"targetRevision": "no-such-branch"}}})),
+    )
+    .await
+    .expect("patch");
+    let s = w
+        .expect_app("manual", 20, "a condition about the revision", |s| {
+            condition(s, "ComparisonError").is_some_and(|m| m.contains("no-such-branch"))
+        })
+        .await;
+    assert_eq!(s["sync"]["status"], "Unknown");
+    api.patch(
+        "manual",
+        &PatchParams::default(),
+        &Patch::Merge(
+            json!({"spec": {"source": {"targetRevision": "main", "path": "../outside"}}}),
+        ),
+    )
+    .await
+    .expect("patch");
+    w.expect_app("manual", 20, "a condition about the path", |s| {
+        condition(s, "ComparisonError").is_some_and(|m| m.contains("outside"))
+    })
+    .await;
+    w.expect_target(&cm_res(), "by-hand", 1, "untouched", |v| v.is_some())
+        .await;
+}
