@@ -165,6 +165,40 @@ pub async fn compare(
         };
         let namespaced = caps.scope == Scope::Namespaced;
         let object = place(&app_name, obj, &ar, namespaced, &default_ns);
+        // The cluster Secret's `namespaces` and `clusterResources` bound what Ferry manages.
+        let allowed = &cluster.spec.namespaces;
+        let ns = object
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let refusal = if namespaced && !allowed.is_empty() && !allowed.iter().any(|a| a == ns) {
+            Some(format!(
+                "namespace {ns:?} is not among the namespaces cluster {} allows ({})",
+                cluster.name(),
+                allowed.join(", ")
+            ))
+        } else if !namespaced && !cluster.spec.cluster_resources {
+            Some(format!(
+                "cluster {} does not allow cluster-scoped resources (clusterResources is not true)",
+                cluster.name()
+            ))
+        } else {
+            None
+        };
+        if let Some(reason) = refusal {
+            return Err(CompareError::Invalid {
+                object: format!(
+                    "{} {}",
+                    ar.kind,
+                    object
+                        .pointer("/metadata/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                ),
+                file: item.file.clone(),
+                reason,
+            });
+        }
         desired.push(Desired {
             key: ObjectKey::of(&object),
             ar,

@@ -5,8 +5,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use ferry_emulator::{ClusterConfig, Emulator};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::discovery::ApiResource;
@@ -23,12 +21,13 @@ impl Drop for Killed {
 
 /// The world of one test: clusters, a Git repository and its server, the controller.
 struct World {
-    emu: Emulator,
+    _emulator: Killed,
+    control: String,
     dir: tempfile::TempDir,
     repo: PathBuf,
     repo_url: String,
     kubeconfig: PathBuf,
-    _daemon: Killed,
+    daemon: Option<Killed>,
     _controller: Killed,
     mgmt: kube::Client,
     target: kube::Client,
@@ -80,13 +79,19 @@ fn ar(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
     }
 }
 
-async fn client_of(kubeconfig: &str) -> kube::Client {
-    let kc = Kubeconfig::from_yaml(kubeconfig).expect("kubeconfig");
-    let config = kube::Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+async fn client_of(kubeconfig: &Path, context: &str) -> kube::Client {
+    let kc = Kubeconfig::read_from(kubeconfig).expect("kubeconfig");
+    let options = KubeConfigOptions {
+        context: Some(context.into()),
+        ..Default::default()
+    };
+    let config = kube::Config::from_custom_kubeconfig(kc, &options)
         .await
         .expect("config");
     kube::Client::try_from(config).expect("client")
 }
+
+const TOKEN: &str = "e2e-admin-token";
 
 fn cm(name: &str, value: &str) -> String {
     format!(
@@ -103,13 +108,47 @@ fn deployment(name: &str, image: &str) -> String {
 impl World {
     /// Given clusters, a repository with `files`, and a running controller.
     async fn new(files: &[(&str, String)]) -> World {
-        let emu = Emulator::start(vec![
-            ClusterConfig::new("management", "mgmt-token").version("v1.30.2"),
-            ClusterConfig::new("target", "target-token").version("v1.29.4"),
-        ])
-        .await
-        .expect("emulator");
         let dir = tempfile::tempdir().expect("tempdir");
+        // The clusters run in their own process, as a real API server would.
+        let kubeconfig = dir.path().join("kubeconfig");
+        let (mgmt_port, target_port, control_port) = (free_port(), free_port(), free_port());
+        let mut emulator = Command::new(env!("CARGO_BIN_EXE_ferry"))
+            .args(["--log", "warn", "emulator", "--admin-token", TOKEN])
+            .args([
+                "--cluster",
+                &format!("management,version=v1.30.2,port={mgmt_port}"),
+            ])
+            .args([
+                "--cluster",
+                &format!("target,version=v1.29.4,port={target_port}"),
+            ])
+            .args(["--control-port", &control_port.to_string()])
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("ferry emulator");
+        let stdout = emulator.stdout.take().expect("stdout");
+        let ready = tokio::task::spawn_blocking(move || {
+            use std::io::BufRead as _;
+            let mut seen = Vec::new();
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let done = line.contains("fault control endpoint at");
+                seen.push(line);
+                if done {
+                    return Ok(seen);
+                }
+            }
+            Err(seen)
+        });
+        let ready = tokio::time::timeout(Duration::from_secs(60), ready)
+            .await
+            .expect("emulator starts in time")
+            .expect("join");
+        assert!(ready.is_ok(), "ferry emulator did not start: {ready:?}");
         let repo = dir.path().join("git").join("apps");
         std::fs::create_dir_all(&repo).expect("repo dir");
         git(&repo, &["init", "-q", "-b", "main"]);
@@ -140,11 +179,8 @@ impl World {
             assert!(Instant::now() < deadline, "git daemon listens");
             std::thread::sleep(Duration::from_millis(50));
         }
-        let kubeconfig = dir.path().join("kubeconfig");
-        std::fs::write(&kubeconfig, emu.kubeconfig()).expect("kubeconfig");
-        let mgmt = client_of(&emu.cluster("management").expect("mgmt").kubeconfig()).await;
-        let target_cluster = emu.cluster("target").expect("target");
-        let target = client_of(&target_cluster.kubeconfig()).await;
+        let mgmt = client_of(&kubeconfig, "management").await;
+        let target = client_of(&kubeconfig, "target").await;
         let controller = Command::new(env!("CARGO_BIN_EXE_ferry"))
             .args([
                 "--log",
@@ -165,12 +201,13 @@ impl World {
             .spawn()
             .expect("ferry controller");
         let world = World {
-            emu,
+            _emulator: Killed(emulator),
+            control: format!("http://127.0.0.1:{control_port}"),
             dir,
             repo,
             repo_url: format!("git://127.0.0.1:{port}/apps"),
             kubeconfig,
-            _daemon: Killed(daemon),
+            daemon: Some(Killed(daemon)),
             _controller: Killed(controller),
             mgmt,
             target,
@@ -180,11 +217,19 @@ impl World {
     }
 
     async fn register_target(&self) {
-        let c = self.emu.cluster("target").expect("target");
-        let config = json!({"bearerToken": c.admin_token(), "tlsClientConfig": {"caData": base64::engine::general_purpose::STANDARD.encode(c.ca_pem())}});
+        let kc = Kubeconfig::read_from(&self.kubeconfig).expect("kubeconfig");
+        let cluster = kc
+            .clusters
+            .iter()
+            .find(|c| c.name == "target")
+            .and_then(|c| c.cluster.clone())
+            .expect("target cluster");
+        let server = cluster.server.clone().expect("server");
+        let ca = cluster.certificate_authority_data.clone().expect("CA data");
+        let config = json!({"bearerToken": TOKEN, "tlsClientConfig": {"caData": ca}});
         let secret = json!({"apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": "cluster-target", "labels": {"argocd.argoproj.io/secret-type": "cluster"}},
-            "stringData": {"name": "target", "server": c.url(), "config": config.to_string()}});
+            "stringData": {"name": "target", "server": server, "config": config.to_string()}});
         let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ferry"}});
         self.apply_mgmt(&ar("", "v1", "Namespace", "namespaces"), None, ns)
             .await;
@@ -241,6 +286,35 @@ impl World {
             app,
         )
         .await;
+    }
+
+    /// Changes the target cluster's faults through the emulator's control endpoint.
+    async fn fault(&self, args: &[&str]) {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+            .args([
+                "emulator",
+                "fault",
+                "--control",
+                &self.control,
+                "--cluster",
+                "target",
+                "--admin-token",
+                TOKEN,
+            ])
+            .args(args)
+            .output()
+            .await
+            .expect("ferry emulator fault runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The Git server goes down.
+    fn stop_git(&mut self) {
+        self.daemon.take();
     }
 
     fn commit(&self, files: &[(&str, Option<String>)], message: &str) {
@@ -485,8 +559,7 @@ async fn an_unreachable_cluster_is_unknown_and_nothing_is_deleted_meanwhile() {
         .await;
 
     // When the cluster goes down, then the application is Unknown with a condition.
-    let target = w.emu.cluster("target").expect("target");
-    target.faults().set_unreachable(true);
+    w.fault(&["--unreachable", "true"]).await;
     let s = w
         .expect_app("keeper", 30, "Unknown", |s| {
             s["sync"]["status"] == "Unknown"
@@ -498,7 +571,7 @@ async fn an_unreachable_cluster_is_unknown_and_nothing_is_deleted_meanwhile() {
     );
 
     // When it comes back, then it is Synced again, and nothing was deleted in between.
-    target.faults().set_unreachable(false);
+    w.fault(&["--unreachable", "false"]).await;
     w.expect_app("keeper", 30, "Synced again", synced_healthy)
         .await;
     w.expect_target(&cm_res(), "keep", 1, "never deleted", |v| v.is_some())
@@ -535,7 +608,7 @@ async fn an_unreachable_cluster_is_unknown_and_nothing_is_deleted_meanwhile() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn manual_sync_from_the_cli_and_bad_sources_get_conditions() {
-    let w = World::new(&[("manual/config.yaml", cm("by-hand", "1"))]).await;
+    let mut w = World::new(&[("manual/config.yaml", cm("by-hand", "1"))]).await;
     w.app("manual", "manual", false, true).await;
     let s = w
         .expect_app("manual", 60, "OutOfSync and Missing", |s| {
@@ -553,8 +626,11 @@ async fn manual_sync_from_the_cli_and_bad_sources_get_conditions() {
         !ok && out.contains("by-hand"),
         "diff shows the missing ConfigMap and exits 1:\n{out}"
     );
-    let (ok, out) = w.ferry(&["sync", "manual", "--timeout", "60"]).await;
-    assert!(ok, "{out}");
+    let (ok, out) = w.ferry(&["sync", "manual", "--timeout", "30"]).await;
+    if !ok {
+        let (_, app) = w.ferry(&["get", "manual", "-o", "json"]).await;
+        panic!("{out}\n{app}");
+    }
     assert!(
         out.contains("Succeeded") && out.contains("by-hand"),
         "{out}"
@@ -597,6 +673,44 @@ async fn manual_sync_from_the_cli_and_bad_sources_get_conditions() {
     .expect("patch");
     w.expect_app("manual", 20, "a condition about the path", |s| {
         condition(s, "ComparisonError").is_some_and(|m| m.contains("outside"))
+    })
+    .await;
+    w.expect_target(&cm_res(), "by-hand", 1, "untouched", |v| v.is_some())
+        .await;
+
+    // A kind the cluster does not serve names the kind and the file, and changes nothing.
+    w.commit(
+        &[(
+            "manual/gizmo.yaml",
+            Some("apiVersion: example.com/v1\nkind: Gizmo\nmetadata:\n  name: g\n".into()),
+        )],
+        "unknown kind",
+    );
+    api.patch(
+        "manual",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"spec": {"source": {"path": "manual"}}, "metadata": {"annotations": {"ferry.dev/refresh": "hard"}}})),
+    )
+    .await
+    .expect("patch");
+    w.expect_app("manual", 20, "a condition naming the kind", |s| {
+        condition(s, "ComparisonError")
+            .is_some_and(|m| m.contains("Gizmo") && m.contains("gizmo.yaml"))
+    })
+    .await;
+
+    // The Git server going down is a condition too, and what is deployed stays.
+    w.stop_git();
+    w.commit(&[("manual/gizmo.yaml", None)], "fix");
+    api.patch(
+        "manual",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"metadata": {"annotations": {"ferry.dev/refresh": "hard"}}})),
+    )
+    .await
+    .expect("patch");
+    w.expect_app("manual", 30, "a condition about the repository", |s| {
+        condition(s, "ComparisonError").is_some_and(|m| m.contains("127.0.0.1"))
     })
     .await;
     w.expect_target(&cm_res(), "by-hand", 1, "untouched", |v| v.is_some())
