@@ -174,25 +174,47 @@ impl ControllerCtx {
         lock(&self.failures).remove(name);
     }
 
-    /// One status write, skipped when nothing but the reconcile time changed.
+    /// One status write, skipped when nothing but the reconcile time changed. It is made
+    /// against the version of the application the reconcile read: a newer version (an
+    /// operation asked for, or a status written meanwhile) makes it fail with a conflict, and
+    /// `false` asks the caller to reconcile again rather than overwrite what it did not see.
     pub async fn write_status(
         &self,
         app: &Application,
         old: &ApplicationStatus,
         new: ApplicationStatus,
-    ) {
+    ) -> bool {
         if !reconcile::changed(old, &new) {
-            return;
+            return true;
         }
         let name = app.metadata.name.clone().unwrap_or_default();
-        let patch = Patch::Merge(reconcile::status_patch(&new));
-        if let Err(e) = self
+        let mut body = reconcile::status_patch(&new);
+        if let Some(rv) = &app.metadata.resource_version {
+            body["metadata"] = json!({"resourceVersion": rv});
+        }
+        match self
             .apps_api
-            .patch_status(&name, &PatchParams::default(), &patch)
+            .patch_status(&name, &PatchParams::default(), &Patch::Merge(body))
             .await
         {
-            tracing::warn!(app = %name, error = %e, "status write failed");
+            Ok(_) => true,
+            Err(kube::Error::Api(s)) if s.code == 409 => {
+                tracing::debug!(app = %name, "application changed while reconciling; again");
+                false
+            }
+            Err(e) => {
+                tracing::warn!(app = %name, error = %e, "status write failed");
+                true
+            }
         }
+    }
+
+    /// After a status write: clears a finished operation and a refresh request.
+    pub async fn finish(&self, app: &Application) {
+        if app.operation.is_some() {
+            self.clear_operation(app).await;
+        }
+        self.clear_refresh(app).await;
     }
 
     pub async fn clear_operation(&self, app: &Application) {

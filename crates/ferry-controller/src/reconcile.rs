@@ -68,7 +68,9 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
                 "InvalidSpecError",
                 Some(format!("destination: {e}")),
             );
-            ctx.write_status(&app, &old_status, status).await;
+            if !ctx.write_status(&app, &old_status, status).await {
+                return STALE_RETRY;
+            }
             return poll;
         }
     };
@@ -103,11 +105,12 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
                     format!("comparison failed: {e}"),
                     None,
                 );
-                ctx.clear_operation(&app).await;
             }
             status.reconciled_at = Some(now());
-            ctx.write_status(&app, &old_status, status).await;
-            ctx.clear_refresh(&app).await;
+            if !ctx.write_status(&app, &old_status, status).await {
+                return STALE_RETRY;
+            }
+            ctx.finish(&app).await;
             return ctx.failure_delay(name);
         }
     };
@@ -235,15 +238,18 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
                 }
             }
         }
-        if app.operation.is_some() {
-            ctx.clear_operation(&app).await;
-        }
     }
     status.reconciled_at = Some(now());
-    ctx.write_status(&app, &old_status, status).await;
-    ctx.clear_refresh(&app).await;
+    if !ctx.write_status(&app, &old_status, status).await {
+        return STALE_RETRY;
+    }
+    ctx.finish(&app).await;
     requeue
 }
+
+/// When a status write found the application changed meanwhile: look again soon, with the
+/// newer version.
+const STALE_RETRY: Duration = Duration::from_millis(200);
 
 fn finish_operation(
     status: &mut ApplicationStatus,
