@@ -14,3 +14,24 @@ pub use registry::{Cluster, ClusterError, Registry};
 pub use secret::{
     ClusterAuth, ClusterSecretError, ClusterSpec, is_cluster_secret, parse_cluster_secret,
 };
+
+/// The `ApiResource` of a group, version, kind and plural (for the few types Ferry names
+/// itself; everything else comes from discovery).
+pub fn api_resource(
+    group: &str,
+    version: &str,
+    kind: &str,
+    plural: &str,
+) -> kube::discovery::ApiResource {
+    kube::discovery::ApiResource {
+        group: group.into(),
+        version: version.into(),
+        api_version: if group.is_empty() {
+            version.into()
+        } else {
+            format!("{group}/{version}")
+        },
+        kind: kind.into(),
+        plural: plural.into(),
+    }
+}

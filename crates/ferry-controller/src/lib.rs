@@ -12,6 +12,7 @@ pub mod reconcile;
 pub mod source;
 pub mod sync;
 
+use ferry_cluster::api_resource as ar;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
@@ -75,13 +76,12 @@ pub enum ControllerError {
 }
 
 pub fn applications_resource() -> ApiResource {
-    ApiResource {
-        group: ferry_api::GROUP.into(),
-        version: ferry_api::VERSION.into(),
-        api_version: ferry_api::API_VERSION.into(),
-        kind: "Application".into(),
-        plural: "applications".into(),
-    }
+    ar(
+        ferry_api::GROUP,
+        ferry_api::VERSION,
+        "Application",
+        "applications",
+    )
 }
 
 /// Shared state of the controller.
@@ -276,20 +276,6 @@ async fn ensure(
     )
     .await
     .map(|_| ())
-}
-
-fn ar(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
-    ApiResource {
-        group: group.into(),
-        version: version.into(),
-        api_version: if group.is_empty() {
-            version.into()
-        } else {
-            format!("{group}/{version}")
-        },
-        kind: kind.into(),
-        plural: plural.into(),
-    }
 }
 
 /// Installs or upgrades the CRDs, Ferry's namespace and the `default` project.

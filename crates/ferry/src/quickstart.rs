@@ -4,6 +4,7 @@
 //! CD-format cluster Secrets, the controller, and two Applications that become Synced and
 //! Healthy while you watch. Runs until interrupted.
 
+use ferry_cluster::api_resource as resource;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -168,20 +169,6 @@ async fn git_daemon(base: &Path) -> anyhow::Result<(tokio::process::Child, u16)>
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Ok((child, port))
-}
-
-fn resource(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
-    ApiResource {
-        group: group.into(),
-        version: version.into(),
-        api_version: if group.is_empty() {
-            version.into()
-        } else {
-            format!("{group}/{version}")
-        },
-        kind: kind.into(),
-        plural: plural.into(),
-    }
 }
 
 async fn apply(

@@ -1,6 +1,7 @@
 //! End to end: a Git repository served over the git protocol, emulated clusters, and the real
 //! `ferry controller` binary. Each test reads as Given / When / Then.
 
+use ferry_cluster::api_resource as ar;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -63,20 +64,6 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("port")
-}
-
-fn ar(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
-    ApiResource {
-        group: group.into(),
-        version: version.into(),
-        api_version: if group.is_empty() {
-            version.into()
-        } else {
-            format!("{group}/{version}")
-        },
-        kind: kind.into(),
-        plural: plural.into(),
-    }
 }
 
 async fn client_of(kubeconfig: &Path, context: &str) -> kube::Client {
