@@ -145,6 +145,26 @@ impl ControllerCtx {
         cache
     }
 
+    /// Queues every application now (a full resync).
+    pub fn resync_all(&self) {
+        for name in self.app_names() {
+            self.queue.add(&name, Duration::ZERO);
+        }
+    }
+
+    /// Whether any reconcile is running or due now.
+    pub fn busy(&self) -> bool {
+        self.queue.busy()
+    }
+
+    /// Objects held by the live caches of every cluster, and their bytes.
+    pub fn cache_footprint(&self) -> (usize, usize) {
+        lock(&self.caches)
+            .values()
+            .map(|(c, _)| c.footprint())
+            .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    }
+
     pub fn memo(&self, key: &(String, ObjectKey)) -> Option<Memo> {
         lock(&self.memo).get(key).cloned()
     }
@@ -348,6 +368,19 @@ pub async fn run(
     config: ControllerConfig,
     stop: watch::Receiver<bool>,
 ) -> Result<(), ControllerError> {
+    let _ctx = start(mgmt, config, stop.clone()).await?;
+    let mut stop = stop;
+    let _ = stop.changed().await;
+    Ok(())
+}
+
+/// Starts the controller's watches and workers (they stop when `stop` changes) and answers
+/// its shared state, for callers that look inside (the benchmark).
+pub async fn start(
+    mgmt: kube::Config,
+    config: ControllerConfig,
+    stop: watch::Receiver<bool>,
+) -> Result<Arc<ControllerCtx>, ControllerError> {
     let client = kube::Client::try_from(mgmt.clone())?;
     if config.install_crds {
         install(&client, &config.namespace).await?;
@@ -494,11 +527,10 @@ pub async fn run(
         }
     });
 
-    let mut workers = Vec::new();
     for _ in 0..ctx.config.workers.max(1) {
         let ctx = ctx.clone();
         let mut stop = stop.clone();
-        workers.push(tokio::spawn(async move {
+        tokio::spawn(async move {
             loop {
                 let name =
                     tokio::select! { n = ctx.queue.next() => n, _ = stop.changed() => return };
@@ -510,12 +542,7 @@ pub async fn run(
                     ctx.queue.add(&name, again);
                 }
             }
-        }));
+        });
     }
-    let mut stop = stop;
-    let _ = stop.changed().await;
-    for w in workers {
-        w.abort();
-    }
-    Ok(())
+    Ok(ctx)
 }

@@ -93,6 +93,15 @@ impl WorkQueue {
         self.notify.notify_one();
     }
 
+    /// Whether a name is being worked on or due now.
+    pub fn busy(&self) -> bool {
+        let s = self.lock();
+        !s.running.is_empty()
+            || s.due
+                .first()
+                .is_some_and(|(when, _)| *when <= Instant::now())
+    }
+
     pub fn len(&self) -> usize {
         self.lock().due.len()
     }

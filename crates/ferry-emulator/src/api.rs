@@ -82,6 +82,9 @@ pub async fn handle(cluster: Arc<ClusterInner>, req: Request<HttpBody>) -> Respo
         return error_response(&injected(code));
     }
     let (parts, body) = req.into_parts();
+    cluster
+        .stats
+        .count(parts.method.as_str(), parts.uri.query());
     let user = {
         let state = cluster.lock();
         let auth = parts

@@ -155,6 +155,38 @@ impl Faults {
     }
 }
 
+/// Requests a cluster answered, by kind (for benchmarks: what a client costs the server).
+#[derive(Debug, Default)]
+pub struct RequestStats {
+    pub reads: AtomicU64,
+    pub watches: AtomicU64,
+    pub writes: AtomicU64,
+    pub dry_runs: AtomicU64,
+}
+
+impl RequestStats {
+    pub fn count(&self, method: &str, query: Option<&str>) {
+        let q = query.unwrap_or_default();
+        let counter = match method {
+            "GET" if q.contains("watch=true") || q.contains("watch=1") => &self.watches,
+            "GET" | "HEAD" => &self.reads,
+            _ if q.contains("dryRun=All") => &self.dry_runs,
+            _ => &self.writes,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `{reads, watches, writes, dryRuns}` so far.
+    pub fn snapshot(&self) -> serde_json::Value {
+        serde_json::json!({
+            "reads": self.reads.load(Ordering::Relaxed),
+            "watches": self.watches.load(Ordering::Relaxed),
+            "writes": self.writes.load(Ordering::Relaxed),
+            "dryRuns": self.dry_runs.load(Ordering::Relaxed),
+        })
+    }
+}
+
 /// Mutable state of a cluster.
 #[derive(Debug)]
 pub struct State {
@@ -203,6 +235,7 @@ pub struct ClusterInner {
     pub config: ClusterConfig,
     state: Mutex<State>,
     pub faults: Faults,
+    pub stats: RequestStats,
     pub wake: Notify,
     /// PEM of the CA that signs this cluster's serving certificate.
     pub ca_pem: String,
@@ -225,6 +258,7 @@ impl ClusterInner {
             config,
             state: Mutex::new(state),
             faults: Faults::new(),
+            stats: RequestStats::default(),
             wake: Notify::new(),
             ca_pem,
         })

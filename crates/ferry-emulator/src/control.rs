@@ -1,6 +1,7 @@
 //! The fault-injection control endpoint: plain HTTP on loopback, so that scripts and
 //! `ferry emulator fault` can make a running cluster slow, failing, unreachable, drop its
-//! watches or revoke a token. Each request carries the target cluster's admin token.
+//! watches or revoke a token, and benchmarks can read how many requests a cluster answered.
+//! Each request carries the target cluster's admin token.
 
 use std::time::Duration;
 
@@ -71,9 +72,37 @@ async fn faults(
     )
 }
 
+async fn stats(
+    State(clusters): State<Vec<Cluster>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> (StatusCode, Json<Value>) {
+    let Some(c) = clusters.iter().find(|c| c.name() == name) else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": format!("no cluster named {name}")})),
+        );
+    };
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if token != Some(c.admin_token()) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "the cluster's admin token is required"})),
+        );
+    }
+    (
+        StatusCode::OK,
+        Json(json!({"cluster": name, "requests": c.request_stats(), "objects": c.object_count()})),
+    )
+}
+
 pub async fn serve(listener: TcpListener, clusters: Vec<Cluster>, mut stop: watch::Receiver<bool>) {
     let app = axum::Router::new()
         .route("/clusters/{name}/faults", post(faults))
+        .route("/clusters/{name}/stats", axum::routing::get(stats))
         .with_state(clusters);
     let shutdown = async move {
         let _ = stop.changed().await;

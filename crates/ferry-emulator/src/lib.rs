@@ -109,6 +109,11 @@ impl Cluster {
         &self.inner.ca_pem
     }
 
+    /// Requests answered so far: `{reads, watches, writes, dryRuns}`.
+    pub fn request_stats(&self) -> serde_json::Value {
+        self.inner.stats.snapshot()
+    }
+
     pub fn faults(&self) -> &Faults {
         &self.inner.faults
     }

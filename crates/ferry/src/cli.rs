@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::app_cmd::AppArgs;
+use crate::bench::BenchArgs;
 use crate::controller_cmd::ControllerArgs;
 use crate::emulator_cmd::EmulatorArgs;
 use crate::quickstart::QuickstartArgs;
@@ -33,6 +34,8 @@ pub enum Command {
     Controller(ControllerArgs),
     /// Work with applications: list, get, diff, sync, history, delete.
     App(AppArgs),
+    /// Measure Ferry against emulated clusters, with baselines from the same run.
+    Bench(BenchArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -59,6 +62,7 @@ pub fn main() -> ExitCode {
             Command::Quickstart(args) => crate::quickstart::run(args).await,
             Command::Controller(args) => crate::controller_cmd::run(args).await,
             Command::App(args) => crate::app_cmd::run(args).await,
+            Command::Bench(args) => crate::bench::run(args).await,
         }
     });
     match result {

@@ -1,0 +1,371 @@
+//! `ferry bench`: N applications × K objects × M clusters from a generated Git repository,
+//! against emulated clusters, with baselines measured in the same run (the API server's own
+//! limit, `kubectl apply --server-side`, `git clone`). Prints a table and one JSON line.
+//! `--sizes 100x1,1000x1,1000x10` runs each size in its own process (so that memory figures
+//! are per size) and prints them side by side.
+
+mod baselines;
+mod setup;
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use clap::Args;
+use ferry_cluster::{Limits, api_resource};
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
+use serde_json::{Value, json};
+
+/// Argo CD's published default rate: 10,000 one-ConfigMap apps in 53 minutes on 16 vCPUs.
+const ARGO_APPS_PER_CPU_SECOND: f64 = 10_000.0 / (53.0 * 60.0) / 16.0;
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Applications per cluster.
+    #[arg(long, default_value_t = 100)]
+    pub apps: usize,
+    /// Objects per application: a Deployment, a Service, and ConfigMaps for the rest.
+    #[arg(long, default_value_t = 2)]
+    pub objects: usize,
+    /// Target clusters.
+    #[arg(long, default_value_t = 1)]
+    pub clusters: usize,
+    /// Several sizes, `APPSxCLUSTERS` separated by commas (e.g. `100x1,1000x1,1000x10`).
+    #[arg(long)]
+    pub sizes: Option<String>,
+    /// Skip the kubectl baseline (slow at large sizes).
+    #[arg(long)]
+    pub skip_kubectl: bool,
+    /// Applications reconciled at once.
+    #[arg(long, default_value_t = 8)]
+    pub workers: usize,
+    /// Per-cluster requests per second of the controller.
+    #[arg(long, default_value_t = Limits::default().qps)]
+    pub qps: f64,
+    /// Per-cluster burst of the controller.
+    #[arg(long, default_value_t = Limits::default().burst)]
+    pub burst: u32,
+    /// Per-cluster requests in flight of the controller.
+    #[arg(long, default_value_t = Limits::default().concurrency)]
+    pub concurrency: usize,
+    /// Print only the JSON line.
+    #[arg(long)]
+    pub json_only: bool,
+}
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if let Some(sizes) = &args.sizes {
+        return run_sizes(&args, sizes).await;
+    }
+    let result = scenario(&args).await?;
+    if !args.json_only {
+        print_table(std::slice::from_ref(&result));
+    }
+    println!("{result}");
+    Ok(())
+}
+
+async fn run_sizes(args: &BenchArgs, sizes: &str) -> anyhow::Result<()> {
+    let mut results = Vec::new();
+    for size in sizes.split(',') {
+        let (apps, clusters) = size.split_once('x').context("a size is APPSxCLUSTERS")?;
+        eprintln!("running {apps} applications x {clusters} clusters ...");
+        let mut cmd = tokio::process::Command::new(std::env::current_exe()?);
+        cmd.args([
+            "--log",
+            "warn",
+            "bench",
+            "--json-only",
+            "--apps",
+            apps,
+            "--clusters",
+            clusters,
+        ])
+        .args([
+            "--objects",
+            &args.objects.to_string(),
+            "--workers",
+            &args.workers.to_string(),
+        ])
+        .args([
+            "--qps",
+            &args.qps.to_string(),
+            "--burst",
+            &args.burst.to_string(),
+            "--concurrency",
+            &args.concurrency.to_string(),
+        ]);
+        if args.skip_kubectl {
+            cmd.arg("--skip-kubectl");
+        }
+        let out = cmd.output().await?;
+        if !out.status.success() {
+            bail!(
+                "size {size} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text.lines().last().unwrap_or_default();
+        results.push(
+            serde_json::from_str::<Value>(line)
+                .with_context(|| format!("size {size} printed {text}"))?,
+        );
+    }
+    print_table(&results);
+    println!("{}", Value::Array(results));
+    Ok(())
+}
+
+fn print_table(results: &[Value]) {
+    let rows: [(&str, &str, &str); 20] = [
+        ("applications x clusters", "size", ""),
+        ("objects per application", "objects", ""),
+        ("cold sync to Synced+Healthy (s)", "cold_sync_s", "s"),
+        ("  applications per second", "apps_per_s", ""),
+        (
+            "  vs API server limit (same objects)",
+            "cold_vs_api_limit",
+            "x",
+        ),
+        ("  vs Argo CD default rate per CPU", "vs_argo_per_cpu", "x"),
+        ("  requests per application", "requests_per_app", ""),
+        ("    of which writes", "writes_per_app", ""),
+        ("API server limit: parallel SSA (s)", "api_limit_s", "s"),
+        ("kubectl apply --server-side (s)", "kubectl_s", "s"),
+        ("no-op resync of all apps (CPU s)", "noop_resync_cpu_s", "s"),
+        ("  wall time (s)", "noop_resync_wall_s", "s"),
+        ("  requests", "noop_resync_requests", ""),
+        ("drifted object healed (s)", "drift_healed_s", "s"),
+        ("peak resident memory (MiB)", "peak_rss_mib", ""),
+        ("steady resident memory (MiB)", "rss_mib", ""),
+        ("cached live objects", "cached_objects", ""),
+        ("  bytes per cached object", "bytes_per_cached_object", ""),
+        ("git clone (CLI) (s)", "git_clone_s", "s"),
+        ("Ferry resolve + checkout (s)", "ferry_git_s", "s"),
+    ];
+    for (label, key, _) in rows {
+        let cells: Vec<String> = results
+            .iter()
+            .map(|r| match &r[key] {
+                Value::Number(n) => n.as_f64().map_or(n.to_string(), |f| {
+                    if f.fract() == 0.0 {
+                        format!("{f:.0}")
+                    } else {
+                        format!("{f:.3}")
+                    }
+                }),
+                Value::String(s) => s.clone(),
+                Value::Null => "-".into(),
+                other => other.to_string(),
+            })
+            .collect();
+        println!(
+            "{label:<40} {}",
+            cells.iter().map(|c| format!("{c:>14}")).collect::<String>()
+        );
+    }
+    if let Some(r) = results.first() {
+        println!(
+            "client-side limits per cluster: {} qps, burst {}, {} in flight; {} workers",
+            r["qps"], r["burst"], r["concurrency"], r["workers"]
+        );
+    }
+}
+
+async fn count_synced(api: &Api<DynamicObject>) -> anyhow::Result<usize> {
+    let list = api.list(&ListParams::default()).await?;
+    Ok(list
+        .items
+        .iter()
+        .filter(|a| {
+            a.data["status"]["sync"]["status"] == "Synced"
+                && a.data["status"]["health"]["status"] == "Healthy"
+        })
+        .count())
+}
+
+async fn wait_idle(ctx: &ferry_controller::ControllerCtx) {
+    let mut quiet = 0;
+    while quiet < 10 {
+        if ctx.busy() {
+            quiet = 0;
+        } else {
+            quiet += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn total_requests(clusters: &setup::Clusters) -> anyhow::Result<(u64, u64)> {
+    let (mut all, mut writes) = (0, 0);
+    for t in &clusters.targets {
+        let (r, w, d, _) = clusters.requests(t).await?;
+        all += r + w + d;
+        writes += w;
+    }
+    Ok((all, writes))
+}
+
+async fn scenario(args: &BenchArgs) -> anyhow::Result<Value> {
+    let dir = tempfile::tempdir()?;
+    let (n, m, k) = (args.apps, args.clusters.max(1), args.objects.max(2));
+    let clusters = setup::start_emulator(dir.path(), m)?;
+    let repo = setup::make_repo(dir.path(), n, k)?;
+    let (_daemon, url) = setup::git_daemon(dir.path())?;
+    let first = clusters.client("target-1").await?;
+
+    let (git_clone_s, ferry_git_s) = baselines::git(&url, dir.path()).await?;
+    let api_limit_s = baselines::api_limit(&first, &repo, n).await?;
+    let kubectl_s = if args.skip_kubectl {
+        None
+    } else {
+        Some(
+            baselines::kubectl(
+                &clusters.kubeconfig,
+                "target-1",
+                &first,
+                &repo,
+                n,
+                dir.path(),
+            )
+            .await?,
+        )
+    };
+
+    // Ferry.
+    let mut config = ferry_controller::ControllerConfig::new(dir.path().join("cache"));
+    config.workers = args.workers;
+    config.limits = Limits {
+        qps: args.qps,
+        burst: args.burst,
+        concurrency: args.concurrency,
+    };
+    let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let ctx =
+        ferry_controller::start(clusters.config("management").await?, config, stop_rx).await?;
+    let mgmt = clusters.client("management").await?;
+    let secrets: Api<DynamicObject> = Api::namespaced_with(
+        mgmt.clone(),
+        "ferry",
+        &api_resource("", "v1", "Secret", "secrets"),
+    );
+    for t in &clusters.targets {
+        let (server, ca) = clusters.endpoint(t)?;
+        let cfg = json!({"bearerToken": clusters.token, "tlsClientConfig": {"caData": ca}});
+        let s = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": format!("cluster-{t}"),
+            "labels": {"argocd.argoproj.io/secret-type": "cluster"}},
+            "stringData": {"name": t, "server": server, "config": cfg.to_string()}});
+        secrets
+            .patch(
+                &format!("cluster-{t}"),
+                &PatchParams::apply("bench").force(),
+                &Patch::Apply(&s),
+            )
+            .await?;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let apps: Api<DynamicObject> = Api::namespaced_with(
+        mgmt.clone(),
+        "ferry",
+        &ferry_controller::applications_resource(),
+    );
+    let (req0, writes0) = total_requests(&clusters).await?;
+    let start = Instant::now();
+    let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(32));
+    let mut tasks = Vec::new();
+    for t in 1..=m {
+        for i in 0..n {
+            let permit = sem.clone().acquire_owned().await?;
+            let apps = apps.clone();
+            let app = json!({"apiVersion": "ferry.dev/v1alpha1", "kind": "Application",
+                "metadata": {"name": format!("app-{i}-t{t}")},
+                "spec": {"project": "default", "source": {"repoURL": url, "targetRevision": "main", "path": format!("app-{i}")},
+                    "destination": {"name": format!("target-{t}"), "namespace": format!("app-{i}")},
+                    "syncPolicy": {"automated": {"prune": true, "selfHeal": true}, "syncOptions": ["CreateNamespace=true"]}}});
+            tasks.push(tokio::spawn(async move {
+                let name = app["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                let r = apps
+                    .patch(&name, &PatchParams::apply("bench"), &Patch::Apply(&app))
+                    .await;
+                drop(permit);
+                r
+            }));
+        }
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let total = n * m;
+    loop {
+        if count_synced(&apps).await? >= total {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(1800) {
+            bail!("applications did not all become Synced and Healthy within 30 minutes");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let cold_sync_s = start.elapsed().as_secs_f64();
+    let (req1, writes1) = total_requests(&clusters).await?;
+
+    // Steady state: one full no-op resync.
+    wait_idle(&ctx).await;
+    let (req2, _) = total_requests(&clusters).await?;
+    let cpu0 = setup::cpu_seconds();
+    let t0 = Instant::now();
+    ctx.resync_all();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    wait_idle(&ctx).await;
+    let noop_wall = t0.elapsed().as_secs_f64() - 0.5;
+    let noop_cpu = setup::cpu_seconds() - cpu0;
+    let (req3, _) = total_requests(&clusters).await?;
+
+    // Drift: scale one Deployment by hand and time until Ferry puts it back.
+    let deploys: Api<DynamicObject> = Api::namespaced_with(
+        first.clone(),
+        "app-0",
+        &api_resource("apps", "v1", "Deployment", "deployments"),
+    );
+    deploys
+        .patch(
+            "app-0",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": 3}})),
+        )
+        .await?;
+    let t0 = Instant::now();
+    loop {
+        let d = deploys.get("app-0").await?;
+        if d.data["spec"]["replicas"] == 1 {
+            break;
+        }
+        if t0.elapsed() > Duration::from_secs(60) {
+            bail!("the drifted Deployment was not healed within a minute");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let drift_s = t0.elapsed().as_secs_f64();
+
+    let (rss, peak) = setup::memory();
+    let (cached, cached_bytes) = ctx.cache_footprint();
+    let cpus = std::thread::available_parallelism().map_or(1, |c| c.get()) as f64;
+    let apps_per_s = total as f64 / cold_sync_s;
+    Ok(json!({
+        "size": format!("{n}x{m}"), "apps": n, "clusters": m, "objects": k,
+        "cold_sync_s": cold_sync_s, "apps_per_s": apps_per_s,
+        "cold_vs_api_limit": cold_sync_s / (api_limit_s * m as f64),
+        "vs_argo_per_cpu": apps_per_s / cpus / ARGO_APPS_PER_CPU_SECOND,
+        "requests_per_app": (req1 - req0) as f64 / total as f64,
+        "writes_per_app": (writes1 - writes0) as f64 / total as f64,
+        "api_limit_s": api_limit_s, "kubectl_s": kubectl_s,
+        "noop_resync_cpu_s": noop_cpu, "noop_resync_wall_s": noop_wall, "noop_resync_requests": req3 - req2,
+        "drift_healed_s": drift_s,
+        "peak_rss_mib": peak as f64 / 1048576.0, "rss_mib": rss as f64 / 1048576.0,
+        "cached_objects": cached, "bytes_per_cached_object": cached_bytes.checked_div(cached).unwrap_or(0),
+        "git_clone_s": git_clone_s, "ferry_git_s": ferry_git_s,
+        "qps": args.qps, "burst": args.burst, "concurrency": args.concurrency, "workers": args.workers, "cpus": cpus,
+    }))
+}
