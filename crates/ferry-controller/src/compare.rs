@@ -59,14 +59,53 @@ pub enum CompareError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Memo {
     pub desired_hash: u64,
-    pub live_rv: Option<String>,
+    /// [`live_hash`] of the live object compared.
+    pub live_hash: Option<u64>,
     pub in_sync: bool,
 }
 
-fn hash_of(v: &Value) -> u64 {
+/// A hash of what a dry run depends on in a live object: everything but its status and
+/// bookkeeping metadata (a workload's status changing does not change what applying it would
+/// do).
+pub fn live_hash(live: &Value) -> u64 {
+    let mut v = live.clone();
+    if let Some(m) = v.as_object_mut() {
+        m.remove("status");
+    }
+    if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("resourceVersion");
+        meta.remove("managedFields");
+    }
+    hash_of(&v)
+}
+
+/// A hash of a JSON value that does not depend on the order of object keys.
+pub fn hash_of(v: &Value) -> u64 {
     use std::hash::{Hash, Hasher};
+    fn feed(v: &Value, h: &mut std::collections::hash_map::DefaultHasher) {
+        match v {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                "{".hash(h);
+                for k in keys {
+                    k.hash(h);
+                    feed(&m[k.as_str()], h);
+                }
+                "}".hash(h);
+            }
+            Value::Array(a) => {
+                "[".hash(h);
+                for x in a {
+                    feed(x, h);
+                }
+                "]".hash(h);
+            }
+            other => other.to_string().hash(h),
+        }
+    }
     let mut h = std::collections::hash_map::DefaultHasher::new();
-    v.to_string().hash(&mut h);
+    feed(v, &mut h);
     h.finish()
 }
 
@@ -265,12 +304,12 @@ pub async fn compare(
         let memo_key = (app_name.clone(), d.key.clone());
         let want = Memo {
             desired_hash: hash_of(&d.object),
-            live_rv: live.as_ref().map(|l| l.resource_version.clone()),
+            live_hash: live.as_ref().map(|l| live_hash(&l.object)),
             in_sync: false,
         };
         let remembered = ctx
             .memo(&memo_key)
-            .filter(|m| m.desired_hash == want.desired_hash && m.live_rv == want.live_rv);
+            .filter(|m| m.desired_hash == want.desired_hash && m.live_hash == want.live_hash);
         let mut status = "Synced";
         d.in_sync = match (remembered, &live) {
             (Some(m), _) => m.in_sync,
@@ -365,4 +404,18 @@ pub async fn compare(
         },
         problems,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_hash_ignores_status_key_order_and_bookkeeping() {
+        let a = json!({"metadata": {"name": "x", "resourceVersion": "1"}, "spec": {"a": 1, "b": 2}, "status": {"ready": 1}});
+        let b = json!({"spec": {"b": 2, "a": 1}, "metadata": {"resourceVersion": "9", "name": "x", "managedFields": []}});
+        assert_eq!(live_hash(&a), live_hash(&b));
+        let c = json!({"metadata": {"name": "x"}, "spec": {"a": 2, "b": 2}});
+        assert_ne!(live_hash(&a), live_hash(&c));
+    }
 }

@@ -190,6 +190,18 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
                 if !dry_run {
                     let outcome =
                         sync(&cluster, &cmp, &options, dest.namespace.as_deref(), prune).await;
+                    // What the cluster answered to an apply is what a dry run would predict:
+                    // the next comparison of these objects needs none.
+                    for (key, live) in &outcome.applied {
+                        if let Some(d) = cmp.desired.iter().find(|d| &d.key == key) {
+                            let memo = crate::compare::Memo {
+                                desired_hash: crate::compare::hash_of(&d.object),
+                                live_hash: Some(crate::compare::live_hash(live)),
+                                in_sync: true,
+                            };
+                            ctx.remember((name.to_owned(), key.clone()), memo);
+                        }
+                    }
                     let phase = if outcome.ok { "Succeeded" } else { "Failed" };
                     set_condition(
                         &mut status,

@@ -14,6 +14,9 @@ use crate::compare::{Comparison, apply};
 #[derive(Debug)]
 pub struct SyncOutcome {
     pub result: SyncResult,
+    /// Each applied object as the cluster answered, by key: a comparison of the same desired
+    /// object with this live object needs no dry run.
+    pub applied: Vec<(ferry_cluster::ObjectKey, serde_json::Value)>,
     pub ok: bool,
     pub message: String,
 }
@@ -87,6 +90,7 @@ pub async fn sync(
     prune_enabled: bool,
 ) -> SyncOutcome {
     let mut results = Vec::new();
+    let mut applied = Vec::new();
     let mut failures = 0usize;
     if options.create_namespace
         && let Some(ns) = destination_ns.filter(|n| !n.is_empty())
@@ -105,14 +109,11 @@ pub async fn sync(
     }
     for d in &cmp.desired {
         let (status, message) = match apply(cluster, d, false).await {
-            Ok(_) => (
-                "Synced",
-                if d.in_sync {
-                    "unchanged".to_owned()
-                } else {
-                    "applied".to_owned()
-                },
-            ),
+            Ok(live) => {
+                applied.push((d.key.clone(), live));
+                let what = if d.in_sync { "unchanged" } else { "applied" };
+                ("Synced", what.to_owned())
+            }
             Err(e) => {
                 failures += 1;
                 ("SyncFailed", e.to_string())
@@ -204,6 +205,7 @@ pub async fn sync(
             revision: cmp.revision.clone(),
             resources: results,
         },
+        applied,
         ok: failures == 0,
         message,
     }
