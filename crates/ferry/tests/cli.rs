@@ -203,3 +203,42 @@ fn emulator_runs_on_fixed_ports_with_fixed_tokens_and_takes_faults() {
         .expect("fault command runs");
     assert!(!out.status.success(), "a wrong admin token is refused");
 }
+
+#[test]
+fn bench_runs_end_to_end_and_reports_its_figures() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args([
+            "--log",
+            "warn",
+            "bench",
+            "--apps",
+            "4",
+            "--clusters",
+            "2",
+            "--skip-kubectl",
+            "--json-only",
+        ])
+        .output()
+        .expect("ferry bench runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).expect("a JSON line");
+    assert_eq!(v["apps"], 4);
+    assert_eq!(v["clusters"], 2);
+    assert!(v["cold_sync_s"].as_f64().is_some_and(|s| s > 0.0), "{v}");
+    // Each application writes at least its Deployment and its Service.
+    assert!(
+        v["writes_per_app"].as_f64().is_some_and(|w| w >= 2.0),
+        "{v}"
+    );
+    assert_eq!(
+        v["noop_resync_requests"], 0,
+        "a no-op resync makes no request: {v}"
+    );
+    assert!(v["cached_objects"].as_u64().is_some_and(|n| n >= 8), "{v}");
+}

@@ -47,6 +47,19 @@ pub struct BenchArgs {
     /// Per-cluster requests in flight of the controller.
     #[arg(long, default_value_t = Limits::default().concurrency)]
     pub concurrency: usize,
+    /// Run against existing clusters from this kubeconfig instead of emulated ones (needs
+    /// `--management-context` and `--target-contexts`; requests are then not counted).
+    #[arg(long)]
+    pub kubeconfig: Option<std::path::PathBuf>,
+    /// The management cluster's context, with `--kubeconfig`.
+    #[arg(long)]
+    pub management_context: Option<String>,
+    /// The target clusters' contexts, comma-separated, with `--kubeconfig`.
+    #[arg(long, value_delimiter = ',')]
+    pub target_contexts: Vec<String>,
+    /// Container image of the generated Deployments (pullable, on real clusters).
+    #[arg(long, default_value = "registry.example/web:1.0")]
+    pub image: String,
     /// Print only the JSON line.
     #[arg(long)]
     pub json_only: bool,
@@ -196,23 +209,47 @@ async fn wait_idle(ctx: &ferry_controller::ControllerCtx) {
     }
 }
 
-async fn total_requests(clusters: &setup::Clusters) -> anyhow::Result<(u64, u64)> {
+async fn total_requests(clusters: &setup::Clusters) -> anyhow::Result<Option<(u64, u64)>> {
     let (mut all, mut writes) = (0, 0);
     for t in &clusters.targets {
-        let (r, w, d, _) = clusters.requests(t).await?;
+        let Some((r, w, d, _)) = clusters.requests(t).await? else {
+            return Ok(None);
+        };
         all += r + w + d;
         writes += w;
     }
-    Ok((all, writes))
+    Ok(Some((all, writes)))
+}
+
+fn per(before: Option<(u64, u64)>, after: Option<(u64, u64)>, apps: usize) -> (Value, Value) {
+    match (before, after) {
+        (Some(b), Some(a)) => (
+            json!((a.0 - b.0) as f64 / apps as f64),
+            json!((a.1 - b.1) as f64 / apps as f64),
+        ),
+        _ => (Value::Null, Value::Null),
+    }
 }
 
 async fn scenario(args: &BenchArgs) -> anyhow::Result<Value> {
     let dir = tempfile::tempdir()?;
-    let (n, m, k) = (args.apps, args.clusters.max(1), args.objects.max(2));
-    let clusters = setup::start_emulator(dir.path(), m)?;
-    let repo = setup::make_repo(dir.path(), n, k)?;
+    let clusters = match &args.kubeconfig {
+        Some(path) => {
+            let mgmt = args
+                .management_context
+                .clone()
+                .context("--kubeconfig needs --management-context")?;
+            if args.target_contexts.is_empty() {
+                bail!("--kubeconfig needs --target-contexts");
+            }
+            setup::existing(path, &mgmt, &args.target_contexts)
+        }
+        None => setup::start_emulator(dir.path(), args.clusters.max(1))?,
+    };
+    let (n, m, k) = (args.apps, clusters.targets.len(), args.objects.max(2));
+    let repo = setup::make_repo(dir.path(), n, k, &args.image)?;
     let (_daemon, url) = setup::git_daemon(dir.path())?;
-    let first = clusters.client("target-1").await?;
+    let first = clusters.client(&clusters.targets[0]).await?;
 
     let (git_clone_s, ferry_git_s) = baselines::git(&url, dir.path()).await?;
     let api_limit_s = baselines::api_limit(&first, &repo, n).await?;
@@ -241,23 +278,27 @@ async fn scenario(args: &BenchArgs) -> anyhow::Result<Value> {
         concurrency: args.concurrency,
     };
     let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let ctx =
-        ferry_controller::start(clusters.config("management").await?, config, stop_rx).await?;
-    let mgmt = clusters.client("management").await?;
+    let ctx = ferry_controller::start(
+        clusters.config(&clusters.management).await?,
+        config,
+        stop_rx,
+    )
+    .await?;
+    let mgmt = clusters.client(&clusters.management).await?;
     let secrets: Api<DynamicObject> = Api::namespaced_with(
         mgmt.clone(),
         "ferry",
         &api_resource("", "v1", "Secret", "secrets"),
     );
-    for t in &clusters.targets {
-        let (server, ca) = clusters.endpoint(t)?;
-        let cfg = json!({"bearerToken": clusters.token, "tlsClientConfig": {"caData": ca}});
-        let s = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": format!("cluster-{t}"),
+    for (idx, t) in clusters.targets.iter().enumerate() {
+        let (server, cfg) = clusters.endpoint(t)?;
+        let secret_name = format!("bench-cluster-{}", idx + 1);
+        let s = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": secret_name,
             "labels": {"argocd.argoproj.io/secret-type": "cluster"}},
             "stringData": {"name": t, "server": server, "config": cfg.to_string()}});
         secrets
             .patch(
-                &format!("cluster-{t}"),
+                &secret_name,
                 &PatchParams::apply("bench").force(),
                 &Patch::Apply(&s),
             )
@@ -269,19 +310,19 @@ async fn scenario(args: &BenchArgs) -> anyhow::Result<Value> {
         "ferry",
         &ferry_controller::applications_resource(),
     );
-    let (req0, writes0) = total_requests(&clusters).await?;
+    let before = total_requests(&clusters).await?;
     let start = Instant::now();
     let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(32));
     let mut tasks = Vec::new();
     for i in 0..n {
-        let t = i % m + 1;
+        let target = clusters.targets[i % m].clone();
         {
             let permit = sem.clone().acquire_owned().await?;
             let apps = apps.clone();
             let app = json!({"apiVersion": "ferry.dev/v1alpha1", "kind": "Application",
-                "metadata": {"name": format!("app-{i}-t{t}")},
+                "metadata": {"name": format!("app-{i}")},
                 "spec": {"project": "default", "source": {"repoURL": url, "targetRevision": "main", "path": format!("app-{i}")},
-                    "destination": {"name": format!("target-{t}"), "namespace": format!("app-{i}")},
+                    "destination": {"name": target, "namespace": format!("app-{i}")},
                     "syncPolicy": {"automated": {"prune": true, "selfHeal": true}, "syncOptions": ["CreateNamespace=true"]}}});
             tasks.push(tokio::spawn(async move {
                 let name = app["metadata"]["name"]
@@ -300,21 +341,43 @@ async fn scenario(args: &BenchArgs) -> anyhow::Result<Value> {
         t.await??;
     }
     let total = n;
+    let (mut best, mut progressed) = (0, Instant::now());
     loop {
-        if count_synced(&apps).await? >= total {
+        let done = count_synced(&apps).await?;
+        if done >= total {
             break;
         }
-        if start.elapsed() > Duration::from_secs(1800) {
-            bail!("applications did not all become Synced and Healthy within 30 minutes");
+        if done > best {
+            (best, progressed) = (done, Instant::now());
+        }
+        if progressed.elapsed() > Duration::from_secs(120) {
+            let list = apps.list(&ListParams::default()).await?;
+            let stuck = list.items.iter().find(|a| {
+                a.data["status"]["sync"]["status"] != "Synced"
+                    || a.data["status"]["health"]["status"] != "Healthy"
+            });
+            let example = stuck
+                .map(|a| {
+                    format!(
+                        "{}: {}",
+                        a.metadata.name.clone().unwrap_or_default(),
+                        a.data["status"]
+                    )
+                })
+                .unwrap_or_default();
+            bail!(
+                "no progress for 2 minutes: {done} of {total} applications Synced and Healthy; for example {example}"
+            );
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let cold_sync_s = start.elapsed().as_secs_f64();
-    let (req1, writes1) = total_requests(&clusters).await?;
+    let after = total_requests(&clusters).await?;
+    let (requests_per_app, writes_per_app) = per(before, after, total);
 
     // Steady state: one full no-op resync.
     wait_idle(&ctx).await;
-    let (req2, _) = total_requests(&clusters).await?;
+    let idle = total_requests(&clusters).await?;
     let cpu0 = setup::cpu_seconds();
     let t0 = Instant::now();
     ctx.resync_all();
@@ -322,7 +385,11 @@ async fn scenario(args: &BenchArgs) -> anyhow::Result<Value> {
     wait_idle(&ctx).await;
     let noop_wall = t0.elapsed().as_secs_f64() - 0.5;
     let noop_cpu = setup::cpu_seconds() - cpu0;
-    let (req3, _) = total_requests(&clusters).await?;
+    let resynced = total_requests(&clusters).await?;
+    let noop_requests = match (idle, resynced) {
+        (Some(a), Some(b)) => json!(b.0 - a.0),
+        _ => Value::Null,
+    };
 
     // Drift: scale one Deployment by hand and time until Ferry puts it back.
     let deploys: Api<DynamicObject> = Api::namespaced_with(
@@ -359,10 +426,10 @@ async fn scenario(args: &BenchArgs) -> anyhow::Result<Value> {
         "cold_sync_s": cold_sync_s, "apps_per_s": apps_per_s,
         "cold_vs_api_limit": cold_sync_s / api_limit_s,
         "vs_argo_per_cpu": apps_per_s / cpus / ARGO_APPS_PER_CPU_SECOND,
-        "requests_per_app": (req1 - req0) as f64 / total as f64,
-        "writes_per_app": (writes1 - writes0) as f64 / total as f64,
+        "requests_per_app": requests_per_app,
+        "writes_per_app": writes_per_app,
         "api_limit_s": api_limit_s, "kubectl_s": kubectl_s,
-        "noop_resync_cpu_s": noop_cpu, "noop_resync_wall_s": noop_wall, "noop_resync_requests": req3 - req2,
+        "noop_resync_cpu_s": noop_cpu, "noop_resync_wall_s": noop_wall, "noop_resync_requests": noop_requests,
         "drift_healed_s": drift_s,
         "peak_rss_mib": peak as f64 / 1048576.0, "rss_mib": rss as f64 / 1048576.0,
         "cached_objects": cached, "bytes_per_cached_object": cached_bytes.checked_div(cached).unwrap_or(0),

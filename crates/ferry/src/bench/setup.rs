@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use kube::config::{KubeConfigOptions, Kubeconfig};
+use secrecy::ExposeSecret as _;
 
 /// A child process killed on drop.
 pub struct Killed(pub Child);
@@ -28,11 +29,28 @@ pub fn free_port() -> anyhow::Result<u16> {
 
 /// The emulated clusters: `management` and `target-1` .. `target-M`.
 pub struct Clusters {
-    pub _process: Killed,
+    /// The emulator process, when the clusters are emulated.
+    pub _process: Option<Killed>,
     pub kubeconfig: PathBuf,
-    pub control: String,
+    /// The emulator's control endpoint (request counts), when emulated.
+    pub control: Option<String>,
     pub token: String,
+    /// Kubeconfig context of the management cluster.
+    pub management: String,
+    /// Kubeconfig contexts of the target clusters.
     pub targets: Vec<String>,
+}
+
+/// Clusters that already exist, named by kubeconfig contexts.
+pub fn existing(kubeconfig: &Path, management: &str, targets: &[String]) -> Clusters {
+    Clusters {
+        _process: None,
+        kubeconfig: kubeconfig.to_owned(),
+        control: None,
+        token: String::new(),
+        management: management.to_owned(),
+        targets: targets.to_vec(),
+    }
 }
 
 pub fn start_emulator(dir: &Path, targets: usize) -> anyhow::Result<Clusters> {
@@ -66,10 +84,11 @@ pub fn start_emulator(dir: &Path, targets: usize) -> anyhow::Result<Clusters> {
     for line in std::io::BufReader::new(stdout).lines() {
         if line?.contains("fault control endpoint at") {
             return Ok(Clusters {
-                _process: process,
+                _process: Some(process),
                 kubeconfig,
-                control: format!("127.0.0.1:{control}"),
+                control: Some(format!("127.0.0.1:{control}")),
                 token,
+                management: "management".into(),
                 targets: names,
             });
         }
@@ -97,13 +116,17 @@ impl Clusters {
         Ok(kube::Config::from_custom_kubeconfig(kc, &options).await?)
     }
 
-    /// Requests a cluster has answered so far: `(reads, writes, dry runs, watches)`.
-    pub async fn requests(&self, cluster: &str) -> anyhow::Result<(u64, u64, u64, u64)> {
+    /// Requests a cluster has answered so far: `(reads, writes, dry runs, watches)`; `None`
+    /// for clusters that are not emulated (their servers do not say).
+    pub async fn requests(&self, cluster: &str) -> anyhow::Result<Option<(u64, u64, u64, u64)>> {
         use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-        let mut s = tokio::net::TcpStream::connect(&self.control).await?;
+        let Some(control) = &self.control else {
+            return Ok(None);
+        };
+        let mut s = tokio::net::TcpStream::connect(control).await?;
         let req = format!(
             "GET /clusters/{cluster}/stats HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
-            self.control, self.token
+            control, self.token
         );
         s.write_all(req.as_bytes()).await?;
         let mut out = String::new();
@@ -112,22 +135,51 @@ impl Clusters {
         let v: serde_json::Value =
             serde_json::from_str(body).with_context(|| format!("stats of {cluster}: {body}"))?;
         let n = |k: &str| v["requests"][k].as_u64().unwrap_or(0);
-        Ok((n("reads"), n("writes"), n("dryRuns"), n("watches")))
+        Ok(Some((n("reads"), n("writes"), n("dryRuns"), n("watches"))))
     }
 
-    /// Server URL and CA data (base64) of a cluster, from the kubeconfig.
-    pub fn endpoint(&self, name: &str) -> anyhow::Result<(String, String)> {
+    /// Server URL and the `config` of an Argo CD cluster Secret for a kubeconfig context
+    /// (bearer token or client certificate; other kinds of credentials are refused).
+    pub fn endpoint(&self, context: &str) -> anyhow::Result<(String, serde_json::Value)> {
         let kc = Kubeconfig::read_from(&self.kubeconfig)?;
-        let c = kc
+        let ctx = kc
+            .contexts
+            .iter()
+            .find(|c| c.name == context)
+            .and_then(|c| c.context.clone())
+            .context("context in kubeconfig")?;
+        let cluster = kc
             .clusters
             .iter()
-            .find(|c| c.name == name)
+            .find(|c| c.name == ctx.cluster)
             .and_then(|c| c.cluster.clone())
             .context("cluster in kubeconfig")?;
-        Ok((
-            c.server.unwrap_or_default(),
-            c.certificate_authority_data.unwrap_or_default(),
-        ))
+        let user = kc
+            .auth_infos
+            .iter()
+            .find(|u| Some(&u.name) == ctx.user.as_ref())
+            .and_then(|u| u.auth_info.clone())
+            .context("user in kubeconfig")?;
+        let mut tls =
+            serde_json::json!({"insecure": cluster.insecure_skip_tls_verify.unwrap_or(false)});
+        if let Some(ca) = &cluster.certificate_authority_data {
+            tls["caData"] = ca.clone().into();
+        }
+        let mut config = serde_json::json!({});
+        if let Some(token) = &user.token {
+            config["bearerToken"] = token.expose_secret().to_owned().into();
+        } else if let (Some(cert), Some(key)) =
+            (&user.client_certificate_data, &user.client_key_data)
+        {
+            tls["certData"] = cert.clone().into();
+            tls["keyData"] = key.expose_secret().to_owned().into();
+        } else {
+            bail!(
+                "context {context}: only token or client-certificate credentials can be registered as a cluster Secret"
+            );
+        }
+        config["tlsClientConfig"] = tls;
+        Ok((cluster.server.unwrap_or_default(), config))
     }
 }
 
@@ -151,13 +203,13 @@ fn git(dir: &Path, args: &[&str]) -> anyhow::Result<()> {
 }
 
 /// The objects of application `i`: a Deployment, a Service and `objects - 2` ConfigMaps.
-pub fn app_manifests(i: usize, objects: usize) -> Vec<(String, String)> {
+pub fn app_manifests(i: usize, objects: usize, image: &str) -> Vec<(String, String)> {
     let name = format!("app-{i}");
     let mut files = vec![
         (
             "deployment.yaml".to_owned(),
             format!(
-                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  labels: {{bench: ferry}}\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n      containers:\n        - name: web\n          image: registry.example/web:1.0\n          ports:\n            - containerPort: 8080\n"
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  labels: {{bench: ferry}}\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n      containers:\n        - name: web\n          image: {image}\n          ports:\n            - containerPort: 8080\n"
             ),
         ),
         (
@@ -174,12 +226,12 @@ pub fn app_manifests(i: usize, objects: usize) -> Vec<(String, String)> {
 }
 
 /// A repository `apps` under `dir/git` with `apps` application directories.
-pub fn make_repo(dir: &Path, apps: usize, objects: usize) -> anyhow::Result<PathBuf> {
+pub fn make_repo(dir: &Path, apps: usize, objects: usize, image: &str) -> anyhow::Result<PathBuf> {
     let repo = dir.join("git").join("apps");
     for i in 0..apps {
         let d = repo.join(format!("app-{i}"));
         std::fs::create_dir_all(&d)?;
-        for (file, text) in app_manifests(i, objects) {
+        for (file, text) in app_manifests(i, objects, image) {
             std::fs::write(d.join(file), text)?;
         }
     }
