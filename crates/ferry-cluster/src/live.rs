@@ -262,16 +262,7 @@ impl LiveCache {
                 }
                 watcher::Event::Delete(obj) => {
                     if let Ok(v) = serde_json::to_value(&obj) {
-                        let key = ObjectKey::of(&v);
-                        let removed = self
-                            .shared
-                            .objects
-                            .write()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .remove(&key);
-                        if let Some(c) = removed {
-                            self.notify(&c.tracking);
-                        }
+                        self.forget(&ObjectKey::of(&v));
                     }
                 }
             }
@@ -305,17 +296,22 @@ impl LiveCache {
             }
             None => {
                 // No longer (or never) managed: forget it.
-                let removed = self
-                    .shared
-                    .objects
-                    .write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .remove(&key);
-                if let Some(c) = removed {
-                    self.notify(&c.tracking);
-                }
+                self.forget(&key);
                 None
             }
+        }
+    }
+
+    /// Drops an object from the cache and tells its application.
+    fn forget(&self, key: &ObjectKey) {
+        let removed = self
+            .shared
+            .objects
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(key);
+        if let Some(c) = removed {
+            self.notify(&c.tracking);
         }
     }
 

@@ -29,28 +29,43 @@ pub struct FaultRequest {
     pub revoke_token: Option<String>,
 }
 
-async fn faults(
-    State(clusters): State<Vec<Cluster>>,
-    Path(name): Path<String>,
-    headers: HeaderMap,
-    Json(req): Json<FaultRequest>,
-) -> (StatusCode, Json<Value>) {
+type Answer = (StatusCode, Json<Value>);
+
+/// The named cluster, when the request carries its admin token.
+fn authorized<'a>(
+    clusters: &'a [Cluster],
+    name: &str,
+    headers: &HeaderMap,
+) -> Result<&'a Cluster, Answer> {
     let Some(c) = clusters.iter().find(|c| c.name() == name) else {
-        return (
+        return Err((
             StatusCode::NOT_FOUND,
             Json(json!({"error": format!("no cluster named {name}")})),
-        );
+        ));
     };
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     if token != Some(c.admin_token()) {
-        return (
+        return Err((
             StatusCode::UNAUTHORIZED,
             Json(json!({"error": "the cluster's admin token is required"})),
-        );
+        ));
     }
+    Ok(c)
+}
+
+async fn faults(
+    State(clusters): State<Vec<Cluster>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    Json(req): Json<FaultRequest>,
+) -> (StatusCode, Json<Value>) {
+    let c = match authorized(&clusters, &name, &headers) {
+        Ok(c) => c,
+        Err(answer) => return answer,
+    };
     if let Some(ms) = req.latency_ms {
         c.faults().set_latency(Duration::from_millis(ms));
     }
@@ -77,22 +92,10 @@ async fn stats(
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> (StatusCode, Json<Value>) {
-    let Some(c) = clusters.iter().find(|c| c.name() == name) else {
-        return (
-            StatusCode::NOT_FOUND,
-            Json(json!({"error": format!("no cluster named {name}")})),
-        );
+    let c = match authorized(&clusters, &name, &headers) {
+        Ok(c) => c,
+        Err(answer) => return answer,
     };
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if token != Some(c.admin_token()) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({"error": "the cluster's admin token is required"})),
-        );
-    }
     (
         StatusCode::OK,
         Json(json!({"cluster": name, "requests": c.request_stats(), "objects": c.object_count()})),
