@@ -178,9 +178,28 @@ impl LiveCache {
         if *ready.borrow() {
             return true;
         }
-        tokio::time::timeout(wait, ready.wait_for(|r| *r))
-            .await
-            .is_ok_and(|r| r.is_ok())
+        // Wait for the first list, but not for the whole `wait` when the watch already failed
+        // (a refusal such as 403 will not go away by waiting).
+        let deadline = tokio::time::Instant::now() + wait;
+        let mut failing_since: Option<tokio::time::Instant> = None;
+        loop {
+            if *ready.borrow() {
+                return true;
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            match (self.error().is_some(), failing_since) {
+                (true, None) => failing_since = Some(now),
+                (true, Some(since)) if now.duration_since(since) > Duration::from_secs(1) => {
+                    return false;
+                }
+                (false, _) => failing_since = None,
+                _ => {}
+            }
+            let _ = tokio::time::timeout(Duration::from_millis(100), ready.changed()).await;
+        }
     }
 
     /// Forgets the last watch error (after the caller saw the cluster answer again: a

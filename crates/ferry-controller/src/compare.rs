@@ -45,7 +45,7 @@ pub enum CompareError {
     Source(#[from] crate::source::SourceError),
     #[error("{0}")]
     Cluster(#[from] ferry_cluster::ClusterError),
-    #[error("cluster {cluster} is unreachable: {detail}")]
+    #[error("cluster {cluster} cannot be read: {detail}")]
     Unreachable { cluster: String, detail: String },
     #[error("{object} in {file}: {reason}")]
     Invalid {
@@ -156,6 +156,30 @@ pub async fn apply(cluster: &Cluster, d: &Desired, dry_run: bool) -> Result<Valu
     serde_json::to_value(out).map_err(kube::Error::SerdeError)
 }
 
+/// A watch of this cluster failed at some point, and a resumed watch says nothing until
+/// something changes: ask the cluster (cheaply) whether it answers now.
+async fn recheck(cluster: &Cluster, cache: &LiveCache) -> Result<(), CompareError> {
+    let Some(e) = cache.error() else {
+        return Ok(());
+    };
+    let permit = cluster.limiter.acquire().await;
+    let probe = cluster.client.apiserver_version().await;
+    drop(permit);
+    match probe {
+        Ok(_) => {
+            cache.clear_error();
+            Ok(())
+        }
+        Err(probe) => {
+            tracing::debug!(cluster = %cluster.name(), error = %probe, "cluster still unreachable");
+            Err(CompareError::Unreachable {
+                cluster: cluster.name().into(),
+                detail: e,
+            })
+        }
+    }
+}
+
 pub async fn compare(
     ctx: &ControllerCtx,
     app: &Application,
@@ -253,6 +277,7 @@ pub async fn compare(
         _ => 2,
     });
 
+    recheck(cluster, cache).await?;
     let wait = Duration::from_secs(20);
     let mut watched = BTreeSet::new();
     for d in &desired {
@@ -277,23 +302,7 @@ pub async fn compare(
             }
         }
     }
-    if let Some(e) = cache.error() {
-        // A watch failed at some point, and a resumed watch says nothing until something
-        // changes: ask the cluster whether it answers now.
-        let permit = cluster.limiter.acquire().await;
-        let probe = cluster.client.apiserver_version().await;
-        drop(permit);
-        match probe {
-            Ok(_) => cache.clear_error(),
-            Err(probe) => {
-                tracing::debug!(cluster = %cluster.name(), error = %probe, "cluster still unreachable");
-                return Err(CompareError::Unreachable {
-                    cluster: cluster.name().into(),
-                    detail: e,
-                });
-            }
-        }
-    }
+    recheck(cluster, cache).await?;
 
     let mut resources = Vec::new();
     let mut problems = Vec::new();

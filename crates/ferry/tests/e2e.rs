@@ -101,6 +101,7 @@ impl World {
         let (mgmt_port, target_port, control_port) = (free_port(), free_port(), free_port());
         let mut emulator = Command::new(env!("CARGO_BIN_EXE_ferry"))
             .args(["--log", "warn", "emulator", "--admin-token", TOKEN])
+            .args(["--user", "reader:reader-token:viewers"])
             .args([
                 "--cluster",
                 &format!("management,version=v1.30.2,port={mgmt_port}"),
@@ -204,6 +205,11 @@ impl World {
     }
 
     async fn register_target(&self) {
+        self.register_cluster("target", TOKEN).await;
+    }
+
+    /// Registers the target cluster under `name`, with the credentials `token`.
+    async fn register_cluster(&self, name: &str, token: &str) {
         let kc = Kubeconfig::read_from(&self.kubeconfig).expect("kubeconfig");
         let cluster = kc
             .clusters
@@ -213,10 +219,10 @@ impl World {
             .expect("target cluster");
         let server = cluster.server.clone().expect("server");
         let ca = cluster.certificate_authority_data.clone().expect("CA data");
-        let config = json!({"bearerToken": TOKEN, "tlsClientConfig": {"caData": ca}});
+        let config = json!({"bearerToken": token, "tlsClientConfig": {"caData": ca}});
         let secret = json!({"apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": "cluster-target", "labels": {"argocd.argoproj.io/secret-type": "cluster"}},
-            "stringData": {"name": "target", "server": server, "config": config.to_string()}});
+            "metadata": {"name": format!("cluster-{name}"), "labels": {"argocd.argoproj.io/secret-type": "cluster"}},
+            "stringData": {"name": name, "server": server, "config": config.to_string()}});
         let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ferry"}});
         self.apply_mgmt(&ar("", "v1", "Namespace", "namespaces"), None, ns)
             .await;
@@ -701,5 +707,35 @@ async fn manual_sync_from_the_cli_and_bad_sources_get_conditions() {
     })
     .await;
     w.expect_target(&cm_res(), "by-hand", 1, "untouched", |v| v.is_some())
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_that_refuses_ferry_is_a_condition_and_nothing_is_written() {
+    // Given the target registered a second time with a user that RBAC gives nothing.
+    let w = World::new(&[("denied/config.yaml", cm("denied", "1"))]).await;
+    w.register_cluster("limited", "reader-token").await;
+
+    // When an automated application is delivered through it, then a condition says why.
+    let mut app = json!({"apiVersion": "ferry.dev/v1alpha1", "kind": "Application",
+        "metadata": {"name": "denied"},
+        "spec": {"project": "default", "source": {"repoURL": w.repo_url, "targetRevision": "main", "path": "denied"},
+            "destination": {"name": "limited", "namespace": "demo"},
+            "syncPolicy": {"automated": {"prune": true, "selfHeal": true}}}});
+    app["spec"]["syncPolicy"]["syncOptions"] = json!(["CreateNamespace=true"]);
+    w.apply_mgmt(
+        &ar("ferry.dev", "v1alpha1", "Application", "applications"),
+        Some("ferry"),
+        app,
+    )
+    .await;
+    let s = w
+        .expect_app("denied", 30, "a condition naming the refusal", |s| {
+            condition(s, "ComparisonError")
+                .is_some_and(|m| m.contains("limited") && m.contains("forbidden"))
+        })
+        .await;
+    assert_eq!(s["sync"]["status"], "Unknown", "{s:#}");
+    w.expect_target(&cm_res(), "denied", 1, "not created", |v| v.is_none())
         .await;
 }
