@@ -136,56 +136,35 @@ pub async fn sync(
             .and_then(|v| v.rsplit('/').next())
             .unwrap_or_default()
             .to_owned();
-        if !prune_enabled {
-            results.push(result_of(
-                &p.key.group,
-                &version,
-                &p.key.kind,
-                &p.key.namespace,
-                &p.key.name,
+        let (status, message) = if !prune_enabled {
+            ("PruneSkipped", "pruning is not enabled".to_owned())
+        } else if failures > 0 {
+            (
                 "PruneSkipped",
-                "pruning is not enabled".into(),
-            ));
-            continue;
-        }
-        if failures > 0 {
-            results.push(result_of(
-                &p.key.group,
-                &version,
-                &p.key.kind,
-                &p.key.namespace,
-                &p.key.name,
-                "PruneSkipped",
-                "an apply failed; nothing is pruned".into(),
-            ));
-            continue;
-        }
-        match prune(cluster, p).await {
-            Ok(()) => {
-                pruned += 1;
-                results.push(result_of(
-                    &p.key.group,
-                    &version,
-                    &p.key.kind,
-                    &p.key.namespace,
-                    &p.key.name,
-                    "Pruned",
-                    "pruned".into(),
-                ));
+                "an apply failed; nothing is pruned".to_owned(),
+            )
+        } else {
+            match prune(cluster, p).await {
+                Ok(()) => {
+                    pruned += 1;
+                    ("Pruned", "pruned".to_owned())
+                }
+                Err(e) => {
+                    failures += 1;
+                    ("SyncFailed", e.to_string())
+                }
             }
-            Err(e) => {
-                failures += 1;
-                results.push(result_of(
-                    &p.key.group,
-                    &version,
-                    &p.key.kind,
-                    &p.key.namespace,
-                    &p.key.name,
-                    "SyncFailed",
-                    e.to_string(),
-                ));
-            }
-        }
+        };
+        let k = &p.key;
+        results.push(result_of(
+            &k.group,
+            &version,
+            &k.kind,
+            &k.namespace,
+            &k.name,
+            status,
+            message,
+        ));
     }
     let message = if failures == 0 {
         format!(
