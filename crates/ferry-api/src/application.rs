@@ -36,6 +36,32 @@ pub struct ApplicationSpec {
     /// How many entries of `status.history` to keep (default 10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revision_history_limit: Option<i64>,
+    /// Differences to ignore when comparing live objects with Git.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ignore_differences: Vec<ResourceIgnoreDifferences>,
+}
+
+/// Parts of matching objects that do not count as differences (Argo CD's
+/// `spec.ignoreDifferences[]`). `group` and `kind` accept `*`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Hash)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceIgnoreDifferences {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub group: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
+    /// RFC 6901 JSON pointers, e.g. `/spec/replicas`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub json_pointers: Vec<String>,
+    /// jq path expressions, e.g. `.spec.template.spec.containers[] | select(.name == "x") | .image`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub jq_path_expressions: Vec<String>,
+    /// Fields owned (in `managedFields`) by these managers are ignored.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub managed_fields_managers: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Hash)]
@@ -52,6 +78,45 @@ pub struct ApplicationSource {
     pub target_revision: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub directory: Option<DirectorySource>,
+    /// Render with a config management plugin (Argo CD's `ConfigManagementPlugin` format).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<PluginSource>,
+}
+
+/// A config management plugin, named or (with no name) discovered.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Hash)]
+#[serde(rename_all = "camelCase")]
+pub struct PluginSource {
+    /// `<metadata.name>` or `<metadata.name>-<spec.version>` of the plugin; empty: discover.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    /// Given to the plugin as `ARGOCD_ENV_<name>`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvEntry>,
+    /// Given to the plugin as `ARGOCD_APP_PARAMETERS` and `PARAM_<NAME>`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parameters: Vec<PluginParameter>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Hash)]
+#[serde(rename_all = "camelCase")]
+pub struct EnvEntry {
+    pub name: String,
+    #[serde(default)]
+    pub value: String,
+}
+
+/// One plugin parameter: a string, an array or a map.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Hash)]
+#[serde(rename_all = "camelCase")]
+pub struct PluginParameter {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub string: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub array: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map: Option<BTreeMap<String, String>>,
 }
 
 /// Options of a plain directory of manifests.
@@ -89,6 +154,34 @@ pub struct SyncPolicy {
     /// Argo CD-style options, e.g. `CreateNamespace=true`. Parsed by [`crate::SyncOptions`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sync_options: Vec<String>,
+    /// Retries of a failed sync operation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<RetryStrategy>,
+}
+
+/// How a failed sync is retried (Argo CD's `syncPolicy.retry`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct RetryStrategy {
+    /// Attempts after the first; `-1`: without end.
+    #[serde(default)]
+    pub limit: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backoff: Option<Backoff>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Backoff {
+    /// First delay, e.g. `5s`, `2m` (default `5s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<String>,
+    /// Multiplier of the delay per attempt (default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub factor: Option<i64>,
+    /// Longest delay (default `3m`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_duration: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -127,6 +220,24 @@ pub struct SyncOperation {
     pub dry_run: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sync_options: Vec<String>,
+    /// Sync only these resources (no hooks run, nothing else is pruned).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<SyncOperationResource>,
+    /// Sync this source instead of `spec.source` (a rollback to an entry of the history).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<ApplicationSource>,
+}
+
+/// One resource of a selective sync.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncOperationResource {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub group: String,
+    pub kind: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub namespace: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -237,8 +348,15 @@ pub struct RevisionHistory {
 #[serde(rename_all = "camelCase")]
 pub struct OperationState {
     pub operation: Operation,
-    /// `Running`, `Succeeded`, `Failed`, `Error`.
+    /// `Running`, `Terminating`, `Succeeded`, `Failed`, `Error`.
     pub phase: String,
+    /// Names this operation's hooks (generated names, and the `ferry.dev/sync-id` annotation
+    /// that tells a resumed operation its own hooks from an earlier one's).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sync_id: String,
+    /// Retries made so far.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retry_count: i64,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message: String,
     pub started_at: String,
@@ -267,9 +385,26 @@ pub struct ResourceResult {
     pub namespace: String,
     pub name: String,
     /// `Synced`, `SyncFailed`, `Pruned`, `PruneSkipped`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub status: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message: String,
+    /// For hooks: `PreSync`, `Sync`, `PostSync` or `SyncFail`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hook_type: String,
+    /// For hooks: `Running`, `Succeeded`, `Failed`, `Terminating`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hook_phase: String,
+    /// The phase the resource was synced in: `PreSync`, `Sync`, `PostSync`, `SyncFail`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub sync_phase: String,
+    /// Its sync wave.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sync_wave: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 /// Labels and annotations are plain string maps.

@@ -10,7 +10,7 @@ pub mod options;
 pub mod project;
 
 pub use application::*;
-pub use options::{SyncOptionError, SyncOptions};
+pub use options::{Propagation, SyncOptionError, SyncOptions};
 pub use project::{AppProject, AppProjectSpec, default_project};
 
 pub const GROUP: &str = "ferry.dev";
@@ -28,6 +28,22 @@ pub const RESOURCES_FINALIZER: &str = "ferry.dev/resources-finalizer";
 pub const SECRET_TYPE_LABEL: &str = "argocd.argoproj.io/secret-type";
 /// The server URL that names the management cluster itself.
 pub const IN_CLUSTER_SERVER: &str = "https://kubernetes.default.svc";
+
+/// Prefix of Argo CD's annotations, honoured as they are.
+pub const ARGOCD_PREFIX: &str = "argocd.argoproj.io/";
+/// Prefix of Ferry's own equivalents (they win over Argo CD's when both are set).
+pub const FERRY_PREFIX: &str = "ferry.dev/";
+/// Annotation naming the operation that created a hook.
+pub const SYNC_ID_ANNOTATION: &str = "ferry.dev/sync-id";
+
+/// The value of annotation `ferry.dev/<name>` or, failing that, `argocd.argoproj.io/<name>`
+/// (`sync-wave`, `hook`, `hook-delete-policy`, `sync-options`) of a JSON object.
+pub fn annotation<'a>(obj: &'a serde_json::Value, name: &str) -> Option<&'a str> {
+    let annotations = obj.pointer("/metadata/annotations")?.as_object()?;
+    [FERRY_PREFIX, ARGOCD_PREFIX]
+        .iter()
+        .find_map(|p| annotations.get(&format!("{p}{name}"))?.as_str())
+}
 
 /// The tracking id of an object managed by application `app`.
 pub fn tracking_id(app: &str, group: &str, kind: &str, namespace: &str, name: &str) -> String {

@@ -23,6 +23,8 @@ pub struct Desired {
     pub namespaced: bool,
     pub object: Value,
     pub in_sync: bool,
+    /// Its kind is not served yet: a CRD of the same application defines it.
+    pub pending_kind: bool,
 }
 
 /// The result of a comparison.
@@ -30,6 +32,8 @@ pub struct Desired {
 pub struct Comparison {
     pub revision: String,
     pub desired: Vec<Desired>,
+    /// Objects with a `hook` annotation: run by a sync, never compared or pruned.
+    pub hooks: Vec<Desired>,
     pub prunable: Vec<LiveObject>,
     pub resources: Vec<ResourceStatus>,
     pub sync: &'static str,
@@ -183,6 +187,7 @@ async fn recheck(cluster: &Cluster, cache: &LiveCache) -> Result<(), CompareErro
 pub async fn compare(
     ctx: &ControllerCtx,
     app: &Application,
+    source: Option<&ferry_api::ApplicationSource>,
     cluster: &Cluster,
     cache: &LiveCache,
     refresh: bool,
@@ -191,7 +196,7 @@ pub async fn compare(
     let app_name = app.metadata.name.clone().unwrap_or_default();
     let resolved = ctx
         .sources
-        .render(&app.spec.source, revision, refresh)
+        .render(source.unwrap_or(&app.spec.source), revision, refresh)
         .await?;
     let default_ns = app
         .spec
@@ -200,11 +205,39 @@ pub async fn compare(
         .clone()
         .unwrap_or_else(|| "default".into());
     let mut desired = Vec::new();
+    let mut hooks = Vec::new();
+    let crds: Vec<&Value> = resolved
+        .rendered
+        .objects()
+        .iter()
+        .map(|i| &i.object)
+        .filter(|o| {
+            o["kind"] == "CustomResourceDefinition"
+                && o["apiVersion"]
+                    .as_str()
+                    .is_some_and(|a| a.starts_with("apiextensions.k8s.io/"))
+        })
+        .collect();
     for item in resolved.rendered.objects() {
         let obj = item.object.clone();
+        let hook = match crate::waves::hook_of(&obj) {
+            Ok(h) => h,
+            Err(e) => {
+                return Err(CompareError::Invalid {
+                    object: String::new(),
+                    file: item.file.clone(),
+                    reason: e.to_string(),
+                });
+            }
+        };
+        if hook.as_ref().is_some_and(|h| h.phases.is_empty()) {
+            // `Skip`, or a deletion-only hook: never applied by a sync.
+            continue;
+        }
         let api_version = obj["apiVersion"].as_str().unwrap_or_default();
         let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
         let kind = obj["kind"].as_str().unwrap_or_default();
+        let mut pending_kind = false;
         let (ar, caps) = match cluster.resolve(group, version, kind).await {
             Ok(found) => found,
             Err(ferry_cluster::ClusterError::Discovery { cluster, source }) => {
@@ -214,7 +247,14 @@ pub async fn compare(
                 });
             }
             Err(e) => {
-                return Err(CompareError::Invalid {
+                let defined = matches!(e, ferry_cluster::ClusterError::UnknownKind { .. })
+                    .then(|| crd_defining(&crds, group, version, kind))
+                    .flatten();
+                if let Some(found) = defined {
+                    pending_kind = true;
+                    found
+                } else {
+                    return Err(CompareError::Invalid {
                     object: format!(
                         "{kind} {}",
                         obj.pointer("/metadata/name")
@@ -224,6 +264,7 @@ pub async fn compare(
                     file: item.file.clone(),
                     reason: e.to_string(),
                 });
+                }
             }
         };
         let namespaced = caps.scope == Scope::Namespaced;
@@ -262,13 +303,19 @@ pub async fn compare(
                 reason,
             });
         }
-        desired.push(Desired {
+        let d = Desired {
             key: ObjectKey::of(&object),
             ar,
             namespaced,
             object,
             in_sync: false,
-        });
+            pending_kind,
+        };
+        if hook.is_some() {
+            hooks.push(d);
+        } else {
+            desired.push(d);
+        }
     }
     // Namespaces and CRDs first, as they must exist before what goes in them.
     desired.sort_by_key(|d| match (d.key.group.as_str(), d.key.kind.as_str()) {
@@ -280,7 +327,7 @@ pub async fn compare(
     recheck(cluster, cache).await?;
     let wait = Duration::from_secs(20);
     let mut watched = BTreeSet::new();
-    for d in &desired {
+    for d in desired.iter().chain(&hooks).filter(|d| !d.pending_kind) {
         if watched.insert((d.ar.group.clone(), d.ar.version.clone(), d.ar.kind.clone()))
             && !cache.ensure_watch(&d.ar, wait).await
         {
@@ -374,10 +421,11 @@ pub async fn compare(
         });
     }
     let wanted: HashMap<&ObjectKey, ()> = desired.iter().map(|d| (&d.key, ())).collect();
+    // Hooks are deleted by their delete policies, never pruned.
     let prunable: Vec<LiveObject> = cache
         .managed_by(&app_name)
         .into_iter()
-        .filter(|l| !wanted.contains_key(&l.key))
+        .filter(|l| !wanted.contains_key(&l.key) && ferry_api::annotation(&l.object, "hook").is_none())
         .collect();
     for p in &prunable {
         let version = p.object["apiVersion"]
@@ -404,6 +452,7 @@ pub async fn compare(
     Ok(Comparison {
         revision: resolved.commit,
         desired,
+        hooks,
         prunable,
         resources,
         sync,
@@ -413,6 +462,42 @@ pub async fn compare(
         },
         problems,
     })
+}
+
+/// The API resource of a kind that a CRD among `crds` defines (served version `version`).
+fn crd_defining(
+    crds: &[&Value],
+    group: &str,
+    version: &str,
+    kind: &str,
+) -> Option<(ApiResource, kube::discovery::ApiCapabilities)> {
+    let crd = crds.iter().find(|c| {
+        c.pointer("/spec/group").and_then(Value::as_str) == Some(group)
+            && c.pointer("/spec/names/kind").and_then(Value::as_str) == Some(kind)
+            && c.pointer("/spec/versions")
+                .and_then(Value::as_array)
+                .is_some_and(|vs| vs.iter().any(|v| v["name"] == version))
+    })?;
+    let plural = crd.pointer("/spec/names/plural")?.as_str()?.to_owned();
+    let scope = if crd.pointer("/spec/scope").and_then(Value::as_str) == Some("Cluster") {
+        Scope::Cluster
+    } else {
+        Scope::Namespaced
+    };
+    Some((
+        ApiResource {
+            group: group.into(),
+            version: version.into(),
+            api_version: format!("{group}/{version}"),
+            kind: kind.into(),
+            plural,
+        },
+        kube::discovery::ApiCapabilities {
+            scope,
+            subresources: Vec::new(),
+            operations: Vec::new(),
+        },
+    ))
 }
 
 #[cfg(test)]

@@ -9,8 +9,9 @@ pub mod compare;
 pub mod finalize;
 pub mod queue;
 pub mod reconcile;
+pub mod operation;
 pub mod source;
-pub mod sync;
+pub mod waves;
 
 use ferry_cluster::api_resource as ar;
 use std::collections::HashMap;
@@ -208,7 +209,7 @@ impl ControllerCtx {
             return true;
         }
         let name = app.metadata.name.clone().unwrap_or_default();
-        let mut body = reconcile::status_patch(&new);
+        let mut body = reconcile::status_patch(old, &new);
         if let Some(rv) = &app.metadata.resource_version {
             body["metadata"] = json!({"resourceVersion": rv});
         }
@@ -227,14 +228,6 @@ impl ControllerCtx {
                 true
             }
         }
-    }
-
-    /// After a status write: clears a finished operation and a refresh request.
-    pub async fn finish(&self, app: &Application) {
-        if app.operation.is_some() {
-            self.clear_operation(app).await;
-        }
-        self.clear_refresh(app).await;
     }
 
     pub async fn clear_operation(&self, app: &Application) {

@@ -12,7 +12,6 @@ use serde_json::{Value, json};
 
 use crate::ControllerCtx;
 use crate::compare::{CompareError, compare};
-use crate::sync::sync;
 
 /// Annotation that asks for a fresh resolve of the target revision.
 pub const REFRESH_ANNOTATION: &str = "ferry.dev/refresh";
@@ -82,12 +81,35 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
         .as_ref()
         .is_some_and(|a| a.contains_key(REFRESH_ANNOTATION))
         || app.operation.is_some();
-    let op_revision = app
-        .operation
+    // An operation in progress compares against its own revision and source until it ends,
+    // even when Git moved on meanwhile.
+    let running = old_status
+        .operation_state
+        .clone()
+        .filter(|s| matches!(s.phase.as_str(), "Running" | "Terminating"));
+    let op_sync = running
         .as_ref()
-        .and_then(|o| o.sync.as_ref())
-        .and_then(|s| s.revision.clone());
-    let cmp = match compare(ctx, &app, &cluster, &cache, refresh, op_revision.as_deref()).await {
+        .map(|s| &s.operation)
+        .or(app.operation.as_ref())
+        .and_then(|o| o.sync.clone())
+        .unwrap_or_default();
+    let op_revision = running
+        .as_ref()
+        .and_then(|s| s.sync_result.as_ref())
+        .map(|r| r.revision.clone())
+        .filter(|r| !r.is_empty())
+        .or(op_sync.revision.clone());
+    let cmp = match compare(
+        ctx,
+        &app,
+        op_sync.source.as_ref(),
+        &cluster,
+        &cache,
+        refresh,
+        op_revision.as_deref(),
+    )
+    .await
+    {
         Ok(c) => c,
         Err(e) => {
             // Nothing is applied or pruned: the status says why, and what is deployed stays.
@@ -97,20 +119,30 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
                 status.health.status = "Unknown".into();
                 status.health.message = e.to_string();
             }
-            if let Some(op) = &app.operation {
-                finish_operation(
+            // An operation asked for ends in error; one in progress waits for the cluster.
+            let mut clear_op = false;
+            if running.is_none()
+                && let Some(op) = &app.operation
+            {
+                let mut state = new_operation(op.clone(), "");
+                state.sync_result = None;
+                end(
                     &mut status,
-                    op,
+                    &mut state,
                     "Error",
                     format!("comparison failed: {e}"),
-                    None,
                 );
+                status.operation_state = Some(state);
+                clear_op = true;
             }
             status.reconciled_at = Some(now());
             if !ctx.write_status(&app, &old_status, status).await {
                 return STALE_RETRY;
             }
-            ctx.finish(&app).await;
+            if clear_op {
+                ctx.clear_operation(&app).await;
+            }
+            ctx.clear_refresh(&app).await;
             return ctx.failure_delay(name);
         }
     };
@@ -130,124 +162,54 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
     status.health = cmp.health.clone();
     status.resources = cmp.resources.clone();
 
-    // Decide whether to sync.
+    // The operation: one in progress goes on; else one asked for, or an automated sync.
     let policy = app.spec.sync_policy.clone().unwrap_or_default();
     let automated = policy.automated.clone();
     let last_synced = status.history.last().map(|h| h.revision.clone());
-    let (operation, prune, initiated) = match (&app.operation, &automated) {
-        (Some(op), _) => (
-            Some(op.clone()),
-            op.sync.as_ref().is_some_and(|s| s.prune),
-            op.initiated_by.clone(),
-        ),
-        (None, Some(a))
-            if cmp.sync == "OutOfSync"
-                && (a.self_heal || last_synced.as_deref() != Some(cmp.revision.as_str())) =>
-        {
-            (
-                None,
-                a.prune,
-                Some(InitiatedBy {
-                    username: None,
-                    automated: true,
-                }),
-            )
-        }
-        _ => (None, false, None),
+    let failed_here = old_status.operation_state.as_ref().is_some_and(|s| {
+        matches!(s.phase.as_str(), "Failed" | "Error")
+            && s.sync_result
+                .as_ref()
+                .is_some_and(|r| r.revision == cmp.revision)
+    });
+    let (state, new) = match running {
+        Some(state) => (Some(state), false),
+        None => match (&app.operation, &automated) {
+            (Some(op), _) => (Some(new_operation(op.clone(), &cmp.revision)), true),
+            (None, Some(a))
+                if cmp.sync == "OutOfSync"
+                    && !failed_here
+                    && (a.self_heal || last_synced.as_deref() != Some(cmp.revision.as_str())) =>
+            {
+                let op = Operation {
+                    sync: Some(ferry_api::SyncOperation {
+                        revision: Some(cmp.revision.clone()),
+                        prune: a.prune,
+                        ..Default::default()
+                    }),
+                    initiated_by: Some(InitiatedBy {
+                        username: None,
+                        automated: true,
+                    }),
+                };
+                (Some(new_operation(op, &cmp.revision)), true)
+            }
+            _ => (None, false),
+        },
     };
-    let wants_sync = operation.is_some() || initiated.is_some();
     let mut requeue = poll;
-    if wants_sync {
-        let mut opts_list = policy.sync_options.clone();
-        if let Some(s) = operation.as_ref().and_then(|o| o.sync.as_ref()) {
-            opts_list.extend(s.sync_options.iter().cloned());
-        }
-        let allow_empty = automated.as_ref().is_some_and(|a| a.allow_empty);
-        match SyncOptions::parse(&opts_list) {
-            Err(e) => {
-                set_condition(
-                    &mut status,
-                    "InvalidSpecError",
-                    Some(format!("syncOptions: {e}")),
-                );
+    let mut clear_op = app.operation.is_some();
+    if let Some(mut state) = state {
+        match drive(ctx, &app, &cluster, &cache, &cmp, &mut status, &mut state, new).await {
+            Step::Wait(d) => {
+                status.operation_state = Some(state);
+                requeue = d;
+                clear_op = false;
             }
-            Ok(_) if cmp.desired.is_empty() && !cmp.prunable.is_empty() && !allow_empty => {
-                let msg = format!(
-                    "refusing to sync: the source rendered no resources and allowEmpty is not set; {} resources were left in place",
-                    cmp.prunable.len()
-                );
-                set_condition(&mut status, "SyncError", Some(msg.clone()));
-                if let Some(op) = &operation {
-                    finish_operation(&mut status, op, "Failed", msg, None);
-                }
-            }
-            Ok((options, _unknown)) => {
-                let started = now();
-                let dry_run = operation
-                    .as_ref()
-                    .and_then(|o| o.sync.as_ref())
-                    .is_some_and(|s| s.dry_run);
-                if !dry_run {
-                    let outcome =
-                        sync(&cluster, &cmp, &options, dest.namespace.as_deref(), prune).await;
-                    // What the cluster answered to an apply is what a dry run would predict:
-                    // the next comparison of these objects needs none.
-                    for (key, live) in &outcome.applied {
-                        if let Some(d) = cmp.desired.iter().find(|d| &d.key == key) {
-                            let memo = crate::compare::Memo {
-                                desired_hash: crate::compare::hash_of(&d.object),
-                                live_hash: Some(crate::compare::live_hash(live)),
-                                in_sync: true,
-                            };
-                            ctx.remember((name.to_owned(), key.clone()), memo);
-                        }
-                    }
-                    let phase = if outcome.ok { "Succeeded" } else { "Failed" };
-                    set_condition(
-                        &mut status,
-                        "SyncError",
-                        (!outcome.ok).then(|| outcome.message.clone()),
-                    );
-                    if outcome.ok {
-                        let id = status.history.last().map_or(0, |h| h.id + 1);
-                        status.history.push(RevisionHistory {
-                            id,
-                            revision: cmp.revision.clone(),
-                            deployed_at: now(),
-                            source: app.spec.source.clone(),
-                            initiated_by: initiated.clone(),
-                        });
-                        let limit = app.spec.revision_history_limit.unwrap_or(10).max(1) as usize;
-                        let extra = status.history.len().saturating_sub(limit);
-                        status.history.drain(..extra);
-                    }
-                    let op = operation.clone().unwrap_or(Operation {
-                        sync: Some(ferry_api::SyncOperation {
-                            revision: Some(cmp.revision.clone()),
-                            prune,
-                            ..Default::default()
-                        }),
-                        initiated_by: initiated.clone(),
-                    });
-                    status.operation_state = Some(OperationState {
-                        operation: op,
-                        phase: phase.into(),
-                        message: outcome.message,
-                        started_at: started,
-                        finished_at: Some(now()),
-                        sync_result: Some(outcome.result),
-                    });
-                    // Look again soon: the watch cache will show what the sync did.
-                    requeue = Duration::from_millis(500);
-                } else if let Some(op) = &operation {
-                    finish_operation(
-                        &mut status,
-                        op,
-                        "Succeeded",
-                        "dry run: nothing applied".into(),
-                        None,
-                    );
-                }
+            Step::Finished => {
+                status.operation_state = Some(state);
+                // Look again soon: the watch cache will show what the sync did.
+                requeue = Duration::from_millis(500);
             }
         }
     }
@@ -255,41 +217,247 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
     if !ctx.write_status(&app, &old_status, status).await {
         return STALE_RETRY;
     }
-    ctx.finish(&app).await;
+    if clear_op {
+        ctx.clear_operation(&app).await;
+    }
+    ctx.clear_refresh(&app).await;
     requeue
+}
+
+/// What [`drive`] left the operation as.
+enum Step {
+    Wait(Duration),
+    Finished,
+}
+
+fn new_operation(operation: Operation, revision: &str) -> OperationState {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    OperationState {
+        operation,
+        phase: "Running".into(),
+        sync_id: id[..5].to_owned(),
+        started_at: now(),
+        sync_result: Some(ferry_api::SyncResult {
+            revision: revision.to_owned(),
+            resources: Vec::new(),
+        }),
+        ..Default::default()
+    }
+}
+
+/// A Go-style duration of a retry backoff (`5s`, `2m`, `1h`, `1m30s`).
+fn parse_duration(s: &str) -> Option<Duration> {
+    let mut total = 0u64;
+    let mut digits = String::new();
+    for c in s.trim().chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let n: u64 = digits.parse().ok()?;
+        digits.clear();
+        total += n * match c {
+            's' => 1,
+            'm' => 60,
+            'h' => 3600,
+            _ => return None,
+        };
+    }
+    digits.is_empty().then_some(Duration::from_secs(total))
+}
+
+/// The delay before retry `attempt` (1-based), when retrying is allowed at all.
+fn retry_delay(retry: Option<&ferry_api::RetryStrategy>, attempt: i64) -> Option<Duration> {
+    let retry = retry?;
+    if retry.limit >= 0 && attempt > retry.limit {
+        return None;
+    }
+    let backoff = retry.backoff.clone().unwrap_or_default();
+    let base = backoff
+        .duration
+        .as_deref()
+        .and_then(parse_duration)
+        .unwrap_or(Duration::from_secs(5));
+    let factor = backoff.factor.unwrap_or(2).max(1) as u32;
+    let max = backoff
+        .max_duration
+        .as_deref()
+        .and_then(parse_duration)
+        .unwrap_or(Duration::from_secs(180));
+    let exp = (attempt - 1).clamp(0, 30) as u32;
+    Some(base.saturating_mul(factor.saturating_pow(exp)).min(max))
+}
+
+/// Starts, continues or stops an operation, and records its end in the status.
+#[allow(clippy::too_many_arguments)]
+async fn drive(
+    ctx: &ControllerCtx,
+    app: &Application,
+    cluster: &ferry_cluster::Cluster,
+    cache: &ferry_cluster::LiveCache,
+    cmp: &crate::compare::Comparison,
+    status: &mut ApplicationStatus,
+    state: &mut OperationState,
+    new: bool,
+) -> Step {
+    let name = app.metadata.name.clone().unwrap_or_default();
+    let policy = app.spec.sync_policy.clone().unwrap_or_default();
+    let sync_op = state.operation.sync.clone().unwrap_or_default();
+    let mut opts_list = policy.sync_options.clone();
+    opts_list.extend(sync_op.sync_options.iter().cloned());
+    let allow_empty = policy.automated.as_ref().is_some_and(|a| a.allow_empty);
+    let options = match SyncOptions::parse(&opts_list) {
+        Ok((o, _unknown)) => o,
+        Err(e) => {
+            let msg = format!("syncOptions: {e}");
+            set_condition(status, "InvalidSpecError", Some(msg.clone()));
+            return end(status, state, "Failed", msg);
+        }
+    };
+    if new && cmp.desired.is_empty() && !cmp.prunable.is_empty() && !allow_empty {
+        let msg = format!(
+            "refusing to sync: the source rendered no resources and allowEmpty is not set; {} resources were left in place",
+            cmp.prunable.len()
+        );
+        set_condition(status, "SyncError", Some(msg.clone()));
+        return end(status, state, "Failed", msg);
+    }
+    if sync_op.dry_run {
+        return end(status, state, "Succeeded", "dry run: nothing applied".into());
+    }
+    let run = crate::operation::Run {
+        app_name: &name,
+        cluster,
+        cache,
+        cmp,
+        options: &options,
+        prune: sync_op.prune,
+        dest_ns: app.spec.destination.namespace.as_deref(),
+        selected: &sync_op.resources,
+    };
+    let tasks = match run.plan() {
+        Ok(t) => t,
+        Err(e) => {
+            let msg = e.to_string();
+            set_condition(status, "SyncError", Some(msg.clone()));
+            return end(status, state, "Failed", msg);
+        }
+    };
+    if state.phase == "Terminating" {
+        run.terminate(state).await;
+    } else {
+        // An operation of more than one step is recorded before its first step, so that a
+        // controller that stops during it finds it (and its hooks' sync id) again.
+        let steps = crate::waves::groups(&tasks).len();
+        if new && (steps > 1 || !cmp.hooks.is_empty()) {
+            state.message = format!("starting: {steps} steps");
+            return Step::Wait(Duration::ZERO);
+        }
+        let mut fresh = std::collections::HashMap::new();
+        let progress = run.advance(state, &tasks, &mut fresh).await;
+        // What the cluster answered to an apply is what a dry run would predict: the next
+        // comparison of these objects needs none.
+        for (key, live) in &fresh {
+            if let Some(d) = cmp.desired.iter().find(|d| &d.key == key) {
+                let memo = crate::compare::Memo {
+                    desired_hash: crate::compare::hash_of(&d.object),
+                    live_hash: Some(crate::compare::live_hash(live)),
+                    in_sync: true,
+                };
+                ctx.remember((name.clone(), key.clone()), memo);
+            }
+        }
+        if let crate::operation::Progress::Wait(d) = progress {
+            return Step::Wait(d);
+        }
+    }
+    // Finished: retry a failure when the policy allows it.
+    if state.phase == "Failed" && state.message != "operation terminated" {
+        let attempt = state.retry_count + 1;
+        if let Some(delay) = retry_delay(policy.retry.as_ref(), attempt) {
+            let msg = format!(
+                "retrying (attempt {attempt}) in {}s after: {}",
+                delay.as_secs(),
+                state.message
+            );
+            tracing::info!(app = %name, "{msg}");
+            set_condition(status, "SyncError", Some(msg.clone()));
+            state.retry_count = attempt;
+            state.phase = "Running".into();
+            state.message = msg;
+            if let Some(r) = state.sync_result.as_mut() {
+                r.resources.clear();
+            }
+            return Step::Wait(delay.max(Duration::from_millis(100)));
+        }
+    }
+    let phase = state.phase.clone();
+    let message = state.message.clone();
+    if phase == "Succeeded" {
+        let id = status.history.last().map_or(0, |h| h.id + 1);
+        status.history.push(RevisionHistory {
+            id,
+            revision: cmp.revision.clone(),
+            deployed_at: now(),
+            source: sync_op.source.clone().unwrap_or_else(|| app.spec.source.clone()),
+            initiated_by: state.operation.initiated_by.clone(),
+        });
+        let limit = app.spec.revision_history_limit.unwrap_or(10).max(1) as usize;
+        let extra = status.history.len().saturating_sub(limit);
+        status.history.drain(..extra);
+    }
+    end(status, state, &phase, message)
+}
+
+fn end(status: &mut ApplicationStatus, state: &mut OperationState, phase: &str, message: String) -> Step {
+    set_condition(
+        status,
+        "SyncError",
+        (phase != "Succeeded").then(|| message.clone()),
+    );
+    state.phase = phase.into();
+    state.message = message;
+    state.finished_at = Some(now());
+    Step::Finished
 }
 
 /// When a status write found the application changed meanwhile: look again soon, with the
 /// newer version.
 const STALE_RETRY: Duration = Duration::from_millis(200);
 
-fn finish_operation(
-    status: &mut ApplicationStatus,
-    op: &Operation,
-    phase: &str,
-    message: String,
-    result: Option<ferry_api::SyncResult>,
-) {
-    let t = now();
-    status.operation_state = Some(OperationState {
-        operation: op.clone(),
-        phase: phase.into(),
-        message,
-        started_at: t.clone(),
-        finished_at: Some(t),
-        sync_result: result,
-    });
+/// The change from `old` to `new` as a JSON merge patch of the application: only what
+/// differs, with `null` for what is no longer there (at any depth).
+pub fn status_patch(old: &ApplicationStatus, new: &ApplicationStatus) -> Value {
+    let old = serde_json::to_value(old).unwrap_or(Value::Null);
+    let new = serde_json::to_value(new).unwrap_or(Value::Null);
+    json!({"status": merge_diff(&old, &new)})
 }
 
-/// The status as a merge patch that also clears what is no longer there.
-pub fn status_patch(status: &ApplicationStatus) -> Value {
-    let mut v = serde_json::to_value(status).unwrap_or(Value::Null);
-    if let Some(m) = v.as_object_mut() {
-        for key in ["resources", "conditions", "history", "operationState"] {
-            m.entry(key.to_owned()).or_insert(Value::Null);
+/// The RFC 7386 merge patch that turns `old` into `new`.
+pub fn merge_diff(old: &Value, new: &Value) -> Value {
+    match (old, new) {
+        (Value::Object(o), Value::Object(n)) => {
+            let mut out = serde_json::Map::new();
+            for (k, nv) in n {
+                match o.get(k) {
+                    Some(ov) if ov == nv => {}
+                    Some(ov) if ov.is_object() && nv.is_object() => {
+                        out.insert(k.clone(), merge_diff(ov, nv));
+                    }
+                    _ => {
+                        out.insert(k.clone(), nv.clone());
+                    }
+                }
+            }
+            for k in o.keys() {
+                if !n.contains_key(k) {
+                    out.insert(k.clone(), Value::Null);
+                }
+            }
+            Value::Object(out)
         }
+        _ => new.clone(),
     }
-    json!({"status": v})
 }
 
 /// Patch parameters of every write to an Application.
@@ -320,4 +488,17 @@ pub fn needs_reconcile(old: Option<&Application>, new: &Application) -> bool {
         || old.metadata.deletion_timestamp != new.metadata.deletion_timestamp
         || old.metadata.annotations != new.metadata.annotations
         || old.metadata.finalizers != new.metadata.finalizers
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn merge_diff_clears_what_is_gone_at_any_depth() {
+        let old = serde_json::json!({"a": 1, "op": {"phase": "Succeeded", "finishedAt": "t", "r": [1, 2]}});
+        let new = serde_json::json!({"a": 1, "op": {"phase": "Running", "r": []}});
+        assert_eq!(
+            super::merge_diff(&old, &new),
+            serde_json::json!({"op": {"phase": "Running", "finishedAt": null, "r": []}})
+        );
+    }
 }

@@ -1,4 +1,4 @@
-//! `ferry app list | get | diff | sync | history | delete`: applications on the management
+//! `ferry app list | get | diff | sync | rollback | terminate-op | history | delete`: applications on the
 //! cluster, through the usual kubeconfig.
 
 use std::time::{Duration, Instant};
@@ -56,10 +56,28 @@ pub enum AppCommand {
         /// Compare only; apply nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Sync only this resource, as `GROUP:KIND:NAME` or `GROUP:KIND:NAMESPACE/NAME`
+        /// (empty group for core kinds: `:Service:web`); repeatable. Hooks do not run.
+        #[arg(long = "resource", value_name = "GROUP:KIND:[NAMESPACE/]NAME")]
+        resources: Vec<String>,
         /// Give up waiting after this many seconds.
         #[arg(long, default_value_t = 300)]
         timeout: u64,
     },
+    /// Sync the revision and source of an earlier entry of the history (default: the one
+    /// before the current). Refused while automated sync is on.
+    Rollback {
+        name: String,
+        /// The history id (`ferry app history`).
+        id: Option<i64>,
+        /// Delete resources that the earlier revision does not have.
+        #[arg(long)]
+        prune: bool,
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+    /// Stop the running operation of an application (its running hooks are deleted).
+    TerminateOp { name: String },
     /// The recent syncs of an application.
     History {
         name: String,
@@ -325,8 +343,77 @@ pub async fn run(args: AppArgs) -> anyhow::Result<()> {
             prune,
             revision,
             dry_run,
+            resources,
             timeout,
-        } => sync(&api, &name, prune, revision, dry_run, timeout).await?,
+        } => {
+            let resources = resources
+                .iter()
+                .map(|r| parse_resource(r))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let op = json!({"sync": {"prune": prune, "dryRun": dry_run, "revision": revision,
+                "resources": resources}});
+            sync(&api, &name, op, timeout).await?
+        }
+        AppCommand::Rollback {
+            name,
+            id,
+            prune,
+            timeout,
+        } => {
+            let app = get(&api, &name).await?;
+            if app
+                .spec
+                .sync_policy
+                .as_ref()
+                .is_some_and(|p| p.automated.is_some())
+            {
+                bail!(
+                    "rollback of {name} refused: automated sync is on and would undo it; turn it off first (remove spec.syncPolicy.automated)"
+                );
+            }
+            let history = app.status.map(|s| s.history).unwrap_or_default();
+            let entry = match id {
+                Some(id) => history.iter().find(|h| h.id == id).with_context(|| {
+                    format!(
+                        "{name} has no history entry {id} (it has {})",
+                        history
+                            .iter()
+                            .map(|h| h.id.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })?,
+                None => history
+                    .iter()
+                    .rev()
+                    .nth(1)
+                    .with_context(|| format!("{name} has no earlier sync to roll back to"))?,
+            };
+            println!(
+                "rolling {name} back to history entry {} (revision {})",
+                entry.id, entry.revision
+            );
+            let op = json!({"sync": {"prune": prune, "revision": entry.revision,
+                "source": entry.source}});
+            sync(&api, &name, op, timeout).await?
+        }
+        AppCommand::TerminateOp { name } => {
+            let app = get(&api, &name).await?;
+            let running = app
+                .status
+                .as_ref()
+                .and_then(|s| s.operation_state.as_ref())
+                .is_some_and(|o| o.phase == "Running");
+            if !running {
+                bail!("{name} has no running operation");
+            }
+            let mut body = json!({"status": {"operationState": {"phase": "Terminating"}}});
+            body["metadata"] = json!({"resourceVersion": app.metadata.resource_version});
+            api.patch_status(&name, &PatchParams::default(), &Patch::Merge(body))
+                .await
+                .with_context(|| format!("terminating the operation of {name}"))?;
+            println!("termination of the operation of {name} requested");
+        }
         AppCommand::Delete {
             name,
             cascade,
@@ -384,30 +471,60 @@ pub async fn run(args: AppArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `GROUP:KIND:NAME` or `GROUP:KIND:NAMESPACE/NAME` (Argo CD's `--resource`).
+fn parse_resource(s: &str) -> anyhow::Result<Value> {
+    let parts: Vec<&str> = s.splitn(3, ':').collect();
+    let [group, kind, rest] = parts.as_slice() else {
+        bail!("--resource {s:?}: expected GROUP:KIND:NAME or GROUP:KIND:NAMESPACE/NAME");
+    };
+    let (namespace, name) = rest.split_once('/').unwrap_or(("", rest));
+    if kind.is_empty() || name.is_empty() {
+        bail!("--resource {s:?}: the kind and the name must not be empty");
+    }
+    Ok(json!({"group": group, "kind": kind, "namespace": namespace, "name": name}))
+}
+
+/// Asks for an operation and follows it, printing its progress, until it finishes.
 async fn sync(
     api: &Api<DynamicObject>,
     name: &str,
-    prune: bool,
-    revision: Option<String>,
-    dry_run: bool,
+    mut operation: Value,
     timeout: u64,
 ) -> anyhow::Result<()> {
     let before = get(api, name).await?;
+    if let Some(op) = before
+        .status
+        .as_ref()
+        .and_then(|s| s.operation_state.as_ref())
+        .filter(|o| o.phase == "Running" || o.phase == "Terminating")
+    {
+        bail!(
+            "{name} has an operation in progress (started {}: {}); wait for it or stop it with `ferry app terminate-op {name}`",
+            op.started_at,
+            op.message
+        );
+    }
     let previous = before
         .status
         .and_then(|s| s.operation_state)
         .map(|o| o.started_at + &o.finished_at.unwrap_or_default());
     let user = std::env::var("USER").unwrap_or_else(|_| "ferry-cli".into());
-    let op = json!({"operation": {"sync": {"prune": prune, "dryRun": dry_run, "revision": revision},
-        "initiatedBy": {"username": user}}});
-    api.patch(name, &PatchParams::default(), &Patch::Merge(op))
-        .await
-        .with_context(|| format!("requesting a sync of {name}"))?;
+    operation["initiatedBy"] = json!({"username": user});
+    api.patch(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({"operation": operation})),
+    )
+    .await
+    .with_context(|| format!("requesting a sync of {name}"))?;
     println!("sync of {name} requested; waiting for the controller...");
     let start = Instant::now();
+    let mut said = String::new();
     loop {
         if start.elapsed() > Duration::from_secs(timeout) {
-            bail!("no result after {timeout} s (is the controller running?)");
+            bail!(
+                "no result after {timeout} s (is the controller running?); the operation goes on: `ferry app get {name}` follows it"
+            );
         }
         tokio::time::sleep(Duration::from_millis(300)).await;
         let app = get(api, name).await?;
@@ -415,7 +532,17 @@ async fn sync(
             continue;
         };
         let key = op.started_at.clone() + &op.finished_at.clone().unwrap_or_default();
-        if app.operation.is_some() || Some(&key) == previous.as_ref() || op.finished_at.is_none() {
+        if Some(&key) == previous.as_ref() {
+            continue;
+        }
+        if op.finished_at.is_none() {
+            if op.message != said {
+                println!("  {}: {}", op.phase, op.message);
+                said = op.message.clone();
+            }
+            continue;
+        }
+        if app.operation.is_some() {
             continue;
         }
         for r in op.sync_result.iter().flat_map(|s| &s.resources) {
@@ -424,9 +551,14 @@ async fn sync(
             } else {
                 format!("{}.{}", r.kind, r.group)
             };
+            let hook = if r.hook_type.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} hook {})", r.hook_type, r.hook_phase)
+            };
             println!(
-                "  {:<10} {kind} {}/{} {}",
-                r.status, r.namespace, r.name, r.message
+                "  {:<10} {:<8} {kind} {}/{}{hook} {}",
+                r.status, r.sync_phase, r.namespace, r.name, r.message
             );
         }
         println!("{}: {}", op.phase, op.message);

@@ -60,6 +60,10 @@ pub async fn diff(mgmt: &MgmtArgs, apps: &Api<DynamicObject>, name: &str) -> any
     let default_ns = dest.namespace.clone().unwrap_or_else(|| "default".into());
     let mut differs = false;
     for item in resolved.rendered.objects() {
+        // Hooks run during a sync; they are not compared.
+        if ferry_api::annotation(&item.object, "hook").is_some() {
+            continue;
+        }
         let api_version = item.object["apiVersion"].as_str().unwrap_or_default();
         let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
         let kind = item.object["kind"].as_str().unwrap_or_default();
@@ -72,6 +76,7 @@ pub async fn diff(mgmt: &MgmtArgs, apps: &Api<DynamicObject>, name: &str) -> any
             namespaced,
             object,
             in_sync: false,
+            pending_kind: false,
         };
         let live_api: Api<DynamicObject> = if namespaced {
             Api::namespaced_with(cluster.client.clone(), &d.key.namespace, &ar)
