@@ -107,6 +107,20 @@ impl std::fmt::Debug for LiveCache {
     }
 }
 
+/// The items of a LIST carry no `apiVersion` and `kind` (a real API server leaves them
+/// out): they are those of the resource watched.
+fn typed(mut obj: Value, ar: &ApiResource) -> Value {
+    if let Some(m) = obj.as_object_mut() {
+        if m.get("apiVersion").and_then(Value::as_str).is_none_or(str::is_empty) {
+            m.insert("apiVersion".into(), Value::String(ar.api_version.clone()));
+        }
+        if m.get("kind").and_then(Value::as_str).is_none_or(str::is_empty) {
+            m.insert("kind".into(), Value::String(ar.kind.clone()));
+        }
+    }
+    obj
+}
+
 fn compact(mut obj: Value) -> Option<(String, String, Box<[u8]>)> {
     let meta = obj.get_mut("metadata")?.as_object_mut()?;
     meta.remove("managedFields");
@@ -246,7 +260,7 @@ impl LiveCache {
             match event {
                 watcher::Event::Init => relisted.clear(),
                 watcher::Event::InitApply(obj) => {
-                    if let Some(k) = self.store(obj) {
+                    if let Some(k) = self.store(obj, &ar) {
                         relisted.insert(k);
                     }
                 }
@@ -277,19 +291,19 @@ impl LiveCache {
                     ready.send_replace(true);
                 }
                 watcher::Event::Apply(obj) => {
-                    self.store(obj);
+                    self.store(obj, &ar);
                 }
                 watcher::Event::Delete(obj) => {
                     if let Ok(v) = serde_json::to_value(&obj) {
-                        self.forget(&ObjectKey::of(&v));
+                        self.forget(&ObjectKey::of(&typed(v, &ar)));
                     }
                 }
             }
         }
     }
 
-    fn store(&self, obj: DynamicObject) -> Option<ObjectKey> {
-        let v = serde_json::to_value(&obj).ok()?;
+    fn store(&self, obj: DynamicObject, ar: &ApiResource) -> Option<ObjectKey> {
+        let v = typed(serde_json::to_value(&obj).ok()?, ar);
         let key = ObjectKey::of(&v);
         match compact(v) {
             Some((tracking, rv, json)) => {
@@ -401,6 +415,16 @@ impl LiveCache {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn list_items_get_the_type_of_the_watched_resource() {
+        let ar = crate::api_resource("apps", "v1", "Deployment", "deployments");
+        let item = json!({"metadata": {"name": "web", "namespace": "demo"}});
+        let key = ObjectKey::of(&typed(item, &ar));
+        assert_eq!((key.group.as_str(), key.kind.as_str()), ("apps", "Deployment"));
+        let own = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}});
+        assert_eq!(ObjectKey::of(&typed(own, &ar)).kind, "ConfigMap");
+    }
 
     #[test]
     fn compaction_keeps_tracked_objects_without_managed_fields() {

@@ -501,13 +501,16 @@ impl Run<'_> {
     fn check_group(
         &self,
         group: GroupId,
+        tasks: &[&Task],
         results: &mut [ResourceResult],
         fresh: &HashMap<ObjectKey, Value>,
     ) -> Vec<String> {
         let mut waiting = Vec::new();
-        let phase = group.phase.as_str();
         for r in results.iter_mut().filter(|r| {
-            r.sync_phase == phase && r.sync_wave == group.wave() && r.hook_type.is_empty()
+            r.hook_type.is_empty()
+                && tasks
+                    .iter()
+                    .any(|t| t.action != Action::Hook && same(r, t.phase(), &t.key))
         }) {
             let key = ObjectKey {
                 group: r.group.clone(),
@@ -617,7 +620,8 @@ impl Run<'_> {
             };
             // Each group waits for the one before it.
             if let Some(prev) = last.or_else(|| previous_group(&groups, group)) {
-                let waiting = self.check_group(prev, &mut result.resources, fresh);
+                let prev_tasks = groups.get(&prev).map(Vec::as_slice).unwrap_or_default();
+                let waiting = self.check_group(prev, prev_tasks, &mut result.resources, fresh);
                 let now_failed = result
                     .resources
                     .iter()

@@ -29,7 +29,9 @@ struct World {
     repo_url: String,
     kubeconfig: PathBuf,
     daemon: Option<Killed>,
-    _controller: Killed,
+    controller: Option<Killed>,
+    /// Arguments the controller is started with, after the common ones.
+    controller_args: Vec<String>,
     mgmt: kube::Client,
     target: kube::Client,
 }
@@ -93,8 +95,8 @@ fn deployment(name: &str, image: &str) -> String {
 }
 
 impl World {
-    /// Given clusters, a repository with `files`, and a running controller.
-    async fn new(files: &[(&str, String)]) -> World {
+    /// Given clusters, a repository with `files`, and a controller not started yet.
+    async fn new_stopped(files: &[(&str, String)]) -> World {
         let dir = tempfile::tempdir().expect("tempdir");
         // The clusters run in their own process, as a real API server would.
         let kubeconfig = dir.path().join("kubeconfig");
@@ -169,6 +171,39 @@ impl World {
         }
         let mgmt = client_of(&kubeconfig, "management").await;
         let target = client_of(&kubeconfig, "target").await;
+        let world = World {
+            _emulator: Killed(emulator),
+            control: format!("http://127.0.0.1:{control_port}"),
+            dir,
+            repo,
+            repo_url: format!("git://127.0.0.1:{port}/apps"),
+            kubeconfig,
+            daemon: Some(Killed(daemon)),
+            controller: None,
+            controller_args: Vec::new(),
+            mgmt,
+            target,
+        };
+        world.register_target().await;
+        world
+    }
+
+    /// Given a world whose controller is started with `args` as well.
+    async fn with_controller_args(files: &[(&str, String)], args: &[String]) -> World {
+        let mut w = World::new_stopped(files).await;
+        w.controller_args = args.to_vec();
+        w.start_controller();
+        w
+    }
+
+    async fn new(files: &[(&str, String)]) -> World {
+        let mut w = World::new_stopped(files).await;
+        w.start_controller();
+        w
+    }
+
+    /// The controller starts (again).
+    fn start_controller(&mut self) {
         let controller = Command::new(env!("CARGO_BIN_EXE_ferry"))
             .args([
                 "--log",
@@ -182,26 +217,19 @@ impl World {
                 "4",
             ])
             .arg("--kubeconfig")
-            .arg(&kubeconfig)
+            .arg(&self.kubeconfig)
             .arg("--git-cache")
-            .arg(dir.path().join("cache"))
+            .arg(self.dir.path().join("cache"))
+            .args(&self.controller_args)
             .stdout(Stdio::null())
             .spawn()
             .expect("ferry controller");
-        let world = World {
-            _emulator: Killed(emulator),
-            control: format!("http://127.0.0.1:{control_port}"),
-            dir,
-            repo,
-            repo_url: format!("git://127.0.0.1:{port}/apps"),
-            kubeconfig,
-            daemon: Some(Killed(daemon)),
-            _controller: Killed(controller),
-            mgmt,
-            target,
-        };
-        world.register_target().await;
-        world
+        self.controller = Some(Killed(controller));
+    }
+
+    /// The controller is killed (SIGKILL: no chance to finish anything).
+    fn kill_controller(&mut self) {
+        self.controller.take();
     }
 
     async fn register_target(&self) {
@@ -738,4 +766,179 @@ async fn a_cluster_that_refuses_ferry_is_a_condition_and_nothing_is_written() {
     assert_eq!(s["sync"]["status"], "Unknown", "{s:#}");
     w.expect_target(&cm_res(), "denied", 1, "not created", |v| v.is_none())
         .await;
+}
+
+fn job(name: &str, image: &str, annotations: &str) -> String {
+    format!(
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\n  annotations:\n{annotations}spec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: main\n          image: {image}\n"
+    )
+}
+
+fn job_res() -> ApiResource {
+    ar("batch", "v1", "Job", "jobs")
+}
+
+fn op_state(s: &Value) -> &Value {
+    &s["operationState"]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_and_waves_run_in_order_and_a_killed_controller_resumes_the_same_operation() {
+    // Given an application with a PreSync migration Job, a Deployment in wave 0 that stays
+    // unready, a ConfigMap in wave 1 and a PostSync smoke test deleted when it succeeds.
+    let mut w = World::new(&[
+        (
+            "waves/migrate.yaml",
+            job(
+                "migrate",
+                "busybox:1",
+                "    argocd.argoproj.io/hook: PreSync\n",
+            ),
+        ),
+        (
+            "waves/slow.yaml",
+            deployment("slow", "nginx:1.25").replace(
+                "metadata:\n  name: slow\n",
+                "metadata:\n  name: slow\n  annotations:\n    emulator.ferry.dev/never-ready: \"true\"\n",
+            ),
+        ),
+        (
+            "waves/late.yaml",
+            cm("late", "v1").replace(
+                "  name: late\n",
+                "  name: late\n  annotations:\n    argocd.argoproj.io/sync-wave: \"1\"\n",
+            ),
+        ),
+        (
+            "waves/smoke.yaml",
+            job(
+                "smoke",
+                "busybox:1",
+                "    argocd.argoproj.io/hook: PostSync\n    argocd.argoproj.io/hook-delete-policy: HookSucceeded\n",
+            ),
+        ),
+    ])
+    .await;
+    w.app("waves", "waves", true, false).await;
+
+    // Then the migration runs first, wave 0 is applied, and wave 1 waits for it to be healthy.
+    let s = w
+        .expect_app("waves", 60, "waiting for the Deployment", |s| {
+            op_state(s)["phase"] == "Running"
+                && op_state(s)["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("healthy state of Deployment slow"))
+        })
+        .await;
+    let sync_id = op_state(&s)["syncId"].as_str().expect("sync id").to_owned();
+    w.expect_target(&job_res(), "migrate", 5, "the migration Job, complete", |v| {
+        v.is_some_and(|v| v["status"]["succeeded"] == 1)
+    })
+    .await;
+    w.expect_target(&cm_res(), "late", 1, "not applied yet", |v| v.is_none())
+        .await;
+    let results = op_state(&s)["syncResult"]["resources"].clone();
+    assert!(
+        results.as_array().is_some_and(|rs| rs.iter().any(|r| r["name"] == "migrate"
+            && r["hookType"] == "PreSync"
+            && r["hookPhase"] == "Succeeded")),
+        "the PreSync hook is recorded as succeeded: {results:#}"
+    );
+
+    // When the controller is killed between waves and comes back, then it resumes the same
+    // operation (same sync id), still waiting.
+    w.kill_controller();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    w.start_controller();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let s = w.status("waves").await;
+    assert_eq!(op_state(&s)["phase"], "Running", "{s:#}");
+    assert_eq!(op_state(&s)["syncId"], sync_id.as_str(), "{s:#}");
+    w.expect_target(&cm_res(), "late", 1, "still not applied", |v| v.is_none())
+        .await;
+
+    // When the Deployment becomes ready, then wave 1 and the PostSync hook run, the hook is
+    // deleted as it asked, and the operation that was started before the kill succeeds.
+    let deployments: Api<DynamicObject> =
+        Api::namespaced_with(w.target.clone(), "demo", &deploy_res());
+    deployments
+        .patch(
+            "slow",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"annotations": {"emulator.ferry.dev/never-ready": null}}})),
+        )
+        .await
+        .expect("make it ready");
+    let s = w
+        .expect_app("waves", 60, "the operation to succeed", |s| {
+            op_state(s)["phase"] == "Succeeded"
+        })
+        .await;
+    assert_eq!(op_state(&s)["syncId"], sync_id.as_str(), "{s:#}");
+    w.expect_target(&cm_res(), "late", 1, "applied", |v| v.is_some())
+        .await;
+    let results = op_state(&s)["syncResult"]["resources"].clone();
+    let phases: Vec<String> = results
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|r| format!("{}:{}", r["syncPhase"].as_str().unwrap_or(""), r["name"].as_str().unwrap_or("")))
+        .collect();
+    let at = |n: &str| phases.iter().position(|p| p.ends_with(&format!(":{n}")));
+    assert!(
+        at("migrate") < at("slow") && at("slow") < at("late") && at("late") < at("smoke"),
+        "results in order PreSync, wave 0, wave 1, PostSync: {phases:?}"
+    );
+    w.expect_target(&job_res(), "smoke", 10, "deleted after success", |v| {
+        v.is_none()
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_presync_hook_stops_the_sync_and_runs_the_syncfail_hooks() {
+    // Given an application whose PreSync migration fails, with a SyncFail hook.
+    let w = World::new(&[
+        (
+            "app/migrate.yaml",
+            job(
+                "migrate",
+                "busybox:fail",
+                "    argocd.argoproj.io/hook: PreSync\n",
+            ),
+        ),
+        (
+            "app/alert.yaml",
+            cm("alert", "sync failed").replace(
+                "  name: alert\n",
+                "  name: alert\n  annotations:\n    argocd.argoproj.io/hook: SyncFail\n",
+            ),
+        ),
+        ("app/web.yaml", deployment("web", "nginx:1.25")),
+    ])
+    .await;
+    w.app("app", "app", true, false).await;
+
+    // Then the sync fails naming the Job, the Deployment is never applied, the SyncFail hook
+    // ran, and the failure is not retried for the same revision.
+    let s = w
+        .expect_app("app", 60, "a failed operation", |s| {
+            op_state(s)["phase"] == "Failed"
+        })
+        .await;
+    let msg = op_state(&s)["message"].as_str().unwrap_or_default();
+    assert!(msg.contains("Job demo/migrate"), "{msg}");
+    assert!(
+        condition(&s, "SyncError").is_some_and(|c| c.contains("migrate")),
+        "{s:#}"
+    );
+    w.expect_target(&cm_res(), "alert", 5, "the SyncFail hook ran", |v| v.is_some())
+        .await;
+    w.expect_target(&deploy_res(), "web", 1, "never applied", |v| v.is_none())
+        .await;
+    let started = op_state(&s)["startedAt"].clone();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let s = w.status("app").await;
+    assert_eq!(op_state(&s)["startedAt"], started, "not retried: {s:#}");
+    assert_eq!(s["sync"]["status"], "OutOfSync", "{s:#}");
 }
