@@ -1,6 +1,7 @@
 //! A small bounded LRU of rendered sources, keyed by what determines a render: repository,
-//! commit, path and options. A commit is immutable, so an entry never goes stale; it only
-//! ages out when newer keys need the room.
+//! commit, path, directory options and, for renders by a config management plugin, a
+//! variant naming the plugin and its inputs (see `plugin_cache_variant`). A commit is
+//! immutable, so an entry never goes stale; it only ages out when newer keys need the room.
 //!
 //! One mutex guards the map and the recency order; it is never held while rendering, so two
 //! callers missing the same key at once may both render it (the second result replaces the
@@ -24,6 +25,9 @@ pub struct RenderKey {
     pub path: String,
     /// The directory options.
     pub options: DirectoryOptions,
+    /// What else the render depends on: empty for a plain directory, the result of
+    /// [`plugin_cache_variant`](crate::plugin_cache_variant) for a plugin render.
+    pub variant: String,
 }
 
 impl RenderKey {
@@ -45,7 +49,14 @@ impl RenderKey {
             commit: commit.into(),
             path,
             options,
+            variant: String::new(),
         }
+    }
+
+    /// The key with `variant` set (plugin renders: the plugin and its inputs).
+    pub fn with_variant(mut self, variant: impl Into<String>) -> RenderKey {
+        self.variant = variant.into();
+        self
     }
 }
 
@@ -111,6 +122,16 @@ impl RenderCache {
         key: RenderKey,
         render: impl FnOnce() -> Result<Rendered, RenderError>,
     ) -> Result<Arc<Rendered>, RenderError> {
+        self.get_or_try_render(key, render)
+    }
+
+    /// [`get_or_render`](Self::get_or_render) for renders with another error type (plugin
+    /// renders fail with `PluginError`). Errors are not cached.
+    pub fn get_or_try_render<E>(
+        &self,
+        key: RenderKey,
+        render: impl FnOnce() -> Result<Rendered, E>,
+    ) -> Result<Arc<Rendered>, E> {
         if let Some(found) = self.lock().touch(&key) {
             self.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(found);
@@ -218,6 +239,25 @@ mod tests {
                 capacity: 2
             }
         );
+    }
+
+    #[test]
+    fn variants_are_separate_entries() {
+        let plain = key("a");
+        assert_eq!(plain.variant, "");
+        let one = key("a").with_variant("plugin x sha256:1");
+        let two = key("a").with_variant("plugin x sha256:2");
+        assert_ne!(plain, one);
+        assert_ne!(one, two);
+        let cache = RenderCache::new(4);
+        cache.get_or_render(plain.clone(), empty).expect("renders");
+        cache
+            .get_or_try_render(one.clone(), || Ok::<_, String>(Rendered::new(Vec::new())))
+            .expect("renders");
+        assert!(cache.get(&one).is_some() && cache.get(&two).is_none());
+        let failed = cache.get_or_try_render(two.clone(), || Err("boom".to_string()));
+        assert_eq!(failed.err().as_deref(), Some("boom"));
+        assert_eq!(cache.stats().entries, 2);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Rendering an Application's plain-directory source into Kubernetes objects, as Argo CD's
 //! "directory" source type does (`spec.source.directory`: `recurse`, `include`, `exclude`).
 //!
-//! An adapter (layer 3): it reads files from a checkout the git adapter made, and nothing
-//! else. No network, no async. The flow of [`render_directory`]:
+//! An adapter (layer 3): it reads files from a checkout the git adapter made and, for
+//! config management plugins only, runs the plugin's commands on a copy of it. No network of
+//! its own, no async. The flow of [`render_directory`]:
 //!
 //! 1. `walk`: resolve the source path inside the checkout (refusing escapes), list the
 //!    `*.yaml`, `*.yml` and `*.json` files in Argo CD's order, apply `include`/`exclude`, and
@@ -13,7 +14,15 @@
 //! 3. [`Rendered`]: the objects with where they came from, and a content hash that changes
 //!    exactly when the objects do.
 //!
-//! [`RenderCache`] keeps recent renders by repository, commit, path and options.
+//! [`RenderCache`] keeps recent renders by repository, commit, path and options (and, for
+//! plugin renders, a variant naming the plugin and its inputs).
+//!
+//! The `plugin` module renders a source with an Argo CD config management plugin instead
+//! (the v2 "sidecar" `ConfigManagementPlugin` format): [`load_plugins`], [`select_plugin`]
+//! (by name or by discovery rules) and [`run_plugin`] (the checkout copied into a scratch
+//! directory, `init` then `generate` run with Argo CD's environment variables and nothing of
+//! the controller's, under a timeout that kills the process group, stdout parsed with the
+//! rules above).
 //!
 //! # Public API
 //!
@@ -24,12 +33,46 @@
 //! pub struct Limits { max_file_bytes, max_total_bytes, max_documents, max_alias_nodes }
 //! pub struct Rendered;  // new(objects), objects(), into_objects(), content_hash(), len(), is_empty()
 //! pub struct RenderedObject { file: String, document: usize, item: Option<usize>, object: Value }
-//! pub struct RenderCache;  // new(capacity), get_or_render(key, || render), get, stats, clear
-//! pub struct RenderKey { repo_url, commit, path, options }  // RenderKey::new normalises path
+//! pub struct RenderCache;  // new(capacity), get_or_render(key, || render),
+//!                           // get_or_try_render(key, || Result<Rendered, E>), get, stats, clear
+//! pub struct RenderKey { repo_url, commit, path, options, variant }
+//!     // RenderKey::new(repo, commit, path, options) normalises path; .with_variant(String)
 //! pub struct CacheStats { hits, misses, entries, capacity }
 //! pub enum RenderError { PathEscapes, SymlinkEscapes, SymlinkLoop, NotFound, InvalidPattern,
 //!                        Parse, NotAnObject, MissingField, TooLarge, TotalTooLarge,
 //!                        TooManyDocuments, Io }
+//!
+//! // Config management plugins (blocking: processes and file IO)
+//! pub fn load_plugins(dir: &Path) -> Result<Vec<PluginSpec>, PluginError>;  // discovery order
+//! pub struct PluginSpec { name, version, init, generate, discover, static_parameters,
+//!                         dynamic_parameters, preserve_file_mode, provide_git_creds, origin }
+//!     // PluginSpec::from_yaml(text, origin), full_name() (`<name>[-<version>]`), digest()
+//! pub struct PluginCommand { command: Vec<String>, args: Vec<String> }  // argv()
+//! pub struct Discover { file_name, find_glob, find_command }
+//! pub struct ParameterAnnouncement { name, title, tooltip, required, item_type,
+//!                                    collection_type, string, array, map }  // UI only
+//! pub struct PluginRequest { name: Option<String>, env: Vec<(String, String)>,
+//!                            parameters: Vec<PluginParameter> }
+//! pub struct PluginParameter { name, string: Option<String>, array: Option<Vec<String>>,
+//!                              map: Option<BTreeMap<String, String>> }  // serde, camelCase
+//! pub struct BuildEnv { app_name, app_namespace, project, revision, source_path, repo_url,
+//!                       target_revision, kube_version, kube_api_versions: Vec<String> }
+//! pub struct PluginLimits { timeout, max_output_bytes, max_stderr_bytes, max_copy_bytes,
+//!                           max_documents, max_alias_nodes }  // Default: 90 s, 64 MiB, ...
+//! pub fn select_plugin<'p>(plugins: &'p [PluginSpec], request: &PluginRequest,
+//!                          checkout_root: &Path, source_path: &str, build_env: &BuildEnv,
+//!                          limits: &PluginLimits, scratch_parent: &Path)
+//!                          -> Result<&'p PluginSpec, PluginError>;
+//! pub fn run_plugin(spec: &PluginSpec, checkout_root: &Path, source_path: &str,
+//!                   request: &PluginRequest, build_env: &BuildEnv, limits: &PluginLimits,
+//!                   scratch_parent: &Path) -> Result<Rendered, PluginError>;
+//! pub fn plugin_cache_variant(spec: &PluginSpec, request: &PluginRequest,
+//!                             build_env: &BuildEnv) -> String;  // for RenderKey::with_variant
+//! pub enum PluginError { InvalidSpec, DuplicateName, ConfigIo, NotFound, NotSupported,
+//!                        NoneDiscovered, Source, CheckoutTooLarge, InvalidEnv, Spawn,
+//!                        CommandFailed, Timeout, OutputTooLarge, Output, Io }
+//! pub enum PluginCommandKind { Init, Generate, Discover }
+//! pub enum ExitKind { Code(i32), Signal(i32) }
 //! ```
 
 use std::path::Path;
@@ -42,12 +85,18 @@ mod cache;
 mod decode;
 mod error;
 mod manifest;
+mod plugin;
 mod resolve;
 mod walk;
 mod yaml;
 
 pub use cache::{CacheStats, RenderCache, RenderKey};
 pub use error::RenderError;
+pub use plugin::{
+    BuildEnv, Discover, ExitKind, ParameterAnnouncement, PluginCommand, PluginCommandKind,
+    PluginError, PluginLimits, PluginParameter, PluginRequest, PluginSpec, load_plugins,
+    plugin_cache_variant, run_plugin, select_plugin,
+};
 
 /// Argo CD's `spec.source.directory` options that select files.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -78,6 +78,96 @@ pub(crate) fn render_file(
     }
 }
 
+/// Parses a command's standard output the way Argo CD reads a config management plugin's:
+/// a stream of JSON values when the first non-blank character is `{` (as apimachinery's
+/// `YAMLOrJSONDecoder` sniffs it), one JSON array whose elements count as documents when it
+/// is `[`, and a multi-document YAML stream otherwise. Each document then follows the same
+/// rules as a file: empty ones skipped, `*List`s expanded, `apiVersion`, `kind` and
+/// `metadata.name` required, at most `limits.max_documents` documents and
+/// `limits.max_alias_nodes` alias-expanded nodes. `label` stands in for the file name.
+pub(crate) fn render_stream(
+    label: &str,
+    bytes: &[u8],
+    limits: &Limits,
+) -> Result<Vec<RenderedObject>, RenderError> {
+    let text = std::str::from_utf8(bytes).map_err(|err| {
+        let (line, column) = position(&bytes[..err.valid_up_to()]);
+        RenderError::Parse {
+            file: label.to_string(),
+            document: 1,
+            line,
+            column,
+            message: "output is not valid UTF-8".to_string(),
+        }
+    })?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut progress = Progress::new(limits);
+    let mut out = Vec::new();
+    let mut on_document = |document: usize, value: Value| -> Result<(), RenderError> {
+        progress.documents += 1;
+        if progress.documents > limits.max_documents {
+            return Err(RenderError::TooManyDocuments {
+                file: label.to_string(),
+                limit: limits.max_documents,
+            });
+        }
+        push_objects(label, document, value, &mut out)
+    };
+    let parse_error =
+        |document: usize, (line, column, message): (usize, usize, String)| RenderError::Parse {
+            file: label.to_string(),
+            document,
+            line,
+            column,
+            message,
+        };
+    match text.trim_start().chars().next() {
+        Some('{') => {
+            let stream = serde_json::Deserializer::from_str(text).into_iter::<Strict>();
+            let mut document = 0;
+            for next in stream {
+                document += 1;
+                let Strict(value) = next.map_err(|err| parse_error(document, located(err)))?;
+                on_document(document, value)?;
+            }
+        }
+        Some('[') => match parse_json(text).map_err(|err| parse_error(1, err))? {
+            Value::Array(items) => {
+                for (index, item) in items.into_iter().enumerate() {
+                    on_document(index + 1, item)?;
+                }
+            }
+            other => on_document(1, other)?,
+        },
+        _ => {
+            let mut budget = AliasBudget {
+                remaining: limits.max_alias_nodes,
+                limit: limits.max_alias_nodes,
+            };
+            yaml::for_each_document(text, &mut budget, &mut on_document).map_err(
+                |err| match err {
+                    StreamError::Stopped(err) => err,
+                    StreamError::Yaml { document, error } => RenderError::Parse {
+                        file: label.to_string(),
+                        document,
+                        line: error.line,
+                        column: error.column,
+                        message: error.message,
+                    },
+                },
+            )?;
+        }
+    }
+    Ok(out)
+}
+
+/// 1-based line and column just after `valid`.
+fn position(valid: &[u8]) -> (usize, usize) {
+    let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+    let column = valid.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+    (line, column)
+}
+
 /// The file's text, reading at most one byte past the limit (the file may have grown since
 /// the walk measured it).
 fn read_text(file: &Candidate, limits: &Limits) -> Result<String, RenderError> {
@@ -98,9 +188,7 @@ fn read_text(file: &Candidate, limits: &Limits) -> Result<String, RenderError> {
         });
     }
     String::from_utf8(bytes).map_err(|err| {
-        let valid = &err.as_bytes()[..err.utf8_error().valid_up_to()];
-        let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
-        let column = valid.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+        let (line, column) = position(&err.as_bytes()[..err.utf8_error().valid_up_to()]);
         RenderError::Parse {
             file: file.rel.clone(),
             document: 1,
@@ -210,18 +298,20 @@ fn check_fields(
 
 // === JSON ===
 
+/// `(line, column, message)` of a serde_json error, without the position serde_json appends
+/// to its message.
+fn located(err: serde_json::Error) -> (usize, usize, String) {
+    let message = err.to_string();
+    let message = match message.rfind(" at line ") {
+        Some(at) => message[..at].to_string(),
+        None => message,
+    };
+    (err.line().max(1), err.column().max(1), message)
+}
+
 /// One JSON value, duplicate keys refused; `(line, column, message)` on error.
 pub(crate) fn parse_json(text: &str) -> Result<Value, (usize, usize, String)> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let located = |err: serde_json::Error| {
-        let message = err.to_string();
-        // serde_json appends " at line L column C"; keep the message without it.
-        let message = match message.rfind(" at line ") {
-            Some(at) => message[..at].to_string(),
-            None => message,
-        };
-        (err.line().max(1), err.column().max(1), message)
-    };
     let value = StrictValue.deserialize(&mut de).map_err(located)?;
     de.end().map_err(|err| {
         let (line, column, _) = located(err);
@@ -232,6 +322,15 @@ pub(crate) fn parse_json(text: &str) -> Result<Value, (usize, usize, String)> {
         )
     })?;
     Ok(value)
+}
+
+/// A value read with [`StrictValue`], for `serde_json`'s stream reader.
+struct Strict(Value);
+
+impl<'de> de::Deserialize<'de> for Strict {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Strict, D::Error> {
+        StrictValue.deserialize(deserializer).map(Strict)
+    }
 }
 
 /// Deserializes a `serde_json::Value`, refusing duplicate keys and turning integers beyond

@@ -83,7 +83,7 @@ pub(crate) fn normalize_source_path(source_path: &str) -> Result<Vec<String>, Re
 
 /// Follows the source path from the root one component at a time, refusing a symlink that
 /// leaves the checkout.
-fn resolve_app_dir(
+pub(crate) fn resolve_app_dir(
     root: &Path,
     components: &[String],
     source_path: &str,
