@@ -67,6 +67,38 @@ impl Cluster {
         &self.spec.name
     }
 
+    /// The cluster's version (`v1.29.4`, as `/version` says `gitVersion`) and every
+    /// `group/version` it serves, as config management plugins see them in `KUBE_VERSION`
+    /// and `KUBE_API_VERSIONS`. From the cached discovery; the version costs one request.
+    pub async fn kube_versions(&self) -> Result<(String, Vec<String>), ClusterError> {
+        let d = self.discovery(false).await?;
+        let mut versions: Vec<String> = d
+            .groups()
+            .flat_map(|g| {
+                g.versions()
+                    .map(|v| {
+                        if g.name().is_empty() {
+                            v.to_owned()
+                        } else {
+                            format!("{}/{v}", g.name())
+                        }
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        versions.sort();
+        let _permit = self.limiter.acquire().await;
+        let info = self
+            .client
+            .apiserver_version()
+            .await
+            .map_err(|source| ClusterError::Discovery {
+                cluster: self.spec.name.clone(),
+                source,
+            })?;
+        Ok((info.git_version, versions))
+    }
+
     /// The resource of a group/version/kind, from discovery (refreshed once when the kind is
     /// not known yet, e.g. a CRD created since).
     pub async fn resolve(

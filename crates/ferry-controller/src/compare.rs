@@ -194,9 +194,31 @@ pub async fn compare(
     revision: Option<&str>,
 ) -> Result<Comparison, CompareError> {
     let app_name = app.metadata.name.clone().unwrap_or_default();
+    let source = source.unwrap_or(&app.spec.source);
+    let app_ctx = match &source.plugin {
+        None => None,
+        Some(_) => {
+            let (kube_version, kube_api_versions) =
+                cluster.kube_versions().await.map_err(|e| CompareError::Unreachable {
+                    cluster: cluster.name().into(),
+                    detail: e.to_string(),
+                })?;
+            Some(crate::source::AppContext {
+                app_name: app_name.clone(),
+                app_namespace: app.spec.destination.namespace.clone().unwrap_or_default(),
+                project: if app.spec.project.is_empty() {
+                    "default".into()
+                } else {
+                    app.spec.project.clone()
+                },
+                kube_version,
+                kube_api_versions,
+            })
+        }
+    };
     let resolved = ctx
         .sources
-        .render(source.unwrap_or(&app.spec.source), revision, refresh)
+        .render(source, revision, refresh, app_ctx.as_ref())
         .await?;
     let default_ns = app
         .spec
@@ -224,12 +246,30 @@ pub async fn compare(
             Ok(h) => h,
             Err(e) => {
                 return Err(CompareError::Invalid {
-                    object: String::new(),
+                    object: "an object".into(),
                     file: item.file.clone(),
                     reason: e.to_string(),
                 });
             }
         };
+        let unnamed = obj
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty);
+        if unnamed && hook.is_none() {
+            return Err(CompareError::Invalid {
+                object: format!(
+                    "{} {}*",
+                    obj["kind"].as_str().unwrap_or_default(),
+                    obj.pointer("/metadata/generateName")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                ),
+                file: item.file.clone(),
+                reason: "metadata.generateName without metadata.name is allowed only for hooks"
+                    .into(),
+            });
+        }
         if hook.as_ref().is_some_and(|h| h.phases.is_empty()) {
             // `Skip`, or a deletion-only hook: never applied by a sync.
             continue;

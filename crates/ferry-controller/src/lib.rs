@@ -50,7 +50,19 @@ pub struct ControllerConfig {
     pub limits: Limits,
     /// Allow `file://` repository URLs (tests only).
     pub allow_file_urls: bool,
+    /// Directory of config management plugins (`*.yaml` or `*/plugin.yaml`, Argo CD's
+    /// `ConfigManagementPlugin` format); none: plugin sources fail with a clear condition.
+    pub plugins_dir: Option<PathBuf>,
+    /// How long each plugin command may run.
+    pub plugin_timeout: Duration,
+    /// Where push webhooks are received (`POST /api/webhook`); none: no webhook endpoint.
+    pub webhook_listen: Option<std::net::SocketAddr>,
 }
+
+/// The Secret (in Ferry's namespace) with the webhook secrets, under Argo CD's key names
+/// (`webhook.github.secret`, `webhook.gitlab.secret`, `webhook.bitbucket.uuid`,
+/// `webhook.bitbucketserver.secret`) and `webhook.generic.secret`.
+pub const WEBHOOK_SECRET_NAME: &str = "ferry-secret";
 
 impl ControllerConfig {
     pub fn new(git_root: PathBuf) -> Self {
@@ -62,6 +74,9 @@ impl ControllerConfig {
             install_crds: true,
             limits: Limits::default(),
             allow_file_urls: false,
+            plugins_dir: None,
+            plugin_timeout: Duration::from_secs(90),
+            webhook_listen: None,
         }
     }
 }
@@ -74,6 +89,13 @@ pub enum ControllerError {
     Git(#[from] ferry_git::GitError),
     #[error("installing CRDs: {0}")]
     Crds(String),
+    #[error("config management plugins: {0}")]
+    Plugins(#[from] ferry_render::PluginError),
+    #[error("webhook endpoint {addr}: {source}")]
+    Webhook {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
 }
 
 pub fn applications_resource() -> ApiResource {
@@ -230,6 +252,30 @@ impl ControllerCtx {
         }
     }
 
+    /// A push webhook: every application whose source the push touched resolves its
+    /// revision again and is reconciled now. Answers how many.
+    pub fn refresh_matching(&self, event: &ferry_webhook::PushEvent) -> usize {
+        let apps: Vec<Application> = self
+            .apps
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        let mut n = 0;
+        for app in apps {
+            let src = &app.spec.source;
+            if event.matches(&src.repo_url, &src.target_revision) {
+                self.sources.invalidate(&src.repo_url);
+                let name = app.metadata.name.clone().unwrap_or_default();
+                tracing::info!(app = %name, provider = %event.provider, "refreshed by a push webhook");
+                self.queue.add(&name, Duration::ZERO);
+                n += 1;
+            }
+        }
+        n
+    }
+
     pub async fn clear_operation(&self, app: &Application) {
         let name = app.metadata.name.clone().unwrap_or_default();
         if let Err(e) = self
@@ -381,11 +427,30 @@ pub async fn start(
     let mut git_config = ferry_git::GitConfig::new(config.git_root.clone());
     git_config.allow_file_urls = config.allow_file_urls;
     let git = ferry_git::GitCache::new(git_config)?;
+    let mut plugins = source::Plugins {
+        scratch: config.git_root.join("plugin-scratch"),
+        ..Default::default()
+    };
+    plugins.limits.timeout = config.plugin_timeout;
+    if let Some(dir) = &config.plugins_dir {
+        plugins.specs = ferry_render::load_plugins(dir)?;
+        tracing::info!(
+            plugins = %plugins.specs.iter().map(|p| p.full_name()).collect::<Vec<_>>().join(", "),
+            "config management plugins loaded"
+        );
+    }
+    std::fs::create_dir_all(&plugins.scratch).map_err(|e| {
+        ControllerError::Crds(format!(
+            "creating {}: {e}",
+            plugins.scratch.display()
+        ))
+    })?;
     let sources = Sources::new(
         git,
         ferry_render::RenderCache::new(256),
         config.poll_interval,
-    );
+    )
+    .with_plugins(plugins);
     let (changed_tx, mut changed_rx) = mpsc::unbounded_channel();
     let ctx = Arc::new(ControllerCtx {
         apps_api: Api::namespaced_with(client.clone(), &config.namespace, &applications_resource()),
@@ -510,6 +575,61 @@ pub async fn start(
         }
     });
 
+    // Push webhooks, with their secrets from a Secret that may change at any time.
+    if let Some(addr) = ctx.config.webhook_listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| ControllerError::Webhook { addr, source })?;
+        let secrets = Arc::new(ferry_webhook::SharedSecrets::new(
+            ferry_webhook::WebhookSecrets::default(),
+        ));
+        let secret_api: Api<DynamicObject> = Api::namespaced_with(
+            client.clone(),
+            &ctx.config.namespace,
+            &ar("", "v1", "Secret", "secrets"),
+        );
+        let watch = watcher(
+            secret_api,
+            watcher::Config::default().fields(&format!("metadata.name={WEBHOOK_SECRET_NAME}")),
+        );
+        let shared = secrets.clone();
+        let mut stop5 = stop.clone();
+        tokio::spawn(async move {
+            let mut stream = watch.boxed();
+            loop {
+                let ev = tokio::select! { e = stream.next() => e, _ = stop5.changed() => return };
+                let Some(ev) = ev else { return };
+                match ev {
+                    Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
+                        shared.set(webhook_secrets(&o));
+                    }
+                    Ok(watcher::Event::Delete(_)) => {
+                        shared.set(ferry_webhook::WebhookSecrets::default());
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::debug!(error = %e, "watching the webhook Secret");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                }
+            }
+        });
+        let sink_ctx = ctx.clone();
+        let sink = move |event: ferry_webhook::PushEvent| sink_ctx.refresh_matching(&event);
+        let state = ferry_webhook::WebhookState::new(secrets, Arc::new(sink));
+        let app = ferry_webhook::router(state);
+        let mut stop6 = stop.clone();
+        tracing::info!(%addr, "webhook endpoint listening");
+        tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = stop6.changed().await;
+            });
+            if let Err(e) = serve.await {
+                tracing::warn!(error = %e, "webhook endpoint stopped");
+            }
+        });
+    }
+
     // Live objects that changed re-trigger their application.
     let ctx4 = ctx.clone();
     tokio::spawn(async move {
@@ -538,4 +658,25 @@ pub async fn start(
         });
     }
     Ok(ctx)
+}
+
+/// The webhook secrets of a Secret (`data` is base64 in JSON, as the API server sends it).
+fn webhook_secrets(secret: &DynamicObject) -> ferry_webhook::WebhookSecrets {
+    use base64::Engine as _;
+    let data = secret
+        .data
+        .get("data")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let decoded: Vec<(String, Vec<u8>)> = data
+        .iter()
+        .filter_map(|(k, v)| {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(v.as_str()?)
+                .ok()?;
+            Some((k.clone(), bytes))
+        })
+        .collect();
+    ferry_webhook::WebhookSecrets::from_secret_data(decoded)
 }

@@ -21,6 +21,12 @@ pub enum SourceError {
         commit: String,
         source: RenderError,
     },
+    #[error("rendering {path:?} at {commit} with a config management plugin: {source}")]
+    Plugin {
+        path: String,
+        commit: String,
+        source: ferry_render::PluginError,
+    },
     #[error("rendering {path:?} at {commit}: {reason}")]
     Internal {
         path: String,
@@ -42,6 +48,27 @@ pub struct Sources {
     /// Repository credentials, from Secrets.
     repo_secrets: Arc<Mutex<Vec<RepoSecret>>>,
     resolve_ttl: Duration,
+    plugins: Arc<Plugins>,
+}
+
+/// Config management plugins and where they run.
+#[derive(Debug, Default)]
+pub struct Plugins {
+    pub specs: Vec<ferry_render::PluginSpec>,
+    /// Parent of each run's scratch copy of the checkout.
+    pub scratch: std::path::PathBuf,
+    pub limits: ferry_render::PluginLimits,
+}
+
+/// What a plugin learns of the application besides its source (Argo CD's build
+/// environment).
+#[derive(Debug, Clone, Default)]
+pub struct AppContext {
+    pub app_name: String,
+    pub app_namespace: String,
+    pub project: String,
+    pub kube_version: String,
+    pub kube_api_versions: Vec<String>,
 }
 
 impl std::fmt::Debug for Sources {
@@ -66,7 +93,23 @@ impl Sources {
             resolved: Arc::new(Mutex::new(HashMap::new())),
             repo_secrets: Arc::new(Mutex::new(Vec::new())),
             resolve_ttl,
+            plugins: Arc::new(Plugins::default()),
         }
+    }
+
+    /// With these config management plugins.
+    pub fn with_plugins(mut self, plugins: Plugins) -> Self {
+        self.plugins = Arc::new(plugins);
+        self
+    }
+
+    /// Forgets the commits resolved for `url` (every revision), so that the next render
+    /// asks the server again: a push webhook said it changed.
+    pub fn invalidate(&self, url: &str) {
+        self.resolved
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .retain(|(u, _), _| u != url);
     }
 
     pub fn git(&self) -> &GitCache {
@@ -127,11 +170,13 @@ impl Sources {
     }
 
     /// Resolves (unless `revision` overrides it), checks out and renders a source.
+    /// `app` is needed only by plugin sources (`None` is fine for directories).
     pub async fn render(
         &self,
         source: &ApplicationSource,
         revision: Option<&str>,
         refresh: bool,
+        app: Option<&AppContext>,
     ) -> Result<Resolved, SourceError> {
         let wanted = revision.unwrap_or(&source.target_revision);
         let commit = self.resolve(&source.repo_url, wanted, refresh).await?;
@@ -141,6 +186,12 @@ impl Sources {
             reason: e.to_string(),
         })?;
         let checkout = self.git.checkout(&self.repo(&source.repo_url), &id).await?;
+        if let Some(plugin) = &source.plugin {
+            let rendered = self
+                .render_plugin(source, plugin, &commit, checkout.path.clone(), app)
+                .await?;
+            return Ok(Resolved { commit, rendered });
+        }
         let dir = source.directory.clone().unwrap_or_default();
         let opts = DirectoryOptions {
             recurse: dir.recurse,
@@ -178,5 +229,91 @@ impl Sources {
             source: e,
         })?;
         Ok(Resolved { commit, rendered })
+    }
+
+    async fn render_plugin(
+        &self,
+        source: &ApplicationSource,
+        plugin: &ferry_api::PluginSource,
+        commit: &str,
+        root: std::path::PathBuf,
+        app: Option<&AppContext>,
+    ) -> Result<Arc<Rendered>, SourceError> {
+        let app = app.cloned().unwrap_or_default();
+        let request = ferry_render::PluginRequest {
+            name: Some(plugin.name.clone()).filter(|n| !n.is_empty()),
+            env: plugin
+                .env
+                .iter()
+                .map(|e| (e.name.clone(), e.value.clone()))
+                .collect(),
+            parameters: plugin
+                .parameters
+                .iter()
+                .map(|p| ferry_render::PluginParameter {
+                    name: p.name.clone(),
+                    string: p.string.clone(),
+                    array: p.array.clone(),
+                    map: p.map.clone(),
+                })
+                .collect(),
+        };
+        let build = ferry_render::BuildEnv {
+            app_name: app.app_name,
+            app_namespace: app.app_namespace,
+            project: app.project,
+            revision: commit.to_owned(),
+            source_path: source.path.clone(),
+            repo_url: source.repo_url.clone(),
+            target_revision: source.target_revision.clone(),
+            kube_version: app.kube_version,
+            kube_api_versions: app.kube_api_versions,
+        };
+        let plugins = self.plugins.clone();
+        let cache = self.render.clone();
+        let path = source.path.clone();
+        let repo_url = source.repo_url.clone();
+        let commit_owned = commit.to_owned();
+        let fail = |e: ferry_render::PluginError| SourceError::Plugin {
+            path: source.path.clone(),
+            commit: commit.to_owned(),
+            source: e,
+        };
+        tokio::task::spawn_blocking(move || {
+            let spec = ferry_render::select_plugin(
+                &plugins.specs,
+                &request,
+                &root,
+                &path,
+                &build,
+                &plugins.limits,
+                &plugins.scratch,
+            )?;
+            let key = ferry_render::RenderKey::new(
+                repo_url,
+                commit_owned,
+                &path,
+                DirectoryOptions::default(),
+            )
+            .with_variant(ferry_render::plugin_cache_variant(spec, &request, &build));
+            cache.get_or_try_render(key, || {
+                ferry_render::run_plugin(
+                    spec,
+                    &root,
+                    &path,
+                    &request,
+                    &build,
+                    &plugins.limits,
+                    &plugins.scratch,
+                )
+            })
+        })
+        .await
+        .map_err(|e| SourceError::Internal {
+            path: source.path.clone(),
+            commit: commit.to_owned(),
+            reason: e.to_string(),
+        })?
+        .map_err(fail)
     }
 }

@@ -51,7 +51,10 @@ pub fn apply_scheme_defaults(group: &str, version: &str, kind: &str, obj: &mut V
         }
         ("", "ReplicationController") => replication_controller(root),
         ("", "Service") => service(root),
-        ("", "Secret") => default_val(root, "type", json!("Opaque")),
+        ("", "Secret") => {
+            default_val(root, "type", json!("Opaque"));
+            secret_string_data(root);
+        }
         ("", "Namespace") => namespace(root),
         ("", "PersistentVolumeClaim") => pod::pvc(root),
         ("", "PersistentVolume") => persistent_volume(root),
@@ -428,6 +431,30 @@ fn webhooks(root: &mut Obj, mutating: bool) {
         }
         if let Some(svc) = path(hook, &["clientConfig", "service"]) {
             default_ptr(svc, "port", json!(443));
+        }
+    }
+}
+
+/// `stringData` is write-only: the v1 conversion merges it into `data` (base64, winning
+/// over `data`'s keys) and it is never stored.
+fn secret_string_data(root: &mut serde_json::Map<String, Value>) {
+    use base64::Engine as _;
+    let Some(Value::Object(string_data)) = root.remove("stringData") else {
+        return;
+    };
+    let data = root
+        .entry("data".to_owned())
+        .or_insert_with(|| json!({}));
+    if !data.is_object() {
+        *data = json!({});
+    }
+    if let Some(data) = data.as_object_mut() {
+        for (k, v) in string_data {
+            let text = v.as_str().unwrap_or_default();
+            data.insert(
+                k,
+                json!(base64::engine::general_purpose::STANDARD.encode(text)),
+            );
         }
     }
 }

@@ -281,7 +281,10 @@ fn check_fields(
         Some("apiVersion")
     } else if !non_empty(object.get("kind")) {
         Some("kind")
-    } else if !non_empty(object.get("metadata").and_then(|m| m.get("name"))) {
+    } else if !non_empty(object.get("metadata").and_then(|m| m.get("name")))
+        // Hooks may be named by `generateName` (the controller refuses it elsewhere).
+        && !non_empty(object.get("metadata").and_then(|m| m.get("generateName")))
+    {
         Some("metadata.name")
     } else {
         None

@@ -38,6 +38,19 @@ pub struct ControllerArgs {
     /// Allow `file://` repository URLs (for local experiments only).
     #[arg(long)]
     pub allow_file_urls: bool,
+    /// Directory of config management plugins: Argo CD `plugin.yaml` files, as `*.yaml` or
+    /// `<name>/plugin.yaml`. Their commands run on this host, each in a scratch copy of the
+    /// checkout with a clean environment.
+    #[arg(long, env = "FERRY_PLUGINS_DIR")]
+    pub plugins_dir: Option<PathBuf>,
+    /// Seconds each plugin command may run before it is killed.
+    #[arg(long, env = "FERRY_PLUGIN_TIMEOUT_SECONDS", default_value_t = 90)]
+    pub plugin_timeout_seconds: u64,
+    /// Address for push webhooks (`POST /api/webhook` for GitHub, GitLab and Bitbucket,
+    /// `POST /api/webhook/generic`), e.g. `0.0.0.0:8080`. Secrets come from the Secret
+    /// `ferry-secret` in Ferry's namespace; a provider without one is refused.
+    #[arg(long, env = "FERRY_WEBHOOK_LISTEN")]
+    pub webhook_listen: Option<std::net::SocketAddr>,
 }
 
 impl ControllerArgs {
@@ -53,6 +66,9 @@ impl ControllerArgs {
             concurrency: self.concurrency,
         };
         c.allow_file_urls = self.allow_file_urls;
+        c.plugins_dir = self.plugins_dir.clone();
+        c.plugin_timeout = Duration::from_secs(self.plugin_timeout_seconds.max(1));
+        c.webhook_listen = self.webhook_listen;
         c
     }
 }

@@ -45,13 +45,18 @@ pub async fn diff(mgmt: &MgmtArgs, apps: &Api<DynamicObject>, name: &str) -> any
             repo.push(v);
         }
     }
+    if app.spec.source.plugin.is_some() {
+        anyhow::bail!(
+            "{name} is rendered by a config management plugin, which runs only in the controller; `ferry app get {name}` shows which resources differ"
+        );
+    }
     let dest = &app.spec.destination;
     let cluster = registry.find(dest.server.as_deref(), dest.name.as_deref())?;
     let root = std::env::temp_dir().join("ferry-cli-git");
     let git = ferry_git::GitCache::new(ferry_git::GitConfig::new(root))?;
     let sources = Sources::new(git, ferry_render::RenderCache::new(4), Duration::ZERO);
     sources.set_repo_secrets(ferry_git::repositories_from_secrets(&repo));
-    let resolved = sources.render(&app.spec.source, None, true).await?;
+    let resolved = sources.render(&app.spec.source, None, true, None).await?;
     println!(
         "comparing {name} at {} with cluster {}",
         &resolved.commit,
