@@ -1,5 +1,7 @@
 //! Deleting an application: with the `ferry.dev/resources-finalizer` finalizer its managed
-//! resources are deleted first (then the finalizer is removed); without it they stay.
+//! resources are deleted first, with foreground propagation as Argo CD does (then the
+//! finalizer is removed); without it they stay. Resources annotated with the sync option
+//! `Delete=false` always stay.
 
 use std::time::Duration;
 
@@ -36,7 +38,16 @@ pub async fn finalize(ctx: &ControllerCtx, app: &Application) -> Duration {
                 tracing::warn!(app = %name, error = %e, "cannot delete the application's resources yet");
                 return ctx.failure_delay(&name);
             }
-            let managed = cache.managed_by(&name);
+            // `Delete=false` resources stay (and are no longer counted); hooks go as well.
+            let managed: Vec<_> = cache
+                .managed_by(&name)
+                .into_iter()
+                .filter(|l| {
+                    !ferry_api::SyncOptions::default()
+                        .for_resource(ferry_api::annotation(&l.object, "sync-options"))
+                        .is_ok_and(|o| o.no_delete)
+                })
+                .collect();
             for live in &managed {
                 let version = live.object["apiVersion"].as_str().unwrap_or_default();
                 let (group, version) = version.rsplit_once('/').unwrap_or(("", version));
@@ -50,7 +61,7 @@ pub async fn finalize(ctx: &ControllerCtx, app: &Application) -> Duration {
                     };
                     let _permit = cluster.limiter.acquire().await;
                     if let Err(e) = api
-                        .delete(&live.key.name, &DeleteParams::background())
+                        .delete(&live.key.name, &DeleteParams::foreground())
                         .await
                     {
                         tracing::warn!(app = %name, object = %live.key, error = %e, "deleting a managed resource failed");

@@ -492,6 +492,39 @@ pub fn needs_reconcile(old: Option<&Application>, new: &Application) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_up_to_the_limit() {
+        assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5x"), None);
+        assert_eq!(parse_duration("5"), None);
+        let retry = ferry_api::RetryStrategy {
+            limit: 3,
+            backoff: Some(ferry_api::Backoff {
+                duration: Some("5s".into()),
+                factor: Some(2),
+                max_duration: Some("15s".into()),
+            }),
+        };
+        let delays: Vec<_> = (1..=4).map(|a| retry_delay(Some(&retry), a)).collect();
+        assert_eq!(
+            delays,
+            [
+                Some(Duration::from_secs(5)),
+                Some(Duration::from_secs(10)),
+                Some(Duration::from_secs(15)),
+                None
+            ]
+        );
+        assert_eq!(retry_delay(None, 1), None);
+        let forever = ferry_api::RetryStrategy {
+            limit: -1,
+            backoff: None,
+        };
+        assert_eq!(retry_delay(Some(&forever), 100), Some(Duration::from_secs(180)));
+    }
+
     #[test]
     fn merge_diff_clears_what_is_gone_at_any_depth() {
         let old = serde_json::json!({"a": 1, "op": {"phase": "Succeeded", "finishedAt": "t", "r": [1, 2]}});

@@ -1178,3 +1178,157 @@ async fn a_signed_push_webhook_makes_a_change_live_within_seconds_and_an_unsigne
     .await;
     eprintln!("push webhook to applied: {:?}", sent.elapsed());
 }
+
+const WIDGET_CRD: &str = "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, listKind: WidgetList}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-preserve-unknown-fields: true
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_operations_selective_sync_rollback_terminate_and_resource_options() {
+    // Given a manually synced application with a CRD and its custom resource, a ConfigMap
+    // that must never be pruned or deleted, another ConfigMap, and a generateName hook.
+    let mut w = World::new(&[
+        ("ops/crd.yaml", WIDGET_CRD.into()),
+        (
+            "ops/widget.yaml",
+            "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w1\nspec:\n  size: 3\n".into(),
+        ),
+        (
+            "ops/keep.yaml",
+            cm("keep", "precious").replace(
+                "  name: keep\n",
+                "  name: keep\n  annotations:\n    argocd.argoproj.io/sync-options: Prune=false,Delete=false\n",
+            ),
+        ),
+        ("ops/one.yaml", cm("one", "v1")),
+        (
+            "ops/report.yaml",
+            job("x", "busybox:1", "    argocd.argoproj.io/hook: PostSync\n").replace(
+                "  name: x\n",
+                "  generateName: report-\n",
+            ),
+        ),
+    ])
+    .await;
+    w.app("ops", "ops", false, true).await;
+
+    // When it is synced from the CLI, then the CRD comes before its custom resource and the
+    // hook gets a generated name.
+    let (ok, out) = w.ferry(&["sync", "ops"]).await;
+    assert!(ok, "{out}");
+    assert!(out.contains("Succeeded"), "{out}");
+    let widgets = ar("example.com", "v1", "Widget", "widgets");
+    w.expect_target(&widgets, "w1", 5, "the custom resource", |v| {
+        v.is_some_and(|v| v["spec"]["size"] == 3)
+    })
+    .await;
+    let s = w.status("ops").await;
+    let report = op_state(&s)["syncResult"]["resources"]
+        .as_array()
+        .and_then(|rs| {
+            rs.iter()
+                .find(|r| r["hookType"] == "PostSync")
+                .and_then(|r| r["name"].as_str())
+                .map(str::to_owned)
+        })
+        .expect("the hook's result");
+    assert!(report.starts_with("report-") && report.ends_with("-postsync-0"), "{report}");
+    w.expect_target(&job_res(), &report, 5, "the generated hook", |v| v.is_some())
+        .await;
+    let first = s["history"][0]["id"].as_i64().expect("history id");
+
+    // When Git changes one ConfigMap and drops the other, and only the first is synced, then
+    // nothing else is touched.
+    w.commit(
+        &[
+            ("ops/one.yaml", Some(cm("one", "v2"))),
+            ("ops/keep.yaml", None),
+        ],
+        "v2",
+    );
+    let (ok, out) = w
+        .ferry(&["get", "ops", "--refresh", "-o", "json"])
+        .await;
+    assert!(ok, "{out}");
+    let (ok, out) = w.ferry(&["sync", "ops", "--resource", ":ConfigMap:one"]).await;
+    assert!(ok, "{out}");
+    w.expect_target(&cm_res(), "one", 5, "v2", |v| {
+        v.is_some_and(|v| v["data"]["value"] == "v2")
+    })
+    .await;
+    let s = w.status("ops").await;
+    let synced: Vec<&str> = op_state(&s)["syncResult"]["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["kind"] != "Namespace")
+        .filter_map(|r| r["name"].as_str())
+        .collect();
+    assert_eq!(synced, ["one"], "a selective sync syncs one resource: {s:#}");
+
+    // When a sync prunes, then the Prune=false ConfigMap stays and says why.
+    let (ok, out) = w.ferry(&["sync", "ops", "--prune"]).await;
+    assert!(ok, "{out}");
+    assert!(out.contains("Prune=false"), "{out}");
+    w.expect_target(&cm_res(), "keep", 1, "kept", |v| v.is_some())
+        .await;
+
+    // When rolled back to the first sync, then the first revision is live again.
+    let (ok, out) = w.ferry(&["rollback", "ops", &first.to_string()]).await;
+    assert!(ok, "{out}");
+    w.expect_target(&cm_res(), "one", 5, "v1 again", |v| {
+        v.is_some_and(|v| v["data"]["value"] == "v1")
+    })
+    .await;
+
+    // When a sync waits on a hook that never finishes, then it can be terminated: the hook is
+    // deleted and the operation fails, saying so; and a second sync meanwhile is refused.
+    w.commit(
+        &[(
+            "ops/wait.yaml",
+            Some(job("wait", "busybox:never-ready", "    argocd.argoproj.io/hook: Sync\n")),
+        )],
+        "a hook that never ends",
+    );
+    let (ok, out) = w.ferry(&["sync", "ops", "--timeout", "4"]).await;
+    assert!(!ok, "{out}");
+    assert!(out.contains("waiting for completion of hook Job wait"), "{out}");
+    let (ok, out) = w.ferry(&["sync", "ops"]).await;
+    assert!(!ok && out.contains("operation in progress"), "{out}");
+    let (ok, out) = w.ferry(&["terminate-op", "ops"]).await;
+    assert!(ok, "{out}");
+    let s = w
+        .expect_app("ops", 20, "the operation terminated", |s| {
+            op_state(s)["phase"] == "Failed"
+        })
+        .await;
+    assert_eq!(op_state(&s)["message"], "operation terminated", "{s:#}");
+    w.expect_target(&job_res(), "wait", 10, "the running hook deleted", |v| {
+        v.is_none()
+    })
+    .await;
+
+    // When the application is deleted with its resources, then the Delete=false ConfigMap
+    // stays and the rest goes.
+    let (ok, out) = w.ferry(&["delete", "ops"]).await;
+    assert!(ok, "{out}");
+    w.expect_target(&cm_res(), "one", 20, "deleted", |v| v.is_none())
+        .await;
+    w.expect_target(&cm_res(), "keep", 1, "kept", |v| v.is_some())
+        .await;
+    w.stop_git();
+}
