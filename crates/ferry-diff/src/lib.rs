@@ -11,6 +11,9 @@
 //!   live's at the same path; fields only live has are ignored.
 //! - [`ignore_pointers`] removes `ignoreDifferences.jsonPointers` from an object; apply it to
 //!   both sides before comparing.
+//! - [`ignore`]: Argo CD's whole `ignoreDifferences` (JSON pointers, jq path expressions,
+//!   `managedFieldsManagers`, controller-wide defaults), compiled once into [`IgnoreRules`];
+//!   normalise both sides with the [`Applicable`] rules of the object before comparing.
 //!
 //! Secrets (core `v1` `Secret`): the values under `data` and `stringData` are masked in
 //! `live_yaml`, `predicted_yaml` and `unified` (same value, same mask; different values,
@@ -29,6 +32,7 @@
 //! pub fn to_yaml(value: &Value) -> String;
 //! ```
 
+pub mod ignore;
 mod normalize;
 mod pointer;
 mod secret;
@@ -37,6 +41,10 @@ mod yaml;
 use serde_json::Value;
 use similar::TextDiff;
 
+pub use ignore::{
+    Applicable, IGNORE_DIFFERENCES_KEY_PREFIX, IgnoreError, IgnoreRule, IgnoreRules, IgnoreWarning,
+    parse_default_rule, parse_default_rules,
+};
 pub use normalize::{DROPPED_METADATA, LAST_APPLIED_ANNOTATION, is_secret, normalize};
 pub use pointer::{DiffError, ignore_pointers, parse_pointer};
 pub use secret::SECRET_FIELDS;
