@@ -160,6 +160,18 @@ pub async fn apply(cluster: &Cluster, d: &Desired, dry_run: bool) -> Result<Valu
     serde_json::to_value(out).map_err(kube::Error::SerdeError)
 }
 
+/// The live object with its `managedFields`, read from the cluster.
+async fn full_live(cluster: &Cluster, d: &Desired) -> Option<Value> {
+    let api: Api<DynamicObject> = if d.namespaced {
+        Api::namespaced_with(cluster.client.clone(), &d.key.namespace, &d.ar)
+    } else {
+        Api::all_with(cluster.client.clone(), &d.ar)
+    };
+    let _permit = cluster.limiter.acquire().await;
+    let obj = api.get_opt(&d.key.name).await.ok()??;
+    serde_json::to_value(obj).ok()
+}
+
 /// A watch of this cluster failed at some point, and a resumed watch says nothing until
 /// something changes: ask the cluster (cheaply) whether it answers now.
 async fn recheck(cluster: &Cluster, cache: &LiveCache) -> Result<(), CompareError> {
@@ -220,6 +232,26 @@ pub async fn compare(
         .sources
         .render(source, revision, refresh, app_ctx.as_ref())
         .await?;
+    let rules: Vec<ferry_diff::IgnoreRule> = app
+        .spec
+        .ignore_differences
+        .iter()
+        .map(|r| ferry_diff::IgnoreRule {
+            group: r.group.clone(),
+            kind: r.kind.clone(),
+            name: r.name.clone(),
+            namespace: r.namespace.clone(),
+            json_pointers: r.json_pointers.clone(),
+            jq_path_expressions: r.jq_path_expressions.clone(),
+            managed_fields_managers: r.managed_fields_managers.clone(),
+        })
+        .chain(ctx.ignore_defaults())
+        .collect();
+    let ignore = ferry_diff::IgnoreRules::new(rules).map_err(|e| CompareError::Invalid {
+        object: format!("Application {app_name}"),
+        file: "spec.ignoreDifferences".into(),
+        reason: e.to_string(),
+    })?;
     let default_ns = app
         .spec
         .destination
@@ -398,8 +430,13 @@ pub async fn compare(
     for d in &mut desired {
         let live = cache.get(&d.key);
         let memo_key = (app_name.clone(), d.key.clone());
+        let applicable = ignore.for_resource(&d.object);
         let want = Memo {
-            desired_hash: hash_of(&d.object),
+            desired_hash: if applicable.is_empty() {
+                hash_of(&d.object)
+            } else {
+                hash_of(&d.object) ^ hash_of(&json!(ignore.fingerprint()))
+            },
             live_hash: live.as_ref().map(|l| live_hash(&l.object)),
             in_sync: false,
         };
@@ -411,7 +448,23 @@ pub async fn compare(
             (Some(m), _) => m.in_sync,
             (None, None) => false,
             (None, Some(l)) => match apply(cluster, d, true).await {
-                Ok(predicted) => ferry_diff::compare(Some(&l.object), &predicted).in_sync,
+                Ok(predicted) if applicable.is_empty() => {
+                    ferry_diff::compare(Some(&l.object), &predicted).in_sync
+                }
+                Ok(mut predicted) => {
+                    let mut live = if applicable.managed_fields_managers().is_empty() {
+                        l.object.clone()
+                    } else {
+                        // The cache keeps no managedFields; the managers' fields are read
+                        // from the object itself.
+                        full_live(cluster, d).await.unwrap_or_else(|| l.object.clone())
+                    };
+                    let schema = ferry_kube_builtin::BuiltinSchema::for_kind(&d.key.group, &d.key.kind);
+                    for w in applicable.normalize_both(Some(&mut live), &mut predicted, &schema) {
+                        tracing::warn!(app = %app_name, object = %d.key, "ignoreDifferences: {w}");
+                    }
+                    ferry_diff::compare(Some(&live), &predicted).in_sync
+                }
                 Err(e) if is_transport(&e) => {
                     return Err(CompareError::Unreachable {
                         cluster: cluster.name().into(),

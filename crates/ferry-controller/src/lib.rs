@@ -59,6 +59,11 @@ pub struct ControllerConfig {
     pub webhook_listen: Option<std::net::SocketAddr>,
 }
 
+/// The ConfigMap (in Ferry's namespace) with controller-wide settings in Argo CD's
+/// `argocd-cm` key format; for now `resource.customizations.ignoreDifferences.<group_Kind>`
+/// and `resource.customizations.ignoreDifferences.all`.
+pub const SETTINGS_CONFIGMAP_NAME: &str = "ferry-cm";
+
 /// The Secret (in Ferry's namespace) with the webhook secrets, under Argo CD's key names
 /// (`webhook.github.secret`, `webhook.gitlab.secret`, `webhook.bitbucket.uuid`,
 /// `webhook.bitbucketserver.secret`) and `webhook.generic.secret`.
@@ -117,6 +122,8 @@ pub struct ControllerCtx {
     caches: Mutex<HashMap<String, (LiveCache, watch::Sender<bool>)>>,
     memo: Mutex<HashMap<(String, ObjectKey), Memo>>,
     failures: Mutex<HashMap<String, u32>>,
+    /// Controller-wide `ignoreDifferences` per kind, from the ConfigMap `ferry-cm`.
+    ignore_defaults: RwLock<Vec<ferry_diff::IgnoreRule>>,
     changed: mpsc::UnboundedSender<String>,
     stop: watch::Receiver<bool>,
     pub queue: WorkQueue,
@@ -186,6 +193,14 @@ impl ControllerCtx {
             .values()
             .map(|(c, _)| c.footprint())
             .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    }
+
+    /// The controller-wide `ignoreDifferences` rules.
+    pub fn ignore_defaults(&self) -> Vec<ferry_diff::IgnoreRule> {
+        self.ignore_defaults
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     pub fn memo(&self, key: &(String, ObjectKey)) -> Option<Memo> {
@@ -460,6 +475,7 @@ pub async fn start(
         caches: Mutex::new(HashMap::new()),
         memo: Mutex::new(HashMap::new()),
         failures: Mutex::new(HashMap::new()),
+        ignore_defaults: RwLock::new(Vec::new()),
         changed: changed_tx,
         stop: stop.clone(),
         queue: WorkQueue::default(),
@@ -574,6 +590,62 @@ pub async fn start(
             }
         }
     });
+
+    // Controller-wide settings: a change makes every application compare again.
+    {
+        let cm_api: Api<DynamicObject> = Api::namespaced_with(
+            client.clone(),
+            &ctx.config.namespace,
+            &ar("", "v1", "ConfigMap", "configmaps"),
+        );
+        let watch = watcher(
+            cm_api,
+            watcher::Config::default()
+                .fields(&format!("metadata.name={SETTINGS_CONFIGMAP_NAME}")),
+        );
+        let ctx7 = ctx.clone();
+        let mut stop7 = stop.clone();
+        tokio::spawn(async move {
+            let mut stream = watch.boxed();
+            loop {
+                let ev = tokio::select! { e = stream.next() => e, _ = stop7.changed() => return };
+                let Some(ev) = ev else { return };
+                let data = match ev {
+                    Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => o
+                        .data
+                        .get("data")
+                        .and_then(Value::as_object)
+                        .cloned()
+                        .unwrap_or_default(),
+                    Ok(watcher::Event::Delete(_)) => serde_json::Map::new(),
+                    Ok(_) => continue,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "watching {SETTINGS_CONFIGMAP_NAME}");
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                        continue;
+                    }
+                };
+                let pairs: Vec<(&str, &str)> = data
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?)))
+                    .collect();
+                match ferry_diff::parse_default_rules(pairs) {
+                    Ok(rules) => {
+                        *ctx7
+                            .ignore_defaults
+                            .write()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) = rules;
+                        ctx7.resync_all();
+                    }
+                    Err(e) => tracing::warn!(
+                        configmap = SETTINGS_CONFIGMAP_NAME,
+                        error = %e,
+                        "ignoring invalid settings; the previous ones stay"
+                    ),
+                }
+            }
+        });
+    }
 
     // Push webhooks, with their secrets from a Secret that may change at any time.
     if let Some(addr) = ctx.config.webhook_listen {

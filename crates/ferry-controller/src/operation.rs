@@ -307,11 +307,22 @@ impl Run<'_> {
         Err(format!("{key} from an earlier sync is still being deleted after 60 s"))
     }
 
+    /// Runs one task: its result, and the object as the cluster answered a write.
     async fn run_task(
         &self,
         task: &Task,
         sync_id: &str,
-        fresh: &mut HashMap<ObjectKey, Value>,
+    ) -> (ResourceResult, Option<(ObjectKey, Value)>) {
+        let mut answer = None;
+        let r = self.run_task_into(task, sync_id, &mut answer).await;
+        (r, answer)
+    }
+
+    async fn run_task_into(
+        &self,
+        task: &Task,
+        sync_id: &str,
+        fresh: &mut Option<(ObjectKey, Value)>,
     ) -> ResourceResult {
         match task.action {
             Action::Apply => {
@@ -322,7 +333,7 @@ impl Run<'_> {
                     .await
                 {
                     Ok(live) => {
-                        fresh.insert(d.key.clone(), live);
+                        *fresh = Some((d.key.clone(), live));
                         r.status = "Synced".into();
                         r.message = if d.in_sync { "unchanged" } else { "applied" }.into();
                         if d.pending_kind {
@@ -356,7 +367,7 @@ impl Run<'_> {
                 }
                 match self.apply_object(d, &obj, &key.name, &key.namespace).await {
                     Ok(live) => {
-                        fresh.insert(key.clone(), live);
+                        *fresh = Some((key.clone(), live));
                         self.cache.ensure_watch(&d.ar, Duration::from_secs(5)).await;
                         r.status = "Synced".into();
                         r.hook_phase = "Running".into();
@@ -635,12 +646,20 @@ impl Run<'_> {
                 }
             }
             state.message = format!("{}: applying {} resources", group.describe(), group_tasks.len());
-            for t in group_tasks {
-                if done(t, &result.resources) {
-                    continue;
-                }
-                let r = self.run_task(t, &sync_id, fresh).await;
+            // The tasks of a group run at once (the cluster's limiter bounds them), as
+            // Argo CD runs a wave's tasks.
+            let todo: Vec<&Task> = group_tasks
+                .iter()
+                .copied()
+                .filter(|t| !done(t, &result.resources))
+                .collect();
+            let outcomes =
+                futures::future::join_all(todo.iter().map(|t| self.run_task(t, &sync_id))).await;
+            for (r, answer) in outcomes {
                 result.resources.push(r);
+                if let Some((key, live)) = answer {
+                    fresh.insert(key, live);
+                }
             }
             last = Some(group);
         }

@@ -181,10 +181,18 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
                     && !failed_here
                     && (a.self_heal || last_synced.as_deref() != Some(cmp.revision.as_str())) =>
             {
+                // Self-heal (the revision is already deployed) applies only what drifted,
+                // as Argo CD does: fields others may own (ignored differences) stay theirs.
+                let heal = last_synced.as_deref() == Some(cmp.revision.as_str());
                 let op = Operation {
                     sync: Some(ferry_api::SyncOperation {
                         revision: Some(cmp.revision.clone()),
                         prune: a.prune,
+                        sync_options: if heal {
+                            vec!["ApplyOutOfSyncOnly=true".into()]
+                        } else {
+                            Vec::new()
+                        },
                         ..Default::default()
                     }),
                     initiated_by: Some(InitiatedBy {

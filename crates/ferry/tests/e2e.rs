@@ -1332,3 +1332,85 @@ async fn manual_operations_selective_sync_rollback_terminate_and_resource_option
         .await;
     w.stop_git();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ignored_differences_are_not_drift_and_everything_else_still_heals() {
+    // Given an automated application that ignores the Deployment's replicas (a JSON pointer),
+    // and a controller default that ignores one ConfigMap key (a jq path expression).
+    let w = World::new(&[
+        ("web/deploy.yaml", deployment("web", "nginx:1.25")),
+        (
+            "web/config.yaml",
+            format!("{}  tuned: \"no\"\n", cm("settings", "v1")),
+        ),
+    ])
+    .await;
+    let defaults = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "ferry-cm"},
+        "data": {"resource.customizations.ignoreDifferences.ConfigMap":
+            "jqPathExpressions:\n- .data.tuned\n"}});
+    w.apply_mgmt(&ar("", "v1", "ConfigMap", "configmaps"), Some("ferry"), defaults)
+        .await;
+    let mut app = json!({"apiVersion": "ferry.dev/v1alpha1", "kind": "Application",
+        "metadata": {"name": "web"},
+        "spec": {"project": "default",
+            "source": {"repoURL": w.repo_url, "targetRevision": "main", "path": "web"},
+            "destination": {"name": "target", "namespace": "demo"},
+            "ignoreDifferences": [{"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]}],
+            "syncPolicy": {"syncOptions": ["CreateNamespace=true"]}}});
+    app["spec"]["syncPolicy"]["automated"] = json!({"prune": true, "selfHeal": true});
+    w.apply_mgmt(
+        &ar("ferry.dev", "v1alpha1", "Application", "applications"),
+        Some("ferry"),
+        app,
+    )
+    .await;
+    w.expect_app("web", 60, "Synced and Healthy", synced_healthy)
+        .await;
+
+    // When someone scales the Deployment and tunes the ConfigMap, then the application stays
+    // Synced and nothing is reverted.
+    let deployments: Api<DynamicObject> =
+        Api::namespaced_with(w.target.clone(), "demo", &deploy_res());
+    deployments
+        .patch(
+            "web",
+            &PatchParams::apply("hpa").force(),
+            &Patch::Apply(json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "web"}, "spec": {"replicas": 5}})),
+        )
+        .await
+        .expect("scale");
+    let cms: Api<DynamicObject> = Api::namespaced_with(w.target.clone(), "demo", &cm_res());
+    cms.patch(
+        "settings",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"tuned": "yes"}})),
+    )
+    .await
+    .expect("tune");
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let s = w.status("web").await;
+    assert_eq!(s["sync"]["status"], "Synced", "{s:#}");
+    w.expect_target(&deploy_res(), "web", 1, "still scaled", |v| {
+        v.is_some_and(|v| v["spec"]["replicas"] == 5)
+    })
+    .await;
+    w.expect_target(&cm_res(), "settings", 1, "still tuned", |v| {
+        v.is_some_and(|v| v["data"]["tuned"] == "yes")
+    })
+    .await;
+
+    // When a field that is not ignored drifts, then it is healed as before.
+    cms.patch(
+        "settings",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"value": "hand-edited"}})),
+    )
+    .await
+    .expect("edit");
+    w.expect_target(&cm_res(), "settings", 20, "the edit reverted", |v| {
+        v.is_some_and(|v| v["data"]["value"] == "v1")
+    })
+    .await;
+}
