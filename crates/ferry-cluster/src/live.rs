@@ -88,6 +88,8 @@ struct Shared {
     watches: Mutex<HashMap<String, watch::Receiver<bool>>>,
     /// The last watch error, cleared by the next successful event.
     error: Mutex<Option<String>>,
+    /// Versions Ferry itself just wrote: their watch events are echoes, not news.
+    expected: Mutex<HashMap<ObjectKey, String>>,
 }
 
 /// The managed objects of one cluster. Cheap to clone.
@@ -218,6 +220,22 @@ impl LiveCache {
 
     /// Forgets the last watch error (after the caller saw the cluster answer again: a
     /// resumed watch has nothing to say until something changes).
+    /// Ferry wrote `key` and the cluster answered with `resource_version`: the watch event
+    /// of that version is an echo of Ferry's own write and does not wake its application.
+    /// A later version (another writer, a controller's status) does.
+    pub fn expect(&self, key: &ObjectKey, resource_version: &str) {
+        let mut expected = self
+            .shared
+            .expected
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Bounded: an echo that never comes (the object changed again first) is forgotten.
+        if expected.len() > 100_000 {
+            expected.clear();
+        }
+        expected.insert(key.clone(), resource_version.to_owned());
+    }
+
     pub fn clear_error(&self) {
         self.set_error(None);
     }
@@ -313,6 +331,17 @@ impl LiveCache {
                     .write()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
                 let changed = objects.get(&key).is_none_or(|c| c.resource_version != rv);
+                let echo = changed && {
+                    let mut expected = self
+                        .shared
+                        .expected
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    match expected.get(&key) {
+                        Some(e) if *e == rv => expected.remove(&key).is_some(),
+                        _ => false,
+                    }
+                };
                 objects.insert(
                     key.clone(),
                     Cached {
@@ -322,7 +351,7 @@ impl LiveCache {
                     },
                 );
                 drop(objects);
-                if changed {
+                if changed && !echo {
                     self.notify(&tracking);
                 }
                 Some(key)

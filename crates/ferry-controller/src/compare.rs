@@ -40,6 +40,8 @@ pub struct Comparison {
     pub health: HealthStatus,
     /// Per-object problems (dry run refused), as `ComparisonError` messages.
     pub problems: Vec<String>,
+    /// The live copy of each desired object (same order), as compared.
+    pub lives: Vec<Option<Value>>,
 }
 
 /// Why a comparison could not be made at all.
@@ -554,6 +556,7 @@ pub async fn compare(
             message: String::new(),
         },
         problems,
+        lives,
     })
 }
 

@@ -707,7 +707,7 @@ pub async fn start(
     tokio::spawn(async move {
         while let Some(app) = changed_rx.recv().await {
             if ctx4.app(&app).is_some() {
-                ctx4.queue.add(&app, Duration::from_millis(200));
+                ctx4.queue.add(&app, Duration::from_millis(50));
             }
         }
     });

@@ -658,6 +658,10 @@ impl Run<'_> {
             for (r, answer) in outcomes {
                 result.resources.push(r);
                 if let Some((key, live)) = answer {
+                    if let Some(rv) = live.pointer("/metadata/resourceVersion").and_then(Value::as_str)
+                    {
+                        self.cache.expect(&key, rv);
+                    }
                     fresh.insert(key, live);
                 }
             }

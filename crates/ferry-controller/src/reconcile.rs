@@ -216,8 +216,10 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
             }
             Step::Finished => {
                 status.operation_state = Some(state);
-                // Look again soon: the watch cache will show what the sync did.
-                requeue = Duration::from_millis(500);
+                // The status already shows what the sync did; what the cluster does next
+                // (a workload becoming ready) arrives by the watch. A sync that applied
+                // nothing new is looked at again soon all the same.
+                requeue = Duration::from_secs(2);
             }
         }
     }
@@ -311,6 +313,7 @@ async fn drive(
     let name = app.metadata.name.clone().unwrap_or_default();
     let policy = app.spec.sync_policy.clone().unwrap_or_default();
     let sync_op = state.operation.sync.clone().unwrap_or_default();
+    let mut fresh = std::collections::HashMap::new();
     let mut opts_list = policy.sync_options.clone();
     opts_list.extend(sync_op.sync_options.iter().cloned());
     let allow_empty = policy.automated.as_ref().is_some_and(|a| a.allow_empty);
@@ -361,7 +364,6 @@ async fn drive(
             state.message = format!("starting: {steps} steps");
             return Step::Wait(Duration::ZERO);
         }
-        let mut fresh = std::collections::HashMap::new();
         let progress = run.advance(state, &tasks, &mut fresh).await;
         // What the cluster answered to an apply is what a dry run would predict: the next
         // comparison of these objects needs none.
@@ -402,6 +404,7 @@ async fn drive(
     let phase = state.phase.clone();
     let message = state.message.clone();
     if phase == "Succeeded" {
+        after_sync(status, cmp, &fresh, state);
         let id = status.history.last().map_or(0, |h| h.id + 1);
         status.history.push(RevisionHistory {
             id,
@@ -415,6 +418,67 @@ async fn drive(
         status.history.drain(..extra);
     }
     end(status, state, &phase, message)
+}
+
+/// The status as the sync left it, without waiting for the next comparison: resources it
+/// applied are Synced, with the health of the cluster's answer; those it pruned are gone.
+fn after_sync(
+    status: &mut ApplicationStatus,
+    cmp: &crate::compare::Comparison,
+    fresh: &std::collections::HashMap<ferry_cluster::ObjectKey, Value>,
+    state: &OperationState,
+) {
+    let results = state
+        .sync_result
+        .as_ref()
+        .map(|r| r.resources.as_slice())
+        .unwrap_or_default();
+    let outcome = |r: &ferry_api::ResourceStatus| {
+        results
+            .iter()
+            .find(|x| {
+                x.hook_type.is_empty()
+                    && x.group == r.group
+                    && x.kind == r.kind
+                    && x.namespace == r.namespace
+                    && x.name == r.name
+            })
+            .map(|x| x.status.as_str())
+    };
+    status
+        .resources
+        .retain(|r| !(r.requires_pruning && outcome(r) == Some("Pruned")));
+    for r in status.resources.iter_mut().filter(|r| !r.requires_pruning) {
+        if outcome(r) != Some("Synced") {
+            continue;
+        }
+        r.status = "Synced".into();
+        let key = ferry_cluster::ObjectKey {
+            group: r.group.clone(),
+            kind: r.kind.clone(),
+            namespace: r.namespace.clone(),
+            name: r.name.clone(),
+        };
+        if let Some(h) = fresh.get(&key).and_then(ferry_health::assess) {
+            r.health = Some(ferry_api::HealthStatus {
+                status: h.status.as_str().into(),
+                message: h.message,
+            });
+        }
+    }
+    if status
+        .resources
+        .iter()
+        .all(|r| r.status == "Synced" && !r.requires_pruning)
+    {
+        status.sync.status = "Synced".into();
+    }
+    let lives = cmp
+        .desired
+        .iter()
+        .zip(&cmp.lives)
+        .map(|(d, l)| fresh.get(&d.key).or(l.as_ref()));
+    status.health.status = ferry_health::aggregate(lives).as_str().into();
 }
 
 fn end(status: &mut ApplicationStatus, state: &mut OperationState, phase: &str, message: String) -> Step {
