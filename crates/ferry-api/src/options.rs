@@ -138,9 +138,12 @@ mod tests {
 
     #[test]
     fn parses_known_and_keeps_unknown() {
-        let (o, unknown) =
-            SyncOptions::parse(&["CreateNamespace=true", "Validate=false", "FailOnSharedResource=true"])
-                .expect("parses");
+        let (o, unknown) = SyncOptions::parse(&[
+            "CreateNamespace=true",
+            "Validate=false",
+            "FailOnSharedResource=true",
+        ])
+        .expect("parses");
         assert!(o.create_namespace && o.skip_validation);
         assert_eq!(unknown, vec!["FailOnSharedResource=true"]);
         assert!(SyncOptions::parse(&["CreateNamespace"]).is_err());
@@ -156,7 +159,13 @@ mod tests {
             .expect("parses");
         assert!(r.no_prune && r.no_delete && r.replace);
         assert_eq!(r.prune_propagation, Propagation::Background);
-        assert!(app.for_resource(Some("PrunePropagationPolicy=sideways")).is_err());
-        assert_eq!(SyncOptions::default().prune_propagation, Propagation::Foreground);
+        assert!(
+            app.for_resource(Some("PrunePropagationPolicy=sideways"))
+                .is_err()
+        );
+        assert_eq!(
+            SyncOptions::default().prune_propagation,
+            Propagation::Foreground
+        );
     }
 }

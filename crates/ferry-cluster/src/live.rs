@@ -113,10 +113,16 @@ impl std::fmt::Debug for LiveCache {
 /// out): they are those of the resource watched.
 fn typed(mut obj: Value, ar: &ApiResource) -> Value {
     if let Some(m) = obj.as_object_mut() {
-        if m.get("apiVersion").and_then(Value::as_str).is_none_or(str::is_empty) {
+        if m.get("apiVersion")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
             m.insert("apiVersion".into(), Value::String(ar.api_version.clone()));
         }
-        if m.get("kind").and_then(Value::as_str).is_none_or(str::is_empty) {
+        if m.get("kind")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
             m.insert("kind".into(), Value::String(ar.kind.clone()));
         }
     }
@@ -450,7 +456,10 @@ mod tests {
         let ar = crate::api_resource("apps", "v1", "Deployment", "deployments");
         let item = json!({"metadata": {"name": "web", "namespace": "demo"}});
         let key = ObjectKey::of(&typed(item, &ar));
-        assert_eq!((key.group.as_str(), key.kind.as_str()), ("apps", "Deployment"));
+        assert_eq!(
+            (key.group.as_str(), key.kind.as_str()),
+            ("apps", "Deployment")
+        );
         let own = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}});
         assert_eq!(ObjectKey::of(&typed(own, &ar)).kind, "ConfigMap");
     }

@@ -88,14 +88,14 @@ impl Cluster {
             .collect();
         versions.sort();
         let _permit = self.limiter.acquire().await;
-        let info = self
-            .client
-            .apiserver_version()
-            .await
-            .map_err(|source| ClusterError::Discovery {
-                cluster: self.spec.name.clone(),
-                source,
-            })?;
+        let info =
+            self.client
+                .apiserver_version()
+                .await
+                .map_err(|source| ClusterError::Discovery {
+                    cluster: self.spec.name.clone(),
+                    source,
+                })?;
         Ok((info.git_version, versions))
     }
 

@@ -213,10 +213,13 @@ pub async fn compare(
         None => None,
         Some(_) => {
             let (kube_version, kube_api_versions) =
-                cluster.kube_versions().await.map_err(|e| CompareError::Unreachable {
-                    cluster: cluster.name().into(),
-                    detail: e.to_string(),
-                })?;
+                cluster
+                    .kube_versions()
+                    .await
+                    .map_err(|e| CompareError::Unreachable {
+                        cluster: cluster.name().into(),
+                        detail: e.to_string(),
+                    })?;
             Some(crate::source::AppContext {
                 app_name: app_name.clone(),
                 app_namespace: app.spec.destination.namespace.clone().unwrap_or_default(),
@@ -329,15 +332,15 @@ pub async fn compare(
                     found
                 } else {
                     return Err(CompareError::Invalid {
-                    object: format!(
-                        "{kind} {}",
-                        obj.pointer("/metadata/name")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                    ),
-                    file: item.file.clone(),
-                    reason: e.to_string(),
-                });
+                        object: format!(
+                            "{kind} {}",
+                            obj.pointer("/metadata/name")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                        ),
+                        file: item.file.clone(),
+                        reason: e.to_string(),
+                    });
                 }
             }
         };
@@ -459,9 +462,12 @@ pub async fn compare(
                     } else {
                         // The cache keeps no managedFields; the managers' fields are read
                         // from the object itself.
-                        full_live(cluster, d).await.unwrap_or_else(|| l.object.clone())
+                        full_live(cluster, d)
+                            .await
+                            .unwrap_or_else(|| l.object.clone())
                     };
-                    let schema = ferry_kube_builtin::BuiltinSchema::for_kind(&d.key.group, &d.key.kind);
+                    let schema =
+                        ferry_kube_builtin::BuiltinSchema::for_kind(&d.key.group, &d.key.kind);
                     for w in applicable.normalize_both(Some(&mut live), &mut predicted, &schema) {
                         tracing::warn!(app = %app_name, object = %d.key, "ignoreDifferences: {w}");
                     }
@@ -520,7 +526,9 @@ pub async fn compare(
     let prunable: Vec<LiveObject> = cache
         .managed_by(&app_name)
         .into_iter()
-        .filter(|l| !wanted.contains_key(&l.key) && ferry_api::annotation(&l.object, "hook").is_none())
+        .filter(|l| {
+            !wanted.contains_key(&l.key) && ferry_api::annotation(&l.object, "hook").is_none()
+        })
         .collect();
     for p in &prunable {
         let version = p.object["apiVersion"]

@@ -7,9 +7,9 @@
 
 pub mod compare;
 pub mod finalize;
+pub mod operation;
 pub mod queue;
 pub mod reconcile;
-pub mod operation;
 pub mod source;
 pub mod waves;
 
@@ -455,10 +455,7 @@ pub async fn start(
         );
     }
     std::fs::create_dir_all(&plugins.scratch).map_err(|e| {
-        ControllerError::Crds(format!(
-            "creating {}: {e}",
-            plugins.scratch.display()
-        ))
+        ControllerError::Crds(format!("creating {}: {e}", plugins.scratch.display()))
     })?;
     let sources = Sources::new(
         git,
@@ -592,60 +589,39 @@ pub async fn start(
     });
 
     // Controller-wide settings: a change makes every application compare again.
-    {
-        let cm_api: Api<DynamicObject> = Api::namespaced_with(
-            client.clone(),
-            &ctx.config.namespace,
-            &ar("", "v1", "ConfigMap", "configmaps"),
-        );
-        let watch = watcher(
-            cm_api,
-            watcher::Config::default()
-                .fields(&format!("metadata.name={SETTINGS_CONFIGMAP_NAME}")),
-        );
-        let ctx7 = ctx.clone();
-        let mut stop7 = stop.clone();
-        tokio::spawn(async move {
-            let mut stream = watch.boxed();
-            loop {
-                let ev = tokio::select! { e = stream.next() => e, _ = stop7.changed() => return };
-                let Some(ev) = ev else { return };
-                let data = match ev {
-                    Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => o
-                        .data
-                        .get("data")
-                        .and_then(Value::as_object)
-                        .cloned()
-                        .unwrap_or_default(),
-                    Ok(watcher::Event::Delete(_)) => serde_json::Map::new(),
-                    Ok(_) => continue,
-                    Err(e) => {
-                        tracing::debug!(error = %e, "watching {SETTINGS_CONFIGMAP_NAME}");
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                        continue;
-                    }
-                };
-                let pairs: Vec<(&str, &str)> = data
-                    .iter()
-                    .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?)))
-                    .collect();
-                match ferry_diff::parse_default_rules(pairs) {
-                    Ok(rules) => {
-                        *ctx7
-                            .ignore_defaults
-                            .write()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner) = rules;
-                        ctx7.resync_all();
-                    }
-                    Err(e) => tracing::warn!(
-                        configmap = SETTINGS_CONFIGMAP_NAME,
-                        error = %e,
-                        "ignoring invalid settings; the previous ones stay"
-                    ),
+    let ctx7 = ctx.clone();
+    watch_named(
+        &client,
+        &ctx.config.namespace,
+        ar("", "v1", "ConfigMap", "configmaps"),
+        SETTINGS_CONFIGMAP_NAME,
+        stop.clone(),
+        move |cm| {
+            let data = cm
+                .and_then(|o| o.data.get("data"))
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            let pairs: Vec<(&str, &str)> = data
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?)))
+                .collect();
+            match ferry_diff::parse_default_rules(pairs) {
+                Ok(rules) => {
+                    *ctx7
+                        .ignore_defaults
+                        .write()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner) = rules;
+                    ctx7.resync_all();
                 }
+                Err(e) => tracing::warn!(
+                    configmap = SETTINGS_CONFIGMAP_NAME,
+                    error = %e,
+                    "ignoring invalid settings; the previous ones stay"
+                ),
             }
-        });
-    }
+        },
+    );
 
     // Push webhooks, with their secrets from a Secret that may change at any time.
     if let Some(addr) = ctx.config.webhook_listen {
@@ -655,37 +631,17 @@ pub async fn start(
         let secrets = Arc::new(ferry_webhook::SharedSecrets::new(
             ferry_webhook::WebhookSecrets::default(),
         ));
-        let secret_api: Api<DynamicObject> = Api::namespaced_with(
-            client.clone(),
-            &ctx.config.namespace,
-            &ar("", "v1", "Secret", "secrets"),
-        );
-        let watch = watcher(
-            secret_api,
-            watcher::Config::default().fields(&format!("metadata.name={WEBHOOK_SECRET_NAME}")),
-        );
         let shared = secrets.clone();
-        let mut stop5 = stop.clone();
-        tokio::spawn(async move {
-            let mut stream = watch.boxed();
-            loop {
-                let ev = tokio::select! { e = stream.next() => e, _ = stop5.changed() => return };
-                let Some(ev) = ev else { return };
-                match ev {
-                    Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => {
-                        shared.set(webhook_secrets(&o));
-                    }
-                    Ok(watcher::Event::Delete(_)) => {
-                        shared.set(ferry_webhook::WebhookSecrets::default());
-                    }
-                    Ok(_) => {}
-                    Err(e) => {
-                        tracing::debug!(error = %e, "watching the webhook Secret");
-                        tokio::time::sleep(Duration::from_millis(500)).await;
-                    }
-                }
-            }
-        });
+        watch_named(
+            &client,
+            &ctx.config.namespace,
+            ar("", "v1", "Secret", "secrets"),
+            WEBHOOK_SECRET_NAME,
+            stop.clone(),
+            move |secret| {
+                shared.set(secret.map(webhook_secrets).unwrap_or_default());
+            },
+        );
         let sink_ctx = ctx.clone();
         let sink = move |event: ferry_webhook::PushEvent| sink_ctx.refresh_matching(&event);
         let state = ferry_webhook::WebhookState::new(secrets, Arc::new(sink));
@@ -751,4 +707,37 @@ fn webhook_secrets(secret: &DynamicObject) -> ferry_webhook::WebhookSecrets {
         })
         .collect();
     ferry_webhook::WebhookSecrets::from_secret_data(decoded)
+}
+
+/// Watches the object `name` of `ar` in `namespace` and calls `on_change` with it (or with
+/// `None` once it is deleted) every time it changes, until `stop` changes.
+fn watch_named(
+    client: &kube::Client,
+    namespace: &str,
+    ar: ApiResource,
+    name: &'static str,
+    mut stop: watch::Receiver<bool>,
+    on_change: impl Fn(Option<&DynamicObject>) + Send + 'static,
+) {
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &ar);
+    let stream = watcher(
+        api,
+        watcher::Config::default().fields(&format!("metadata.name={name}")),
+    );
+    tokio::spawn(async move {
+        let mut stream = stream.boxed();
+        loop {
+            let ev = tokio::select! { e = stream.next() => e, _ = stop.changed() => return };
+            let Some(ev) = ev else { return };
+            match ev {
+                Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => on_change(Some(&o)),
+                Ok(watcher::Event::Delete(_)) => on_change(None),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(%name, error = %e, "watch failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    });
 }

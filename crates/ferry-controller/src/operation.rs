@@ -304,7 +304,9 @@ impl Run<'_> {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Err(format!("{key} from an earlier sync is still being deleted after 60 s"))
+        Err(format!(
+            "{key} from an earlier sync is still being deleted after 60 s"
+        ))
     }
 
     /// Runs one task: its result, and the object as the cluster answered a write.
@@ -530,10 +532,8 @@ impl Run<'_> {
                 name: r.name.clone(),
             };
             match r.status.as_str() {
-                "Pruned" if group.stage == 2 => {
-                    if self.cache.get(&key).is_some() {
-                        waiting.push(format!("deletion of {} {}", r.kind, r.name));
-                    }
+                "Pruned" if group.stage == 2 && self.cache.get(&key).is_some() => {
+                    waiting.push(format!("deletion of {} {}", r.kind, r.name));
                 }
                 "Synced" if group.stage != 2 => {
                     let health = match self.live(&key, fresh) {
@@ -645,7 +645,11 @@ impl Run<'_> {
                     return Progress::Wait(WAIT);
                 }
             }
-            state.message = format!("{}: applying {} resources", group.describe(), group_tasks.len());
+            state.message = format!(
+                "{}: applying {} resources",
+                group.describe(),
+                group_tasks.len()
+            );
             // The tasks of a group run at once (the cluster's limiter bounds them), as
             // Argo CD runs a wave's tasks.
             let todo: Vec<&Task> = group_tasks
@@ -658,7 +662,9 @@ impl Run<'_> {
             for (r, answer) in outcomes {
                 result.resources.push(r);
                 if let Some((key, live)) = answer {
-                    if let Some(rv) = live.pointer("/metadata/resourceVersion").and_then(Value::as_str)
+                    if let Some(rv) = live
+                        .pointer("/metadata/resourceVersion")
+                        .and_then(Value::as_str)
                     {
                         self.cache.expect(&key, rv);
                     }
@@ -672,17 +678,22 @@ impl Run<'_> {
     /// Stops a running operation: running hooks are deleted, the operation fails.
     pub async fn terminate(&self, state: &mut OperationState) {
         if let Some(result) = state.sync_result.as_mut() {
-            for r in result.resources.iter_mut().filter(|r| r.hook_phase == "Running") {
+            for r in result
+                .resources
+                .iter_mut()
+                .filter(|r| r.hook_phase == "Running")
+            {
                 let key = ObjectKey {
                     group: r.group.clone(),
                     kind: r.kind.clone(),
                     namespace: r.namespace.clone(),
                     name: r.name.clone(),
                 };
-                if let Ok((ar, caps)) = self.cluster.resolve(&r.group, &r.version, &r.kind).await
-                {
+                if let Ok((ar, caps)) = self.cluster.resolve(&r.group, &r.version, &r.kind).await {
                     let namespaced = caps.scope == kube::discovery::Scope::Namespaced;
-                    if let Err(e) = self.delete(&ar, namespaced, &key, Propagation::Background).await
+                    if let Err(e) = self
+                        .delete(&ar, namespaced, &key, Propagation::Background)
+                        .await
                     {
                         tracing::warn!(hook = %key, error = %e, "deleting a running hook failed");
                     }
@@ -711,11 +722,13 @@ async fn create_namespace(cluster: &Cluster, ns: &str) -> Result<(), kube::Error
 }
 
 /// The group before `group` in the order that has results (or would have them).
-fn previous_group(groups: &std::collections::BTreeMap<GroupId, Vec<&Task>>, group: GroupId) -> Option<GroupId> {
+fn previous_group(
+    groups: &std::collections::BTreeMap<GroupId, Vec<&Task>>,
+    group: GroupId,
+) -> Option<GroupId> {
     groups
         .keys()
-        .filter(|g| **g < group && (g.phase == Phase::SyncFail) == (group.phase == Phase::SyncFail))
-        .next_back()
+        .rfind(|g| **g < group && (g.phase == Phase::SyncFail) == (group.phase == Phase::SyncFail))
         .copied()
 }
 

@@ -208,7 +208,18 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
     let mut requeue = poll;
     let mut clear_op = app.operation.is_some();
     if let Some(mut state) = state {
-        match drive(ctx, &app, &cluster, &cache, &cmp, &mut status, &mut state, new).await {
+        match drive(
+            ctx,
+            &app,
+            &cluster,
+            &cache,
+            &cmp,
+            &mut status,
+            &mut state,
+            new,
+        )
+        .await
+        {
             Step::Wait(d) => {
                 status.operation_state = Some(state);
                 requeue = d;
@@ -334,7 +345,12 @@ async fn drive(
         return end(status, state, "Failed", msg);
     }
     if sync_op.dry_run {
-        return end(status, state, "Succeeded", "dry run: nothing applied".into());
+        return end(
+            status,
+            state,
+            "Succeeded",
+            "dry run: nothing applied".into(),
+        );
     }
     let run = crate::operation::Run {
         app_name: &name,
@@ -410,7 +426,10 @@ async fn drive(
             id,
             revision: cmp.revision.clone(),
             deployed_at: now(),
-            source: sync_op.source.clone().unwrap_or_else(|| app.spec.source.clone()),
+            source: sync_op
+                .source
+                .clone()
+                .unwrap_or_else(|| app.spec.source.clone()),
             initiated_by: state.operation.initiated_by.clone(),
         });
         let limit = app.spec.revision_history_limit.unwrap_or(10).max(1) as usize;
@@ -481,7 +500,12 @@ fn after_sync(
     status.health.status = ferry_health::aggregate(lives).as_str().into();
 }
 
-fn end(status: &mut ApplicationStatus, state: &mut OperationState, phase: &str, message: String) -> Step {
+fn end(
+    status: &mut ApplicationStatus,
+    state: &mut OperationState,
+    phase: &str,
+    message: String,
+) -> Step {
     set_condition(
         status,
         "SyncError",
@@ -594,7 +618,10 @@ mod tests {
             limit: -1,
             backoff: None,
         };
-        assert_eq!(retry_delay(Some(&forever), 100), Some(Duration::from_secs(180)));
+        assert_eq!(
+            retry_delay(Some(&forever), 100),
+            Some(Duration::from_secs(180))
+        );
     }
 
     #[test]

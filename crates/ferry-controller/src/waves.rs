@@ -63,7 +63,9 @@ pub struct Hook {
 pub enum PlanError {
     #[error("{object}: sync-wave {value:?} is not an integer")]
     Wave { object: String, value: String },
-    #[error("{object}: hook-delete-policy {value:?} is not one of BeforeHookCreation, HookSucceeded, HookFailed")]
+    #[error(
+        "{object}: hook-delete-policy {value:?} is not one of BeforeHookCreation, HookSucceeded, HookFailed"
+    )]
     DeletePolicy { object: String, value: String },
 }
 
@@ -340,9 +342,7 @@ mod tests {
     }
 
     fn items(v: &[(ObjectKey, Value)]) -> Vec<Item<'_>> {
-        v.iter()
-            .map(|(key, object)| Item { key, object })
-            .collect()
+        v.iter().map(|(key, object)| Item { key, object }).collect()
     }
 
     #[test]
@@ -350,19 +350,54 @@ mod tests {
         let applies = vec![
             obj("apps/v1", "Deployment", "web", json!({})),
             obj("v1", "Service", "web", json!({})),
-            obj("v1", "ConfigMap", "late", json!({"argocd.argoproj.io/sync-wave": "2"})),
+            obj(
+                "v1",
+                "ConfigMap",
+                "late",
+                json!({"argocd.argoproj.io/sync-wave": "2"}),
+            ),
             obj("v1", "Namespace", "ns", json!({})),
-            obj("v1", "Secret", "early", json!({"ferry.dev/sync-wave": "-1"})),
+            obj(
+                "v1",
+                "Secret",
+                "early",
+                json!({"ferry.dev/sync-wave": "-1"}),
+            ),
         ];
         let hooks = vec![
-            obj("batch/v1", "Job", "migrate", json!({"argocd.argoproj.io/hook": "PreSync"})),
-            obj("batch/v1", "Job", "smoke", json!({"argocd.argoproj.io/hook": "PostSync"})),
-            obj("batch/v1", "Job", "alert", json!({"argocd.argoproj.io/hook": "SyncFail"})),
-            obj("v1", "ConfigMap", "skipped", json!({"argocd.argoproj.io/hook": "Skip"})),
+            obj(
+                "batch/v1",
+                "Job",
+                "migrate",
+                json!({"argocd.argoproj.io/hook": "PreSync"}),
+            ),
+            obj(
+                "batch/v1",
+                "Job",
+                "smoke",
+                json!({"argocd.argoproj.io/hook": "PostSync"}),
+            ),
+            obj(
+                "batch/v1",
+                "Job",
+                "alert",
+                json!({"argocd.argoproj.io/hook": "SyncFail"}),
+            ),
+            obj(
+                "v1",
+                "ConfigMap",
+                "skipped",
+                json!({"argocd.argoproj.io/hook": "Skip"}),
+            ),
         ];
         let prunes = vec![
             obj("v1", "ConfigMap", "old0", json!({})),
-            obj("v1", "ConfigMap", "old3", json!({"argocd.argoproj.io/sync-wave": "3"})),
+            obj(
+                "v1",
+                "ConfigMap",
+                "old3",
+                json!({"argocd.argoproj.io/sync-wave": "3"}),
+            ),
         ];
         let tasks = plan(&items(&applies), &items(&hooks), &items(&prunes), true).expect("plan");
         let order: Vec<String> = tasks
@@ -393,7 +428,12 @@ mod tests {
 
     #[test]
     fn annotations_are_checked() {
-        let (_, bad) = obj("v1", "ConfigMap", "x", json!({"argocd.argoproj.io/sync-wave": "soon"}));
+        let (_, bad) = obj(
+            "v1",
+            "ConfigMap",
+            "x",
+            json!({"argocd.argoproj.io/sync-wave": "soon"}),
+        );
         assert_eq!(
             wave_of(&bad).expect_err("not a number").to_string(),
             "ConfigMap ns/x: sync-wave \"soon\" is not an integer"
@@ -407,8 +447,19 @@ mod tests {
         let hook = hook_of(&h).expect("valid").expect("a hook");
         assert_eq!(hook.phases, vec![Phase::PreSync, Phase::PostSync]);
         assert!(hook.delete.hook_succeeded && !hook.delete.before_hook_creation);
-        let (_, d) = obj("batch/v1", "Job", "x", json!({"argocd.argoproj.io/hook": "Sync"}));
-        assert!(hook_of(&d).expect("valid").expect("hook").delete.before_hook_creation);
+        let (_, d) = obj(
+            "batch/v1",
+            "Job",
+            "x",
+            json!({"argocd.argoproj.io/hook": "Sync"}),
+        );
+        assert!(
+            hook_of(&d)
+                .expect("valid")
+                .expect("hook")
+                .delete
+                .before_hook_creation
+        );
         let (_, bad) = obj(
             "batch/v1",
             "Job",

@@ -442,9 +442,7 @@ fn secret_string_data(root: &mut serde_json::Map<String, Value>) {
     let Some(Value::Object(string_data)) = root.remove("stringData") else {
         return;
     };
-    let data = root
-        .entry("data".to_owned())
-        .or_insert_with(|| json!({}));
+    let data = root.entry("data".to_owned()).or_insert_with(|| json!({}));
     if !data.is_object() {
         *data = json!({});
     }

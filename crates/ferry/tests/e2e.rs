@@ -337,6 +337,23 @@ impl World {
         .await;
     }
 
+    /// When someone edits the ConfigMap `settings` by hand, then the edit is reverted to
+    /// `value` (self-heal).
+    async fn edit_settings_and_expect_healed(&self, value: &str) {
+        let cms: Api<DynamicObject> = Api::namespaced_with(self.target.clone(), "demo", &cm_res());
+        cms.patch(
+            "settings",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"value": "hand-edited"}})),
+        )
+        .await
+        .expect("edit");
+        self.expect_target(&cm_res(), "settings", 20, "the edit reverted", |v| {
+            v.is_some_and(|v| v["data"]["value"] == value)
+        })
+        .await;
+    }
+
     /// Changes the target cluster's faults through the emulator's control endpoint.
     async fn fault(&self, args: &[&str]) {
         let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
@@ -518,18 +535,7 @@ async fn git_changes_reach_the_cluster_drift_heals_and_removed_files_are_pruned(
         .await;
 
     // When a live object is edited, then it is self-healed.
-    let cms: Api<DynamicObject> = Api::namespaced_with(w.target.clone(), "demo", &cm_res());
-    cms.patch(
-        "settings",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"data": {"value": "hand-edited"}})),
-    )
-    .await
-    .expect("edit");
-    w.expect_target(&cm_res(), "settings", 20, "the edit reverted", |v| {
-        v.is_some_and(|v| v["data"]["value"] == "v2")
-    })
-    .await;
+    w.edit_settings_and_expect_healed("v2").await;
 
     // When a file is deleted from Git, then its object is pruned.
     w.commit(&[("web/config.yaml", None)], "remove the ConfigMap");
@@ -859,17 +865,23 @@ async fn hooks_and_waves_run_in_order_and_a_killed_controller_resumes_the_same_o
         })
         .await;
     let sync_id = op_state(&s)["syncId"].as_str().expect("sync id").to_owned();
-    w.expect_target(&job_res(), "migrate", 5, "the migration Job, complete", |v| {
-        v.is_some_and(|v| v["status"]["succeeded"] == 1)
-    })
+    w.expect_target(
+        &job_res(),
+        "migrate",
+        5,
+        "the migration Job, complete",
+        |v| v.is_some_and(|v| v["status"]["succeeded"] == 1),
+    )
     .await;
     w.expect_target(&cm_res(), "late", 1, "not applied yet", |v| v.is_none())
         .await;
     let results = op_state(&s)["syncResult"]["resources"].clone();
     assert!(
-        results.as_array().is_some_and(|rs| rs.iter().any(|r| r["name"] == "migrate"
-            && r["hookType"] == "PreSync"
-            && r["hookPhase"] == "Succeeded")),
+        results
+            .as_array()
+            .is_some_and(|rs| rs.iter().any(|r| r["name"] == "migrate"
+                && r["hookType"] == "PreSync"
+                && r["hookPhase"] == "Succeeded")),
         "the PreSync hook is recorded as succeeded: {results:#}"
     );
 
@@ -893,7 +905,9 @@ async fn hooks_and_waves_run_in_order_and_a_killed_controller_resumes_the_same_o
         .patch(
             "slow",
             &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"annotations": {"emulator.ferry.dev/never-ready": null}}})),
+            &Patch::Merge(
+                json!({"metadata": {"annotations": {"emulator.ferry.dev/never-ready": null}}}),
+            ),
         )
         .await
         .expect("make it ready");
@@ -910,7 +924,13 @@ async fn hooks_and_waves_run_in_order_and_a_killed_controller_resumes_the_same_o
         .as_array()
         .expect("results")
         .iter()
-        .map(|r| format!("{}:{}", r["syncPhase"].as_str().unwrap_or(""), r["name"].as_str().unwrap_or("")))
+        .map(|r| {
+            format!(
+                "{}:{}",
+                r["syncPhase"].as_str().unwrap_or(""),
+                r["name"].as_str().unwrap_or("")
+            )
+        })
         .collect();
     let at = |n: &str| phases.iter().position(|p| p.ends_with(&format!(":{n}")));
     assert!(
@@ -960,8 +980,10 @@ async fn a_failing_presync_hook_stops_the_sync_and_runs_the_syncfail_hooks() {
         condition(&s, "SyncError").is_some_and(|c| c.contains("migrate")),
         "{s:#}"
     );
-    w.expect_target(&cm_res(), "alert", 5, "the SyncFail hook ran", |v| v.is_some())
-        .await;
+    w.expect_target(&cm_res(), "alert", 5, "the SyncFail hook ran", |v| {
+        v.is_some()
+    })
+    .await;
     w.expect_target(&deploy_res(), "web", 1, "never applied", |v| v.is_none())
         .await;
     let started = op_state(&s)["startedAt"].clone();
@@ -1037,10 +1059,7 @@ async fn a_config_management_plugin_renders_and_its_failure_changes_nothing() {
             ("apps/web/helmfile.yaml", "releases: [web]\n".into()),
         ],
         2,
-        &[
-            "--plugins-dir".into(),
-            plugins.path().display().to_string(),
-        ],
+        &["--plugins-dir".into(), plugins.path().display().to_string()],
     )
     .await;
 
@@ -1127,8 +1146,7 @@ async fn post_webhook(port: u16, headers: &[(&str, String)], body: &str) -> u16 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_signed_push_webhook_makes_a_change_live_within_seconds_and_an_unsigned_one_is_refused()
-{
+async fn a_signed_push_webhook_makes_a_change_live_within_seconds_and_an_unsigned_one_is_refused() {
     // Given a controller that polls only every 10 minutes, with a GitHub webhook secret.
     let port = free_port();
     let w = World::with_controller_args(
@@ -1246,9 +1264,14 @@ async fn manual_operations_selective_sync_rollback_terminate_and_resource_option
                 .map(str::to_owned)
         })
         .expect("the hook's result");
-    assert!(report.starts_with("report-") && report.ends_with("-postsync-0"), "{report}");
-    w.expect_target(&job_res(), &report, 5, "the generated hook", |v| v.is_some())
-        .await;
+    assert!(
+        report.starts_with("report-") && report.ends_with("-postsync-0"),
+        "{report}"
+    );
+    w.expect_target(&job_res(), &report, 5, "the generated hook", |v| {
+        v.is_some()
+    })
+    .await;
     let first = s["history"][0]["id"].as_i64().expect("history id");
 
     // When Git changes one ConfigMap and drops the other, and only the first is synced, then
@@ -1260,11 +1283,11 @@ async fn manual_operations_selective_sync_rollback_terminate_and_resource_option
         ],
         "v2",
     );
-    let (ok, out) = w
-        .ferry(&["get", "ops", "--refresh", "-o", "json"])
-        .await;
+    let (ok, out) = w.ferry(&["get", "ops", "--refresh", "-o", "json"]).await;
     assert!(ok, "{out}");
-    let (ok, out) = w.ferry(&["sync", "ops", "--resource", ":ConfigMap:one"]).await;
+    let (ok, out) = w
+        .ferry(&["sync", "ops", "--resource", ":ConfigMap:one"])
+        .await;
     assert!(ok, "{out}");
     w.expect_target(&cm_res(), "one", 5, "v2", |v| {
         v.is_some_and(|v| v["data"]["value"] == "v2")
@@ -1278,7 +1301,11 @@ async fn manual_operations_selective_sync_rollback_terminate_and_resource_option
         .filter(|r| r["kind"] != "Namespace")
         .filter_map(|r| r["name"].as_str())
         .collect();
-    assert_eq!(synced, ["one"], "a selective sync syncs one resource: {s:#}");
+    assert_eq!(
+        synced,
+        ["one"],
+        "a selective sync syncs one resource: {s:#}"
+    );
 
     // When a sync prunes, then the Prune=false ConfigMap stays and says why.
     let (ok, out) = w.ferry(&["sync", "ops", "--prune"]).await;
@@ -1300,13 +1327,20 @@ async fn manual_operations_selective_sync_rollback_terminate_and_resource_option
     w.commit(
         &[(
             "ops/wait.yaml",
-            Some(job("wait", "busybox:never-ready", "    argocd.argoproj.io/hook: Sync\n")),
+            Some(job(
+                "wait",
+                "busybox:never-ready",
+                "    argocd.argoproj.io/hook: Sync\n",
+            )),
         )],
         "a hook that never ends",
     );
     let (ok, out) = w.ferry(&["sync", "ops", "--timeout", "4"]).await;
     assert!(!ok, "{out}");
-    assert!(out.contains("waiting for completion of hook Job wait"), "{out}");
+    assert!(
+        out.contains("waiting for completion of hook Job wait"),
+        "{out}"
+    );
     let (ok, out) = w.ferry(&["sync", "ops"]).await;
     assert!(!ok && out.contains("operation in progress"), "{out}");
     let (ok, out) = w.ferry(&["terminate-op", "ops"]).await;
@@ -1349,8 +1383,12 @@ async fn ignored_differences_are_not_drift_and_everything_else_still_heals() {
         "metadata": {"name": "ferry-cm"},
         "data": {"resource.customizations.ignoreDifferences.ConfigMap":
             "jqPathExpressions:\n- .data.tuned\n"}});
-    w.apply_mgmt(&ar("", "v1", "ConfigMap", "configmaps"), Some("ferry"), defaults)
-        .await;
+    w.apply_mgmt(
+        &ar("", "v1", "ConfigMap", "configmaps"),
+        Some("ferry"),
+        defaults,
+    )
+    .await;
     let mut app = json!({"apiVersion": "ferry.dev/v1alpha1", "kind": "Application",
         "metadata": {"name": "web"},
         "spec": {"project": "default",
@@ -1402,15 +1440,5 @@ async fn ignored_differences_are_not_drift_and_everything_else_still_heals() {
     .await;
 
     // When a field that is not ignored drifts, then it is healed as before.
-    cms.patch(
-        "settings",
-        &PatchParams::default(),
-        &Patch::Merge(json!({"data": {"value": "hand-edited"}})),
-    )
-    .await
-    .expect("edit");
-    w.expect_target(&cm_res(), "settings", 20, "the edit reverted", |v| {
-        v.is_some_and(|v| v["data"]["value"] == "v1")
-    })
-    .await;
+    w.edit_settings_and_expect_healed("v1").await;
 }

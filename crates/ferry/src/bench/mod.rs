@@ -133,10 +133,22 @@ fn print_table(results: &[Value]) {
     let rows: [(&str, &str, &str); 22] = [
         ("applications x clusters", "size", ""),
         ("objects per application", "objects", ""),
-        ("cold sync to Synced+Healthy, repo fetched (s)", "cold_sync_s", "s"),
+        (
+            "cold sync to Synced+Healthy, repo fetched (s)",
+            "cold_sync_s",
+            "s",
+        ),
         ("  applications per second", "apps_per_s", ""),
-        ("  of which creating the Applications (s)", "apps_created_s", "s"),
-        ("  CPU of this process, emulator included (s)", "cold_sync_cpu_s", "s"),
+        (
+            "  of which creating the Applications (s)",
+            "apps_created_s",
+            "s",
+        ),
+        (
+            "  CPU of the controller and harness (s)",
+            "cold_sync_cpu_s",
+            "s",
+        ),
         (
             "  vs API server limit (same objects)",
             "cold_vs_api_limit",
@@ -386,8 +398,8 @@ async fn scenario(args: &BenchArgs) -> anyhow::Result<Value> {
                 );
             }
         };
-        if let kube::runtime::watcher::Event::Apply(a) | kube::runtime::watcher::Event::InitApply(a) =
-            event
+        if let kube::runtime::watcher::Event::Apply(a)
+        | kube::runtime::watcher::Event::InitApply(a) = event
         {
             let name = a.metadata.name.clone().unwrap_or_default();
             if synced_healthy(&a) {
