@@ -122,6 +122,8 @@ pub struct ControllerCtx {
     caches: Mutex<HashMap<String, (LiveCache, watch::Sender<bool>)>>,
     memo: Mutex<HashMap<(String, ObjectKey), Memo>>,
     failures: Mutex<HashMap<String, u32>>,
+    /// When each application's next sync retry is due (a wake-up before then waits).
+    retry_at: Mutex<HashMap<String, tokio::time::Instant>>,
     /// Controller-wide `ignoreDifferences` per kind, from the ConfigMap `ferry-cm`.
     ignore_defaults: RwLock<Vec<ferry_diff::IgnoreRule>>,
     changed: mpsc::UnboundedSender<String>,
@@ -226,6 +228,26 @@ impl ControllerCtx {
             2u64.saturating_pow(*n)
                 .min(self.config.poll_interval.as_secs().max(2)),
         )
+    }
+
+    /// Holds the next retry of `name`'s sync for `delay`.
+    pub fn retry_after(&self, name: &str, delay: Duration) {
+        lock(&self.retry_at).insert(name.to_owned(), tokio::time::Instant::now() + delay);
+    }
+
+    /// How long `name`'s retry must still wait (zero when due, or when none is held).
+    pub fn retry_wait(&self, name: &str) -> Duration {
+        let mut at = lock(&self.retry_at);
+        match at.get(name) {
+            Some(t) if *t > tokio::time::Instant::now() => {
+                t.saturating_duration_since(tokio::time::Instant::now())
+            }
+            Some(_) => {
+                at.remove(name);
+                Duration::ZERO
+            }
+            None => Duration::ZERO,
+        }
     }
 
     pub fn succeeded(&self, name: &str) {
@@ -472,6 +494,7 @@ pub async fn start(
         caches: Mutex::new(HashMap::new()),
         memo: Mutex::new(HashMap::new()),
         failures: Mutex::new(HashMap::new()),
+        retry_at: Mutex::new(HashMap::new()),
         ignore_defaults: RwLock::new(Vec::new()),
         changed: changed_tx,
         stop: stop.clone(),

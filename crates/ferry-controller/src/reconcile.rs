@@ -370,8 +370,12 @@ async fn drive(
             return end(status, state, "Failed", msg);
         }
     };
+    let hold = ctx.retry_wait(&name);
     if state.phase == "Terminating" {
         run.terminate(state).await;
+    } else if !hold.is_zero() {
+        // A retry waits out its backoff, whatever woke the application meanwhile.
+        return Step::Wait(hold);
     } else {
         // An operation of more than one step is recorded before its first step, so that a
         // controller that stops during it finds it (and its hooks' sync id) again.
@@ -408,6 +412,7 @@ async fn drive(
             );
             tracing::info!(app = %name, "{msg}");
             set_condition(status, "SyncError", Some(msg.clone()));
+            ctx.retry_after(&name, delay);
             state.retry_count = attempt;
             state.phase = "Running".into();
             state.message = msg;

@@ -354,6 +354,23 @@ impl World {
         .await;
     }
 
+    /// Someone creates namespace `name` on the target cluster.
+    async fn apply_target_namespace(&self, name: &str) {
+        let api: Api<DynamicObject> = Api::all_with(
+            self.target.clone(),
+            &ar("", "v1", "Namespace", "namespaces"),
+        );
+        api.patch(
+            name,
+            &PatchParams::apply("test").force(),
+            &Patch::Apply(
+                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
+            ),
+        )
+        .await
+        .expect("namespace");
+    }
+
     /// Changes the target cluster's faults through the emulator's control endpoint.
     async fn fault(&self, args: &[&str]) {
         let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
@@ -1441,4 +1458,76 @@ async fn ignored_differences_are_not_drift_and_everything_else_still_heals() {
 
     // When a field that is not ignored drifts, then it is healed as before.
     w.edit_settings_and_expect_healed("v1").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_sync_is_retried_with_backoff_and_replace_writes_without_apply() {
+    // Given an application whose ConfigMap goes into a namespace that does not exist yet,
+    // with retries, and a ConfigMap that asks to be replaced rather than applied.
+    let w = World::new(&[
+        (
+            "retry/late.yaml",
+            cm("late", "v1").replace("  name: late\n", "  name: late\n  namespace: later\n"),
+        ),
+        (
+            "retry/replaced.yaml",
+            cm("replaced", "v1").replace(
+                "  name: replaced\n",
+                "  name: replaced\n  annotations:\n    argocd.argoproj.io/sync-options: Replace=true\n",
+            ),
+        ),
+    ])
+    .await;
+    let app = json!({"apiVersion": "ferry.dev/v1alpha1", "kind": "Application",
+        "metadata": {"name": "retry"},
+        "spec": {"project": "default",
+            "source": {"repoURL": w.repo_url, "targetRevision": "main", "path": "retry"},
+            "destination": {"name": "target", "namespace": "demo"},
+            "syncPolicy": {"automated": {"prune": true}, "syncOptions": ["CreateNamespace=true"],
+                "retry": {"limit": 5, "backoff": {"duration": "1s", "factor": 2, "maxDuration": "4s"}}}}});
+    w.apply_mgmt(
+        &ar("ferry.dev", "v1alpha1", "Application", "applications"),
+        Some("ferry"),
+        app,
+    )
+    .await;
+
+    // Then the first attempt fails and is retried, saying when.
+    let s = w
+        .expect_app("retry", 30, "a retry", |s| {
+            op_state(s)["phase"] == "Running" && op_state(s)["retryCount"].as_i64() >= Some(1)
+        })
+        .await;
+    assert!(
+        op_state(&s)["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("retrying (attempt") && m.contains("later")),
+        "{s:#}"
+    );
+
+    // When the namespace appears, then a retry succeeds.
+    w.apply_target_namespace("later").await;
+    let s = w
+        .expect_app("retry", 30, "the operation to succeed", |s| {
+            op_state(s)["phase"] == "Succeeded"
+        })
+        .await;
+    assert!(op_state(&s)["retryCount"].as_i64() >= Some(1), "{s:#}");
+    let cms: Api<DynamicObject> = Api::namespaced_with(w.target.clone(), "later", &cm_res());
+    assert!(cms.get_opt("late").await.expect("read").is_some());
+
+    // And the Replace=true ConfigMap was written by an update, not by server-side apply.
+    let replaced: Api<DynamicObject> = Api::namespaced_with(w.target.clone(), "demo", &cm_res());
+    let obj = replaced.get("replaced").await.expect("replaced exists");
+    let ops: Vec<String> = obj
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|m| m.operation.clone())
+        .collect();
+    assert!(
+        !ops.is_empty() && ops.iter().all(|o| o == "Update"),
+        "no Apply operation on a replaced object: {ops:?}"
+    );
 }
