@@ -46,8 +46,12 @@ pub fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+    // Blocking work (rendering, git's pipes, file IO) is bounded by the controller's
+    // workers; a small pool keeps a burst of it from leaving hundreds of idle threads, each
+    // with its own allocator arena, behind.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(32)
         .build()
     {
         Ok(rt) => rt,

@@ -130,7 +130,7 @@ async fn run_sizes(args: &BenchArgs, sizes: &str) -> anyhow::Result<()> {
 }
 
 fn print_table(results: &[Value]) {
-    let rows: [(&str, &str, &str); 22] = [
+    let rows: [(&str, &str, &str); 23] = [
         ("applications x clusters", "size", ""),
         ("objects per application", "objects", ""),
         (
@@ -163,6 +163,7 @@ fn print_table(results: &[Value]) {
         ("  wall time (s)", "noop_resync_wall_s", "s"),
         ("  requests", "noop_resync_requests", ""),
         ("drifted object healed (s)", "drift_healed_s", "s"),
+        ("push webhook to applied (s)", "webhook_to_applied_s", "s"),
         ("peak resident memory (MiB)", "peak_rss_mib", ""),
         ("steady resident memory (MiB)", "rss_mib", ""),
         ("cached live objects", "cached_objects", ""),
@@ -279,6 +280,8 @@ async fn scenario(args: &BenchArgs) -> anyhow::Result<Value> {
     // Ferry.
     let mut config = ferry_controller::ControllerConfig::new(dir.path().join("cache"));
     config.workers = args.workers;
+    let webhook_port = setup::free_port()?;
+    config.webhook_listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], webhook_port)));
     config.limits = Limits {
         qps: args.qps,
         burst: args.burst,
@@ -363,9 +366,9 @@ async fn scenario(args: &BenchArgs) -> anyhow::Result<Value> {
     // Watched, not polled: listing every application over and over would load the API
     // server and this process, and the figure would measure that.
     let mut done: std::collections::HashSet<String> = std::collections::HashSet::new();
-    let mut stream = std::pin::pin!(kube::runtime::watcher(
+    let mut stream = Box::pin(kube::runtime::watcher(
         apps.clone(),
-        kube::runtime::watcher::Config::default()
+        kube::runtime::watcher::Config::default(),
     ));
     while done.len() < total {
         let event = match tokio::time::timeout(
@@ -411,6 +414,8 @@ async fn scenario(args: &BenchArgs) -> anyhow::Result<Value> {
     }
     let cold_sync_s = start.elapsed().as_secs_f64();
     let cold_cpu_s = setup::cpu_seconds() - cold_cpu0;
+    // The harness's own watch ends here, so that it weighs nothing on what follows.
+    drop(stream);
     let after = total_requests(&clusters).await?;
     let (requests_per_app, writes_per_app) = per(before, after, total);
 
@@ -456,6 +461,10 @@ async fn scenario(args: &BenchArgs) -> anyhow::Result<Value> {
     }
     let drift_s = t0.elapsed().as_secs_f64();
 
+    // A push: one new object in application 0's directory, announced by a signed GitHub
+    // webhook (the controller polls every 3 minutes, so only the webhook can bring it).
+    let webhook_s = push_webhook(&mgmt, &first, &repo, &url, webhook_port, "pushed").await?;
+
     let (rss, peak) = setup::memory();
     let (cached, cached_bytes) = ctx.cache_footprint();
     let cpus = std::thread::available_parallelism().map_or(1, |c| c.get()) as f64;
@@ -469,10 +478,85 @@ async fn scenario(args: &BenchArgs) -> anyhow::Result<Value> {
         "writes_per_app": writes_per_app,
         "api_limit_s": api_limit_s, "kubectl_s": kubectl_s, "apps_created_s": created_s, "cold_sync_cpu_s": cold_cpu_s,
         "noop_resync_cpu_s": noop_cpu, "noop_resync_wall_s": noop_wall, "noop_resync_requests": noop_requests,
-        "drift_healed_s": drift_s,
+        "drift_healed_s": drift_s, "webhook_to_applied_s": webhook_s,
         "peak_rss_mib": peak as f64 / 1048576.0, "rss_mib": rss as f64 / 1048576.0,
         "cached_objects": cached, "bytes_per_cached_object": cached_bytes.checked_div(cached).unwrap_or(0),
         "git_clone_s": git_clone_s, "ferry_git_s": ferry_git_s,
         "qps": args.qps, "burst": args.burst, "concurrency": args.concurrency, "workers": args.workers, "cpus": cpus,
     }))
+}
+
+/// Commits a new ConfigMap to application 0, posts a signed GitHub push webhook, and times
+/// until the ConfigMap is in the cluster.
+async fn push_webhook(
+    mgmt: &kube::Client,
+    target: &kube::Client,
+    repo: &std::path::Path,
+    url: &str,
+    port: u16,
+    name: &str,
+) -> anyhow::Result<f64> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    const SECRET: &str = "bench-webhook-secret";
+    let secrets: Api<DynamicObject> = Api::namespaced_with(
+        mgmt.clone(),
+        "ferry",
+        &api_resource("", "v1", "Secret", "secrets"),
+    );
+    let secret = json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": ferry_controller::WEBHOOK_SECRET_NAME},
+        "stringData": {"webhook.github.secret": SECRET}});
+    secrets
+        .patch(
+            ferry_controller::WEBHOOK_SECRET_NAME,
+            &PatchParams::apply("bench").force(),
+            &Patch::Apply(&secret),
+        )
+        .await?;
+    std::fs::write(
+        repo.join("app-0").join(format!("{name}.yaml")),
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  by: webhook\n"
+        ),
+    )?;
+    setup::commit(repo, "a push")?;
+    let payload = json!({"ref": "refs/heads/main",
+        "repository": {"html_url": url.replacen("git://", "http://", 1), "clone_url": url, "default_branch": "main"}})
+    .to_string();
+    let signature = ferry_webhook::signature_header_value(SECRET.as_bytes(), payload.as_bytes());
+    let configmaps: Api<DynamicObject> = Api::namespaced_with(
+        target.clone(),
+        "app-0",
+        &api_resource("", "v1", "ConfigMap", "configmaps"),
+    );
+    // The secret reaches the controller through a watch: retry a refused webhook briefly.
+    let t0 = Instant::now();
+    loop {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        let request = format!(
+            "POST /api/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-GitHub-Event: push\r\nX-Hub-Signature-256: {signature}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{payload}",
+            payload.len()
+        );
+        stream.write_all(request.as_bytes()).await?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await?;
+        if answer.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        if t0.elapsed() > Duration::from_secs(10) {
+            bail!(
+                "the webhook was refused: {}",
+                answer.lines().next().unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let sent = Instant::now();
+    while configmaps.get_opt(name).await?.is_none() {
+        if sent.elapsed() > Duration::from_secs(60) {
+            bail!("the pushed ConfigMap was not applied within a minute of the webhook");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(sent.elapsed().as_secs_f64())
 }

@@ -241,6 +241,12 @@ pub fn make_repo(dir: &Path, apps: usize, objects: usize, image: &str) -> anyhow
     Ok(repo)
 }
 
+/// Commits everything in `repo`.
+pub fn commit(repo: &Path, message: &str) -> anyhow::Result<()> {
+    git(repo, &["add", "-A"])?;
+    git(repo, &["commit", "-q", "-m", message])
+}
+
 /// Serves `dir/git` over the git protocol.
 pub fn git_daemon(dir: &Path) -> anyhow::Result<(Killed, String)> {
     let port = free_port()?;
