@@ -129,6 +129,48 @@ fn typed(mut obj: Value, ar: &ApiResource) -> Value {
     obj
 }
 
+/// The key of a watched object and, when Ferry manages it, its compact form: straight from
+/// the typed object to bytes, without an intermediate JSON tree.
+fn compact_typed(
+    mut obj: DynamicObject,
+    ar: &ApiResource,
+) -> (ObjectKey, Option<(String, String, Box<[u8]>)>) {
+    let types = obj.types.get_or_insert_with(Default::default);
+    if types.api_version.is_empty() {
+        types.api_version = ar.api_version.clone();
+    }
+    if types.kind.is_empty() {
+        types.kind = ar.kind.clone();
+    }
+    let group = types
+        .api_version
+        .rsplit_once('/')
+        .map(|(g, _)| g.to_owned())
+        .unwrap_or_default();
+    let key = ObjectKey {
+        group,
+        kind: types.kind.clone(),
+        namespace: obj.metadata.namespace.clone().unwrap_or_default(),
+        name: obj.metadata.name.clone().unwrap_or_default(),
+    };
+    let tracking = obj
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(ferry_api::TRACKING_ANNOTATION))
+        .cloned();
+    let Some(tracking) = tracking else {
+        return (key, None);
+    };
+    obj.metadata.managed_fields = None;
+    let rv = obj.metadata.resource_version.clone().unwrap_or_default();
+    let compacted = serde_json::to_vec(&obj)
+        .ok()
+        .map(|json| (tracking, rv, json.into_boxed_slice()));
+    (key, compacted)
+}
+
+#[cfg(test)]
 fn compact(mut obj: Value) -> Option<(String, String, Box<[u8]>)> {
     let meta = obj.get_mut("metadata")?.as_object_mut()?;
     meta.remove("managedFields");
@@ -327,9 +369,8 @@ impl LiveCache {
     }
 
     fn store(&self, obj: DynamicObject, ar: &ApiResource) -> Option<ObjectKey> {
-        let v = typed(serde_json::to_value(&obj).ok()?, ar);
-        let key = ObjectKey::of(&v);
-        match compact(v) {
+        let (key, compacted) = compact_typed(obj, ar);
+        match compacted {
             Some((tracking, rv, json)) => {
                 let mut objects = self
                     .shared
@@ -450,6 +491,26 @@ impl LiveCache {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn typed_compaction_matches_the_json_one() {
+        let ar = crate::api_resource("", "v1", "ConfigMap", "configmaps");
+        let item = json!({"metadata": {"name": "a", "namespace": "ns", "resourceVersion": "7",
+            "annotations": {"ferry.dev/tracking-id": "web:/ConfigMap:ns/a"},
+            "managedFields": [{"manager": "x"}]}, "data": {"k": "v"}});
+        let obj: DynamicObject = serde_json::from_value(item.clone()).expect("object");
+        let (key, typed_form) = compact_typed(obj, &ar);
+        assert_eq!(key, ObjectKey::of(&typed(item.clone(), &ar)));
+        let (tracking, rv, bytes) = typed_form.expect("tracked");
+        let (t2, rv2, bytes2) = compact(typed(item, &ar)).expect("tracked");
+        assert_eq!((tracking, rv), (t2, rv2));
+        let a: Value = serde_json::from_slice(&bytes).expect("json");
+        let b: Value = serde_json::from_slice(&bytes2).expect("json");
+        assert_eq!(a, b);
+        let untracked: DynamicObject =
+            serde_json::from_value(json!({"metadata": {"name": "b"}})).expect("object");
+        assert!(compact_typed(untracked, &ar).1.is_none());
+    }
 
     #[test]
     fn list_items_get_the_type_of_the_watched_resource() {

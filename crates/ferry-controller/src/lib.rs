@@ -144,6 +144,14 @@ impl ControllerCtx {
             .cloned()
     }
 
+    /// Whether the application exists (without copying it).
+    pub fn has_app(&self, name: &str) -> bool {
+        self.apps
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains_key(name)
+    }
+
     pub fn app_names(&self) -> Vec<String> {
         self.apps
             .read()
@@ -582,11 +590,15 @@ pub async fn start(
             };
             match ev {
                 watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
-                    let Ok(app) =
-                        serde_json::to_value(&o).and_then(serde_json::from_value::<Application>)
-                    else {
-                        tracing::warn!(app = ?o.metadata.name, "not a valid Application");
-                        continue;
+                    let shown = o.metadata.name.clone();
+                    let app = match application_of(o) {
+                        Ok(app) => app,
+                        Err(e) => {
+                            // One malformed Application must not blind the controller to
+                            // the others: it is skipped, and said so.
+                            tracing::warn!(app = ?shown, error = %e, "not a valid Application");
+                            continue;
+                        }
                     };
                     let name = app.metadata.name.clone().unwrap_or_default();
                     let previous = ctx3
@@ -685,7 +697,7 @@ pub async fn start(
     let ctx4 = ctx.clone();
     tokio::spawn(async move {
         while let Some(app) = changed_rx.recv().await {
-            if ctx4.app(&app).is_some() {
+            if ctx4.has_app(&app) {
                 ctx4.queue.add(&app, Duration::from_millis(50));
             }
         }
@@ -702,7 +714,7 @@ pub async fn start(
                 let again = reconcile::reconcile(&ctx, &name).await;
                 tracing::debug!(app = %name, ?again, "reconciled");
                 ctx.queue.done(&name);
-                if again != Duration::MAX && ctx.app(&name).is_some() {
+                if again != Duration::MAX && ctx.has_app(&name) {
                     ctx.queue.add(&name, again);
                 }
             }
@@ -763,4 +775,65 @@ fn watch_named(
             }
         }
     });
+}
+
+/// An `Application` from the watch's untyped object, moving its parts rather than going
+/// through a JSON copy of the whole object.
+fn application_of(o: DynamicObject) -> Result<Application, serde_json::Error> {
+    let DynamicObject {
+        types,
+        metadata,
+        mut data,
+    } = o;
+    let mut take = |key: &str| {
+        data.as_object_mut()
+            .and_then(|m| m.remove(key))
+            .unwrap_or(Value::Null)
+    };
+    let spec = serde_json::from_value(take("spec"))?;
+    let operation = match take("operation") {
+        Value::Null => None,
+        v => Some(serde_json::from_value(v)?),
+    };
+    let status = match take("status") {
+        Value::Null => None,
+        v => Some(serde_json::from_value(v)?),
+    };
+    let (api_version, kind) = types
+        .map(|t| (t.api_version, t.kind))
+        .unwrap_or_else(|| (ferry_api::API_VERSION.into(), "Application".into()));
+    Ok(Application {
+        api_version,
+        kind,
+        metadata,
+        spec,
+        operation,
+        status,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn applications_are_read_from_watch_objects_and_bad_ones_refused() {
+        let o: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "ferry.dev/v1alpha1", "kind": "Application",
+            "metadata": {"name": "web", "namespace": "ferry"},
+            "spec": {"source": {"repoURL": "https://git.example/a.git", "path": "web"},
+                "destination": {"name": "prod"}},
+            "status": {"sync": {"status": "Synced"}}}))
+        .expect("object");
+        let app = application_of(o).expect("valid");
+        assert_eq!(app.metadata.name.as_deref(), Some("web"));
+        assert_eq!(app.spec.source.path, "web");
+        assert_eq!(app.status.map(|s| s.sync.status), Some("Synced".into()));
+        assert!(app.operation.is_none());
+        let bad: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "ferry.dev/v1alpha1", "kind": "Application",
+            "metadata": {"name": "bad"}, "spec": {"source": "not an object"}}))
+        .expect("object");
+        assert!(application_of(bad).is_err());
+    }
 }
