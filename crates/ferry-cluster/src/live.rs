@@ -129,12 +129,12 @@ fn typed(mut obj: Value, ar: &ApiResource) -> Value {
     obj
 }
 
+/// A managed object as the cache keeps it: tracking id, resourceVersion, compact JSON.
+type Compacted = (String, String, Box<[u8]>);
+
 /// The key of a watched object and, when Ferry manages it, its compact form: straight from
 /// the typed object to bytes, without an intermediate JSON tree.
-fn compact_typed(
-    mut obj: DynamicObject,
-    ar: &ApiResource,
-) -> (ObjectKey, Option<(String, String, Box<[u8]>)>) {
+fn compact_typed(mut obj: DynamicObject, ar: &ApiResource) -> (ObjectKey, Option<Compacted>) {
     let types = obj.types.get_or_insert_with(Default::default);
     if types.api_version.is_empty() {
         types.api_version = ar.api_version.clone();
@@ -171,7 +171,7 @@ fn compact_typed(
 }
 
 #[cfg(test)]
-fn compact(mut obj: Value) -> Option<(String, String, Box<[u8]>)> {
+fn compact(mut obj: Value) -> Option<Compacted> {
     let meta = obj.get_mut("metadata")?.as_object_mut()?;
     meta.remove("managedFields");
     let tracking = meta
