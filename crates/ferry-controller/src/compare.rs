@@ -162,6 +162,19 @@ pub async fn apply(cluster: &Cluster, d: &Desired, dry_run: bool) -> Result<Valu
     serde_json::to_value(out).map_err(kube::Error::SerdeError)
 }
 
+/// An application's `ignoreDifferences` entry as the diff engine takes it.
+pub fn ignore_rule(r: &ferry_api::ResourceIgnoreDifferences) -> ferry_diff::IgnoreRule {
+    ferry_diff::IgnoreRule {
+        group: r.group.clone(),
+        kind: r.kind.clone(),
+        name: r.name.clone(),
+        namespace: r.namespace.clone(),
+        json_pointers: r.json_pointers.clone(),
+        jq_path_expressions: r.jq_path_expressions.clone(),
+        managed_fields_managers: r.managed_fields_managers.clone(),
+    }
+}
+
 /// The live object with its `managedFields`, read from the cluster.
 async fn full_live(cluster: &Cluster, d: &Desired) -> Option<Value> {
     let api: Api<DynamicObject> = if d.namespaced {
@@ -241,15 +254,7 @@ pub async fn compare(
         .spec
         .ignore_differences
         .iter()
-        .map(|r| ferry_diff::IgnoreRule {
-            group: r.group.clone(),
-            kind: r.kind.clone(),
-            name: r.name.clone(),
-            namespace: r.namespace.clone(),
-            json_pointers: r.json_pointers.clone(),
-            jq_path_expressions: r.jq_path_expressions.clone(),
-            managed_fields_managers: r.managed_fields_managers.clone(),
-        })
+        .map(ignore_rule)
         .chain(ctx.ignore_defaults())
         .collect();
     let ignore = ferry_diff::IgnoreRules::new(rules).map_err(|e| CompareError::Invalid {

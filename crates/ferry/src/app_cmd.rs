@@ -269,12 +269,21 @@ pub async fn run(args: AppArgs) -> anyhow::Result<()> {
             println!("Sync:        {} {}", s.sync.status, short(&s.sync.revision));
             println!("Health:      {} {}", s.health.status, s.health.message);
             if let Some(op) = &s.operation_state {
-                println!(
-                    "Last sync:   {} at {}: {}",
-                    op.phase,
-                    op.finished_at.clone().unwrap_or_default(),
-                    op.message
-                );
+                match &op.finished_at {
+                    Some(at) => println!("Last sync:   {} at {at}: {}", op.phase, op.message),
+                    None => println!(
+                        "Operation:   {} since {} (sync id {}{}): {}",
+                        op.phase,
+                        op.started_at,
+                        op.sync_id,
+                        if op.retry_count > 0 {
+                            format!(", retry {}", op.retry_count)
+                        } else {
+                            String::new()
+                        },
+                        op.message
+                    ),
+                }
             }
             for c in &s.conditions {
                 println!("Condition:   {}: {}", c.type_, c.message);

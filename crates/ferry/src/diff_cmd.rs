@@ -24,6 +24,7 @@ pub async fn diff(mgmt: &MgmtArgs, apps: &Api<DynamicObject>, name: &str) -> any
         serde_json::from_value(serde_json::to_value(&o)?).context("not an Application")?;
     let config = mgmt.config().await?;
     let client = kube::Client::try_from(config.clone())?;
+    let ignore = ignore_rules(&client, &mgmt.namespace, &app).await?;
     let secrets: Api<DynamicObject> = Api::namespaced_with(
         client,
         &mgmt.namespace,
@@ -93,7 +94,8 @@ pub async fn diff(mgmt: &MgmtArgs, apps: &Api<DynamicObject>, name: &str) -> any
             .await?
             .map(serde_json::to_value)
             .transpose()?;
-        let predicted = match apply(&cluster, &d, true).await {
+        let mut live = live;
+        let mut predicted = match apply(&cluster, &d, true).await {
             Ok(p) => p,
             Err(e) if live.is_none() => {
                 println!("===== {} (would be created; dry run refused: {e})", d.key);
@@ -102,6 +104,14 @@ pub async fn diff(mgmt: &MgmtArgs, apps: &Api<DynamicObject>, name: &str) -> any
             }
             Err(e) => return Err(e).with_context(|| format!("dry run of {}", d.key)),
         };
+        // The same differences are ignored as in the controller's comparison.
+        let applicable = ignore.for_resource(&d.object);
+        if !applicable.is_empty() {
+            let schema = ferry_kube_builtin::BuiltinSchema::for_kind(&d.key.group, &d.key.kind);
+            for w in applicable.normalize_both(live.as_mut(), &mut predicted, &schema) {
+                eprintln!("ignoreDifferences: {w}");
+            }
+        }
         let diff = ferry_diff::compare(live.as_ref(), &predicted);
         if !diff.in_sync {
             differs = true;
@@ -122,4 +132,51 @@ pub async fn diff(mgmt: &MgmtArgs, apps: &Api<DynamicObject>, name: &str) -> any
         println!("no differences");
     }
     Ok(differs)
+}
+
+/// The application's `ignoreDifferences` and the controller-wide ones (ConfigMap `ferry-cm`).
+async fn ignore_rules(
+    client: &kube::Client,
+    namespace: &str,
+    app: &Application,
+) -> anyhow::Result<ferry_diff::IgnoreRules> {
+    let configmaps: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        namespace,
+        &kube::discovery::ApiResource::erase::<k8s_openapi::api::core::v1::ConfigMap>(&()),
+    );
+    let defaults = match configmaps
+        .get_opt(ferry_controller::SETTINGS_CONFIGMAP_NAME)
+        .await
+    {
+        Ok(Some(cm)) => {
+            let data = cm.data["data"].as_object().cloned().unwrap_or_default();
+            let pairs: Vec<(&str, &str)> = data
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?)))
+                .collect();
+            ferry_diff::parse_default_rules(pairs).with_context(|| {
+                format!(
+                    "ConfigMap {namespace}/{}",
+                    ferry_controller::SETTINGS_CONFIGMAP_NAME
+                )
+            })?
+        }
+        Ok(None) => Vec::new(),
+        // Without read access to the settings, the application's own rules still apply.
+        Err(e) => {
+            eprintln!(
+                "warning: cannot read ConfigMap {namespace}/{} ({e}); controller-wide ignoreDifferences not applied",
+                ferry_controller::SETTINGS_CONFIGMAP_NAME
+            );
+            Vec::new()
+        }
+    };
+    let rules = app
+        .spec
+        .ignore_differences
+        .iter()
+        .map(ferry_controller::compare::ignore_rule)
+        .chain(defaults);
+    ferry_diff::IgnoreRules::new(rules).context("spec.ignoreDifferences")
 }

@@ -1447,6 +1447,11 @@ async fn ignored_differences_are_not_drift_and_everything_else_still_heals() {
     tokio::time::sleep(Duration::from_secs(4)).await;
     let s = w.status("web").await;
     assert_eq!(s["sync"]["status"], "Synced", "{s:#}");
+    let (ok, out) = w.ferry(&["diff", "web"]).await;
+    assert!(
+        ok && out.contains("no differences"),
+        "the CLI ignores the same: {out}"
+    );
     w.expect_target(&deploy_res(), "web", 1, "still scaled", |v| {
         v.is_some_and(|v| v["spec"]["replicas"] == 5)
     })
