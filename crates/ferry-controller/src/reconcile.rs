@@ -177,22 +177,33 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
         None => match (&app.operation, &automated) {
             (Some(op), _) => (Some(new_operation(op.clone(), &cmp.revision)), true),
             (None, Some(a))
-                if cmp.sync == "OutOfSync"
+                if actionable(&cmp, a.prune)
                     && !failed_here
                     && (a.self_heal || last_synced.as_deref() != Some(cmp.revision.as_str())) =>
             {
-                // Self-heal (the revision is already deployed) applies only what drifted,
-                // as Argo CD does: fields others may own (ignored differences) stay theirs.
+                // Self-heal (the revision is already deployed) syncs only what drifted, as
+                // Argo CD does: a selective sync, so hooks (a migration) do not run again for
+                // a hand edit, and fields others may own (ignored differences) stay theirs.
                 let heal = last_synced.as_deref() == Some(cmp.revision.as_str());
+                let drifted = if heal {
+                    cmp.resources
+                        .iter()
+                        .filter(|r| r.status != "Synced")
+                        .map(|r| ferry_api::SyncOperationResource {
+                            group: r.group.clone(),
+                            kind: r.kind.clone(),
+                            name: r.name.clone(),
+                            namespace: r.namespace.clone(),
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
                 let op = Operation {
                     sync: Some(ferry_api::SyncOperation {
                         revision: Some(cmp.revision.clone()),
                         prune: a.prune,
-                        sync_options: if heal {
-                            vec!["ApplyOutOfSyncOnly=true".into()]
-                        } else {
-                            Vec::new()
-                        },
+                        resources: drifted,
                         ..Default::default()
                     }),
                     initiated_by: Some(InitiatedBy {
@@ -243,6 +254,23 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
     }
     ctx.clear_refresh(&app).await;
     requeue
+}
+
+/// Whether an automated sync would change anything: a resource differs, or one that left
+/// Git may be pruned. Objects that only wait for a prune that is off, or that say
+/// `Prune=false`, keep the application OutOfSync without syncing it again and again.
+fn actionable(cmp: &crate::compare::Comparison, prune: bool) -> bool {
+    let differs = cmp
+        .resources
+        .iter()
+        .any(|r| r.status != "Synced" && !r.requires_pruning);
+    let prunable = prune
+        && cmp.prunable.iter().any(|p| {
+            !ferry_api::SyncOptions::default()
+                .for_resource(ferry_api::annotation(&p.object, "sync-options"))
+                .is_ok_and(|o| o.no_prune)
+        });
+    differs || prunable
 }
 
 /// What [`drive`] left the operation as.

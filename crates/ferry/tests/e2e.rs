@@ -870,7 +870,19 @@ async fn hooks_and_waves_run_in_order_and_a_killed_controller_resumes_the_same_o
         ),
     ])
     .await;
-    w.app("waves", "waves", true, false).await;
+    // Automated without self-heal: the test makes the Deployment ready by editing it, which
+    // self-heal would (rightly) undo with a second operation.
+    w.apply_mgmt(
+        &ar("ferry.dev", "v1alpha1", "Application", "applications"),
+        Some("ferry"),
+        json!({"apiVersion": "ferry.dev/v1alpha1", "kind": "Application",
+            "metadata": {"name": "waves"},
+            "spec": {"project": "default",
+                "source": {"repoURL": w.repo_url, "targetRevision": "main", "path": "waves"},
+                "destination": {"name": "target", "namespace": "demo"},
+                "syncPolicy": {"automated": {"prune": true}, "syncOptions": ["CreateNamespace=true"]}}}),
+    )
+    .await;
 
     // Then the migration runs first, wave 0 is applied, and wave 1 waits for it to be healthy.
     let s = w
@@ -1394,6 +1406,13 @@ async fn ignored_differences_are_not_drift_and_everything_else_still_heals() {
             "web/config.yaml",
             format!("{}  tuned: \"no\"\n", cm("settings", "v1")),
         ),
+        (
+            "web/keep.yaml",
+            cm("keep", "v1").replace(
+                "  name: keep\n",
+                "  name: keep\n  annotations:\n    argocd.argoproj.io/sync-options: Prune=false\n",
+            ),
+        ),
     ])
     .await;
     let defaults = json!({"apiVersion": "v1", "kind": "ConfigMap",
@@ -1463,6 +1482,29 @@ async fn ignored_differences_are_not_drift_and_everything_else_still_heals() {
 
     // When a field that is not ignored drifts, then it is healed as before.
     w.edit_settings_and_expect_healed("v1").await;
+
+    // When a Prune=false object leaves Git, then it stays, the application says it needs
+    // pruning, and the automated policy does not sync again and again because of it.
+    w.commit(&[("web/keep.yaml", None)], "drop keep");
+    let s = w
+        .expect_app("web", 20, "keep requiring pruning", |s| {
+            s["resources"].as_array().is_some_and(|rs| {
+                rs.iter()
+                    .any(|r| r["name"] == "keep" && r["requiresPruning"] == true)
+            })
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let started = w.status("web").await["operationState"]["startedAt"].clone();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let later = w.status("web").await;
+    assert_eq!(
+        later["operationState"]["startedAt"], started,
+        "no sync loop over an unprunable object: {later:#}"
+    );
+    assert_eq!(later["sync"]["status"], "OutOfSync", "{s:#}");
+    w.expect_target(&cm_res(), "keep", 1, "kept", |v| v.is_some())
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
