@@ -408,7 +408,8 @@ async fn drive(
         // An operation of more than one step is recorded before its first step, so that a
         // controller that stops during it finds it (and its hooks' sync id) again.
         let steps = crate::waves::groups(&tasks).len();
-        if new && (steps > 1 || !cmp.hooks.is_empty()) {
+        let hooks = tasks.iter().any(|t| t.action == crate::waves::Action::Hook);
+        if new && (steps > 1 || hooks) {
             state.message = format!("starting: {steps} steps");
             return Step::Wait(Duration::ZERO);
         }

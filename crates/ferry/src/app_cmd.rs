@@ -513,10 +513,12 @@ async fn sync(
             op.message
         );
     }
+    // Operations are told apart by their sync id (timestamps have one-second resolution, and
+    // two operations may start within the same second).
     let previous = before
         .status
         .and_then(|s| s.operation_state)
-        .map(|o| o.started_at + &o.finished_at.unwrap_or_default());
+        .map(|o| (o.sync_id, o.started_at, o.finished_at));
     let user = std::env::var("USER").unwrap_or_else(|_| "ferry-cli".into());
     operation["initiatedBy"] = json!({"username": user});
     api.patch(
@@ -540,7 +542,11 @@ async fn sync(
         let Some(op) = app.status.and_then(|s| s.operation_state) else {
             continue;
         };
-        let key = op.started_at.clone() + &op.finished_at.clone().unwrap_or_default();
+        let key = (
+            op.sync_id.clone(),
+            op.started_at.clone(),
+            op.finished_at.clone(),
+        );
         if Some(&key) == previous.as_ref() {
             continue;
         }
