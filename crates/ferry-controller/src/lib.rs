@@ -631,30 +631,19 @@ pub async fn start(
         ar("", "v1", "ConfigMap", "configmaps"),
         SETTINGS_CONFIGMAP_NAME,
         stop.clone(),
-        move |cm| {
-            let data = cm
-                .and_then(|o| o.data.get("data"))
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default();
-            let pairs: Vec<(&str, &str)> = data
-                .iter()
-                .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?)))
-                .collect();
-            match ferry_diff::parse_default_rules(pairs) {
-                Ok(rules) => {
-                    *ctx7
-                        .ignore_defaults
-                        .write()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner) = rules;
-                    ctx7.resync_all();
-                }
-                Err(e) => tracing::warn!(
-                    configmap = SETTINGS_CONFIGMAP_NAME,
-                    error = %e,
-                    "ignoring invalid settings; the previous ones stay"
-                ),
+        move |cm| match ignore_defaults_of(cm) {
+            Ok(rules) => {
+                *ctx7
+                    .ignore_defaults
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = rules;
+                ctx7.resync_all();
             }
+            Err(e) => tracing::warn!(
+                configmap = SETTINGS_CONFIGMAP_NAME,
+                error = %e,
+                "ignoring invalid settings; the previous ones stay"
+            ),
         },
     );
 
@@ -721,6 +710,21 @@ pub async fn start(
         });
     }
     Ok(ctx)
+}
+
+/// The controller-wide `ignoreDifferences` rules of the settings ConfigMap (none without it).
+pub fn ignore_defaults_of(
+    settings: Option<&DynamicObject>,
+) -> Result<Vec<ferry_diff::IgnoreRule>, ferry_diff::IgnoreError> {
+    let data = settings
+        .and_then(|o| o.data.get("data"))
+        .and_then(Value::as_object);
+    let pairs: Vec<(&str, &str)> = data
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?)))
+        .collect();
+    ferry_diff::parse_default_rules(pairs)
 }
 
 /// The webhook secrets of a Secret (`data` is base64 in JSON, as the API server sends it).

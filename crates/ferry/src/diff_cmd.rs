@@ -149,19 +149,12 @@ async fn ignore_rules(
         .get_opt(ferry_controller::SETTINGS_CONFIGMAP_NAME)
         .await
     {
-        Ok(Some(cm)) => {
-            let data = cm.data["data"].as_object().cloned().unwrap_or_default();
-            let pairs: Vec<(&str, &str)> = data
-                .iter()
-                .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?)))
-                .collect();
-            ferry_diff::parse_default_rules(pairs).with_context(|| {
-                format!(
-                    "ConfigMap {namespace}/{}",
-                    ferry_controller::SETTINGS_CONFIGMAP_NAME
-                )
-            })?
-        }
+        Ok(Some(cm)) => ferry_controller::ignore_defaults_of(Some(&cm)).with_context(|| {
+            format!(
+                "ConfigMap {namespace}/{}",
+                ferry_controller::SETTINGS_CONFIGMAP_NAME
+            )
+        })?,
         Ok(None) => Vec::new(),
         // Without read access to the settings, the application's own rules still apply.
         Err(e) => {

@@ -89,6 +89,14 @@ fn cm(name: &str, value: &str) -> String {
     )
 }
 
+/// A ConfigMap with one annotation.
+fn cm_annotated(name: &str, value: &str, key: &str, annotation: &str) -> String {
+    cm(name, value).replace(
+        &format!("  name: {name}\n"),
+        &format!("  name: {name}\n  annotations:\n    {key}: {annotation}\n"),
+    )
+}
+
 fn deployment(name: &str, image: &str) -> String {
     format!(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {{app: {name}}}\n  template:\n    metadata:\n      labels: {{app: {name}}}\n    spec:\n      containers:\n        - name: main\n          image: {image}\n"
@@ -855,10 +863,7 @@ async fn hooks_and_waves_run_in_order_and_a_killed_controller_resumes_the_same_o
         ),
         (
             "waves/late.yaml",
-            cm("late", "v1").replace(
-                "  name: late\n",
-                "  name: late\n  annotations:\n    argocd.argoproj.io/sync-wave: \"1\"\n",
-            ),
+            cm_annotated("late", "v1", "argocd.argoproj.io/sync-wave", "\"1\""),
         ),
         (
             "waves/smoke.yaml",
@@ -986,9 +991,11 @@ async fn a_failing_presync_hook_stops_the_sync_and_runs_the_syncfail_hooks() {
         ),
         (
             "app/alert.yaml",
-            cm("alert", "sync failed").replace(
-                "  name: alert\n",
-                "  name: alert\n  annotations:\n    argocd.argoproj.io/hook: SyncFail\n",
+            cm_annotated(
+                "alert",
+                "sync failed",
+                "argocd.argoproj.io/hook",
+                "SyncFail",
             ),
         ),
         ("app/web.yaml", deployment("web", "nginx:1.25")),
@@ -1252,22 +1259,23 @@ async fn manual_operations_selective_sync_rollback_terminate_and_resource_option
         ("ops/crd.yaml", WIDGET_CRD.into()),
         (
             "ops/widget.yaml",
-            "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w1\nspec:\n  size: 3\n".into(),
+            "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w1\nspec:\n  size: 3\n"
+                .into(),
         ),
         (
             "ops/keep.yaml",
-            cm("keep", "precious").replace(
-                "  name: keep\n",
-                "  name: keep\n  annotations:\n    argocd.argoproj.io/sync-options: Prune=false,Delete=false\n",
+            cm_annotated(
+                "keep",
+                "precious",
+                "argocd.argoproj.io/sync-options",
+                "Prune=false,Delete=false",
             ),
         ),
         ("ops/one.yaml", cm("one", "v1")),
         (
             "ops/report.yaml",
-            job("x", "busybox:1", "    argocd.argoproj.io/hook: PostSync\n").replace(
-                "  name: x\n",
-                "  generateName: report-\n",
-            ),
+            job("x", "busybox:1", "    argocd.argoproj.io/hook: PostSync\n")
+                .replace("  name: x\n", "  generateName: report-\n"),
         ),
     ])
     .await;
@@ -1408,9 +1416,11 @@ async fn ignored_differences_are_not_drift_and_everything_else_still_heals() {
         ),
         (
             "web/keep.yaml",
-            cm("keep", "v1").replace(
-                "  name: keep\n",
-                "  name: keep\n  annotations:\n    argocd.argoproj.io/sync-options: Prune=false\n",
+            cm_annotated(
+                "keep",
+                "v1",
+                "argocd.argoproj.io/sync-options",
+                "Prune=false",
             ),
         ),
     ])
@@ -1518,9 +1528,11 @@ async fn a_failed_sync_is_retried_with_backoff_and_replace_writes_without_apply(
         ),
         (
             "retry/replaced.yaml",
-            cm("replaced", "v1").replace(
-                "  name: replaced\n",
-                "  name: replaced\n  annotations:\n    argocd.argoproj.io/sync-options: Replace=true\n",
+            cm_annotated(
+                "replaced",
+                "v1",
+                "argocd.argoproj.io/sync-options",
+                "Replace=true",
             ),
         ),
     ])
