@@ -443,6 +443,25 @@ impl Run<'_> {
             .or_else(|| self.cache.get(key).map(|l| l.object))
     }
 
+    /// A live object read from the cluster itself (`None`: it does not exist).
+    async fn fetch(&self, r: &ResourceResult, key: &ObjectKey) -> Result<Option<Value>, String> {
+        let (ar, caps) = self
+            .cluster
+            .resolve(&r.group, &r.version, &r.kind)
+            .await
+            .map_err(|e| e.to_string())?;
+        let api: Api<DynamicObject> = if caps.scope == kube::discovery::Scope::Namespaced {
+            Api::namespaced_with(self.cluster.client.clone(), &key.namespace, &ar)
+        } else {
+            Api::all_with(self.cluster.client.clone(), &ar)
+        };
+        let _permit = self.cluster.limiter.acquire().await;
+        let found = api.get_opt(&key.name).await.map_err(|e| e.to_string())?;
+        found
+            .map(|o| serde_json::to_value(o).map_err(|e| e.to_string()))
+            .transpose()
+    }
+
     /// Brings the hooks that are running up to date; answers the ones still running.
     async fn check_hooks(
         &self,
@@ -459,9 +478,23 @@ impl Run<'_> {
                 namespace: r.namespace.clone(),
                 name: r.name.clone(),
             };
-            let Some(live) = self.live(&key, fresh) else {
-                running.push(format!("hook {} {}", r.kind, r.name));
-                continue;
+            let live = match self.live(&key, fresh) {
+                Some(live) => live,
+                // Not seen by the watch yet, or deleted by someone: ask the cluster.
+                None => match self.fetch(r, &key).await {
+                    Ok(Some(live)) => live,
+                    Ok(None) => {
+                        r.hook_phase = "Failed".into();
+                        r.status = "SyncFailed".into();
+                        r.message = "the hook's object was deleted before it finished".into();
+                        continue;
+                    }
+                    Err(e) => {
+                        tracing::debug!(hook = %key, error = %e, "reading a running hook");
+                        running.push(format!("hook {} {}", r.kind, r.name));
+                        continue;
+                    }
+                },
             };
             let (phase, message) = match ferry_health::assess(&live) {
                 None => ("Succeeded", "created".to_owned()),

@@ -1393,6 +1393,26 @@ async fn manual_operations_selective_sync_rollback_terminate_and_resource_option
     })
     .await;
 
+    // When a running hook is deleted by hand, then the sync fails and says so.
+    let (ok, out) = w.ferry(&["sync", "ops", "--timeout", "3"]).await;
+    assert!(!ok, "{out}");
+    let jobs: Api<DynamicObject> = Api::namespaced_with(w.target.clone(), "demo", &job_res());
+    jobs.delete("wait", &Default::default())
+        .await
+        .expect("delete the hook");
+    let s = w
+        .expect_app("ops", 20, "the operation failed", |s| {
+            op_state(s)["phase"] == "Failed"
+                && op_state(s)["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("deleted before it finished"))
+        })
+        .await;
+    assert!(
+        condition(&s, "SyncError").is_some_and(|c| c.contains("Job demo/wait")),
+        "{s:#}"
+    );
+
     // When the application is deleted with its resources, then the Delete=false ConfigMap
     // stays and the rest goes.
     let (ok, out) = w.ferry(&["delete", "ops"]).await;
