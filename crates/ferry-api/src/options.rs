@@ -119,6 +119,13 @@ impl SyncOptions {
         Ok((out, unknown))
     }
 
+    /// The options of an object: its `sync-options` annotation over these; an annotation
+    /// that does not parse leaves these as they are.
+    pub fn of_object(&self, obj: &serde_json::Value) -> SyncOptions {
+        self.for_resource(crate::annotation(obj, "sync-options"))
+            .unwrap_or_else(|_| self.clone())
+    }
+
     /// The options of a resource: its `sync-options` annotation (comma-separated) over
     /// these.
     pub fn for_resource(&self, annotation: Option<&str>) -> Result<SyncOptions, SyncOptionError> {

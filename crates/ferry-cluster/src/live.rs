@@ -81,6 +81,14 @@ pub struct LiveObject {
     pub object: Value,
 }
 
+impl LiveObject {
+    /// The group and version of its `apiVersion` (`("", "v1")` for the core group).
+    pub fn group_version(&self) -> (&str, &str) {
+        let api_version = self.object["apiVersion"].as_str().unwrap_or_default();
+        api_version.rsplit_once('/').unwrap_or(("", api_version))
+    }
+}
+
 #[derive(Default)]
 struct Shared {
     objects: RwLock<HashMap<ObjectKey, Cached>>,

@@ -4,7 +4,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use kube::discovery::{ApiCapabilities, ApiResource, Discovery};
+use kube::api::{Api, DynamicObject};
+use kube::discovery::{ApiCapabilities, ApiResource, Discovery, Scope};
 use kube::{Client, Config};
 
 use crate::limiter::{Limiter, Limits};
@@ -65,6 +66,29 @@ impl std::fmt::Debug for Cluster {
 impl Cluster {
     pub fn name(&self) -> &str {
         &self.spec.name
+    }
+
+    /// The API of resource `ar`: in `namespace` when the kind is namespaced, cluster-wide
+    /// otherwise.
+    pub fn api(&self, ar: &ApiResource, namespaced: bool, namespace: &str) -> Api<DynamicObject> {
+        if namespaced {
+            Api::namespaced_with(self.client.clone(), namespace, ar)
+        } else {
+            Api::all_with(self.client.clone(), ar)
+        }
+    }
+
+    /// The API of a group/version/kind (resolved by discovery), in `namespace` when the kind
+    /// is namespaced.
+    pub async fn api_of(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+        namespace: &str,
+    ) -> Result<Api<DynamicObject>, ClusterError> {
+        let (ar, caps) = self.resolve(group, version, kind).await?;
+        Ok(self.api(&ar, caps.scope == Scope::Namespaced, namespace))
     }
 
     /// The cluster's version (`v1.29.4`, as `/version` says `gitVersion`) and every

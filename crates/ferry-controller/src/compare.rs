@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ferry_api::{Application, HealthStatus, ResourceStatus};
 use ferry_cluster::{Cluster, LiveCache, LiveObject, ObjectKey};
-use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::api::{Patch, PatchParams};
 use kube::discovery::{ApiResource, Scope};
 use serde_json::{Value, json};
 
@@ -148,11 +148,7 @@ pub fn place(
 
 /// Server-side apply (or its dry run) of one object, by the limiter.
 pub async fn apply(cluster: &Cluster, d: &Desired, dry_run: bool) -> Result<Value, kube::Error> {
-    let api: Api<DynamicObject> = if d.namespaced {
-        Api::namespaced_with(cluster.client.clone(), &d.key.namespace, &d.ar)
-    } else {
-        Api::all_with(cluster.client.clone(), &d.ar)
-    };
+    let api = cluster.api(&d.ar, d.namespaced, &d.key.namespace);
     let mut pp = PatchParams::apply(ferry_api::FIELD_MANAGER).force();
     pp.dry_run = dry_run;
     let _permit = cluster.limiter.acquire().await;
@@ -177,11 +173,7 @@ pub fn ignore_rule(r: &ferry_api::ResourceIgnoreDifferences) -> ferry_diff::Igno
 
 /// The live object with its `managedFields`, read from the cluster.
 async fn full_live(cluster: &Cluster, d: &Desired) -> Option<Value> {
-    let api: Api<DynamicObject> = if d.namespaced {
-        Api::namespaced_with(cluster.client.clone(), &d.key.namespace, &d.ar)
-    } else {
-        Api::all_with(cluster.client.clone(), &d.ar)
-    };
+    let api = cluster.api(&d.ar, d.namespaced, &d.key.namespace);
     let _permit = cluster.limiter.acquire().await;
     let obj = api.get_opt(&d.key.name).await.ok()??;
     serde_json::to_value(obj).ok()
@@ -437,6 +429,8 @@ pub async fn compare(
     let mut problems = Vec::new();
     let mut lives = Vec::with_capacity(desired.len());
     let mut any_out = false;
+    // The rules take part in every memo they apply to: new rules, new comparisons.
+    let rules_hash = hash_of(&json!(ignore.fingerprint()));
     for d in &mut desired {
         let live = cache.get(&d.key);
         let memo_key = (app_name.clone(), d.key.clone());
@@ -445,7 +439,7 @@ pub async fn compare(
             desired_hash: if applicable.is_empty() {
                 hash_of(&d.object)
             } else {
-                hash_of(&d.object) ^ hash_of(&json!(ignore.fingerprint()))
+                hash_of(&d.object) ^ rules_hash
             },
             live_hash: live.as_ref().map(|l| live_hash(&l.object)),
             in_sync: false,

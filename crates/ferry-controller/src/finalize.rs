@@ -44,21 +44,16 @@ pub async fn finalize(ctx: &ControllerCtx, app: &Application) -> Duration {
                 .into_iter()
                 .filter(|l| {
                     !ferry_api::SyncOptions::default()
-                        .for_resource(ferry_api::annotation(&l.object, "sync-options"))
-                        .is_ok_and(|o| o.no_delete)
+                        .of_object(&l.object)
+                        .no_delete
                 })
                 .collect();
             for live in &managed {
-                let version = live.object["apiVersion"].as_str().unwrap_or_default();
-                let (group, version) = version.rsplit_once('/').unwrap_or(("", version));
-                if let Ok((ar, caps)) = cluster.resolve(group, version, &live.key.kind).await {
-                    let api: kube::Api<kube::api::DynamicObject> = if caps.scope
-                        == kube::discovery::Scope::Namespaced
-                    {
-                        kube::Api::namespaced_with(cluster.client.clone(), &live.key.namespace, &ar)
-                    } else {
-                        kube::Api::all_with(cluster.client.clone(), &ar)
-                    };
+                let (group, version) = live.group_version();
+                if let Ok(api) = cluster
+                    .api_of(group, version, &live.key.kind, &live.key.namespace)
+                    .await
+                {
                     let _permit = cluster.limiter.acquire().await;
                     if let Err(e) = api
                         .delete(&live.key.name, &DeleteParams::foreground())

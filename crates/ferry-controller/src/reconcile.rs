@@ -267,8 +267,8 @@ fn actionable(cmp: &crate::compare::Comparison, prune: bool) -> bool {
     let prunable = prune
         && cmp.prunable.iter().any(|p| {
             !ferry_api::SyncOptions::default()
-                .for_resource(ferry_api::annotation(&p.object, "sync-options"))
-                .is_ok_and(|o| o.no_prune)
+                .of_object(&p.object)
+                .no_prune
         });
     differs || prunable
 }

@@ -132,6 +132,15 @@ pub fn hook_of(obj: &Value) -> Result<Option<Hook>, PlanError> {
     Ok(Some(Hook { phases, delete }))
 }
 
+/// The delete policy of a hook object (the default for anything that is not a valid hook).
+pub fn delete_policy(obj: &Value) -> DeletePolicy {
+    hook_of(obj)
+        .ok()
+        .flatten()
+        .map(|h| h.delete)
+        .unwrap_or_default()
+}
+
 /// Argo CD's kind order within a wave: what others depend on first.
 pub fn kind_rank(group: &str, kind: &str) -> usize {
     const ORDER: &[&str] = &[

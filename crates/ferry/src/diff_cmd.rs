@@ -84,11 +84,7 @@ pub async fn diff(mgmt: &MgmtArgs, apps: &Api<DynamicObject>, name: &str) -> any
             in_sync: false,
             pending_kind: false,
         };
-        let live_api: Api<DynamicObject> = if namespaced {
-            Api::namespaced_with(cluster.client.clone(), &d.key.namespace, &ar)
-        } else {
-            Api::all_with(cluster.client.clone(), &ar)
-        };
+        let live_api = cluster.api(&ar, namespaced, &d.key.namespace);
         let live: Option<Value> = live_api
             .get_opt(&d.key.name)
             .await?

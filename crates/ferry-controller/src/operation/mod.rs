@@ -15,11 +15,12 @@ use ferry_api::{
 };
 use ferry_cluster::{Cluster, LiveCache, ObjectKey};
 use ferry_health::HealthStatus as H;
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::compare::{Comparison, Desired, place};
+use crate::compare::Comparison;
 use crate::waves::{self, Action, GroupId, Item, Phase, PlanError, Task};
+
+mod tasks;
 
 /// What a sync of one application works with.
 pub struct Run<'a> {
@@ -83,6 +84,21 @@ fn same(r: &ResourceResult, phase: Phase, key: &ObjectKey) -> bool {
         && r.name == key.name
 }
 
+/// The items of `(index, item)` pairs.
+fn items_of<'a>(v: &[(usize, Item<'a>)]) -> Vec<Item<'a>> {
+    v.iter().map(|(_, i)| *i).collect()
+}
+
+/// The object a recorded result names.
+fn result_key(r: &ResourceResult) -> ObjectKey {
+    ObjectKey {
+        group: r.group.clone(),
+        kind: r.kind.clone(),
+        namespace: r.namespace.clone(),
+        name: r.name.clone(),
+    }
+}
+
 fn is_failure(r: &ResourceResult) -> bool {
     r.status == "SyncFailed" || r.hook_phase == "Failed" || r.hook_phase == "Error"
 }
@@ -97,341 +113,47 @@ fn short(list: &[String]) -> String {
 impl Run<'_> {
     /// The plan of this sync.
     pub fn plan(&self) -> Result<Vec<Task>, PlanError> {
-        let applies: Vec<&Desired> = self
-            .cmp
-            .desired
-            .iter()
-            .filter(|d| selected(self.selected, &d.key))
-            .filter(|d| !self.options.apply_out_of_sync_only || !d.in_sync)
-            .collect();
-        let prunes: Vec<_> = self
-            .cmp
-            .prunable
-            .iter()
-            .filter(|p| selected(self.selected, &p.key))
-            .collect();
-        let apply_items: Vec<(usize, Item<'_>)> = self
+        let item = |key, object| Item { key, object };
+        // (index in the comparison's list, item), for what this sync may touch.
+        let applies: Vec<(usize, Item<'_>)> = self
             .cmp
             .desired
             .iter()
             .enumerate()
-            .filter(|(_, d)| applies.iter().any(|a| std::ptr::eq(*a, *d)))
-            .map(|(i, d)| {
-                (
-                    i,
-                    Item {
-                        key: &d.key,
-                        object: &d.object,
-                    },
-                )
-            })
+            .filter(|(_, d)| selected(self.selected, &d.key))
+            .filter(|(_, d)| !self.options.apply_out_of_sync_only || !d.in_sync)
+            .map(|(i, d)| (i, item(&d.key, &d.object)))
             .collect();
-        let hook_items: Vec<Item<'_>> = self
+        let prunes: Vec<(usize, Item<'_>)> = self
+            .cmp
+            .prunable
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| selected(self.selected, &p.key))
+            .map(|(i, p)| (i, item(&p.key, &p.object)))
+            .collect();
+        let hooks: Vec<Item<'_>> = self
             .cmp
             .hooks
             .iter()
-            .map(|d| Item {
-                key: &d.key,
-                object: &d.object,
-            })
+            .map(|d| item(&d.key, &d.object))
             .collect();
-        let prune_items: Vec<Item<'_>> = prunes
-            .iter()
-            .map(|p| Item {
-                key: &p.key,
-                object: &p.object,
-            })
-            .collect();
-        let only: Vec<Item<'_>> = apply_items.iter().map(|(_, i)| *i).collect();
-        let mut tasks = waves::plan(&only, &hook_items, &prune_items, self.selected.is_empty())?;
+
+        let mut tasks = waves::plan(
+            &items_of(&applies),
+            &hooks,
+            &items_of(&prunes),
+            self.selected.is_empty(),
+        )?;
         // Indices into the comparison's own lists.
         for t in &mut tasks {
             match t.action {
-                Action::Apply => t.index = apply_items[t.index].0,
-                Action::Prune => {
-                    let p = prunes[t.index];
-                    t.index = self
-                        .cmp
-                        .prunable
-                        .iter()
-                        .position(|x| std::ptr::eq(x, p))
-                        .unwrap_or_default();
-                }
+                Action::Apply => t.index = applies[t.index].0,
+                Action::Prune => t.index = prunes[t.index].0,
                 Action::Hook => {}
             }
         }
         Ok(tasks)
-    }
-
-    /// The object a hook task creates: its generated name (for `generateName` hooks, from
-    /// the sync id, phase and wave, as Argo CD names them) and the annotation naming this
-    /// operation and phase.
-    fn hook_object(&self, task: &Task, sync_id: &str) -> (ObjectKey, Value) {
-        let d = &self.cmp.hooks[task.index];
-        let mut obj = d.object.clone();
-        let named = obj
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .is_some_and(|n| !n.is_empty());
-        if !named {
-            let prefix = obj
-                .pointer("/metadata/generateName")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned();
-            let name = format!(
-                "{prefix}{sync_id}-{}-{}",
-                task.phase().as_str().to_lowercase(),
-                task.group.wave()
-            );
-            obj["metadata"]["name"] = json!(name);
-            if let Some(m) = obj["metadata"].as_object_mut() {
-                m.remove("generateName");
-            }
-        }
-        obj["metadata"]["annotations"][ferry_api::SYNC_ID_ANNOTATION] =
-            json!(format!("{sync_id}-{}", task.phase().as_str()));
-        let ns = d.key.namespace.clone();
-        let obj = place(self.app_name, obj, &d.ar, d.namespaced, &ns);
-        (ObjectKey::of(&obj), obj)
-    }
-
-    fn key_of(&self, task: &Task, sync_id: &str) -> ObjectKey {
-        match task.action {
-            Action::Hook => self.hook_object(task, sync_id).0,
-            _ => task.key.clone(),
-        }
-    }
-
-    fn api(&self, d: &Desired, namespace: &str) -> Api<DynamicObject> {
-        if d.namespaced {
-            Api::namespaced_with(self.cluster.client.clone(), namespace, &d.ar)
-        } else {
-            Api::all_with(self.cluster.client.clone(), &d.ar)
-        }
-    }
-
-    async fn apply_object(
-        &self,
-        d: &Desired,
-        obj: &Value,
-        name: &str,
-        namespace: &str,
-    ) -> Result<Value, kube::Error> {
-        let opts = self
-            .options
-            .for_resource(ferry_api::annotation(obj, "sync-options"))
-            .unwrap_or_else(|_| self.options.clone());
-        let api = self.api(d, namespace);
-        let _permit = self.cluster.limiter.acquire().await;
-        let out = if opts.replace {
-            let mut body = obj.clone();
-            match api.get_opt(name).await? {
-                Some(live) => {
-                    body["metadata"]["resourceVersion"] = json!(live.metadata.resource_version);
-                    let body: DynamicObject =
-                        serde_json::from_value(body).map_err(kube::Error::SerdeError)?;
-                    api.replace(name, &PostParams::default(), &body).await?
-                }
-                None => {
-                    let body: DynamicObject =
-                        serde_json::from_value(body).map_err(kube::Error::SerdeError)?;
-                    api.create(&PostParams::default(), &body).await?
-                }
-            }
-        } else {
-            let mut pp = PatchParams::apply(ferry_api::FIELD_MANAGER).force();
-            if opts.skip_validation {
-                pp.field_validation = Some(kube::api::ValidationDirective::Ignore);
-            }
-            api.patch(name, &pp, &Patch::Apply(obj)).await?
-        };
-        serde_json::to_value(out).map_err(kube::Error::SerdeError)
-    }
-
-    async fn delete(
-        &self,
-        ar: &kube::discovery::ApiResource,
-        namespaced: bool,
-        key: &ObjectKey,
-        propagation: Propagation,
-    ) -> Result<(), kube::Error> {
-        let api: Api<DynamicObject> = if namespaced {
-            Api::namespaced_with(self.cluster.client.clone(), &key.namespace, ar)
-        } else {
-            Api::all_with(self.cluster.client.clone(), ar)
-        };
-        let dp = match propagation {
-            Propagation::Foreground => DeleteParams::foreground(),
-            Propagation::Background => DeleteParams::background(),
-            Propagation::Orphan => DeleteParams::orphan(),
-        };
-        let _permit = self.cluster.limiter.acquire().await;
-        match api.delete(&key.name, &dp).await {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Deletes an earlier run's hook object and waits (up to a minute) until it is gone.
-    async fn delete_before_creation(
-        &self,
-        d: &Desired,
-        key: &ObjectKey,
-        sync_mark: &str,
-    ) -> Result<(), String> {
-        let api = self.api(d, &key.namespace);
-        for attempt in 0..600 {
-            let live = {
-                let _permit = self.cluster.limiter.acquire().await;
-                api.get_opt(&key.name).await.map_err(|e| e.to_string())?
-            };
-            let Some(live) = live else { return Ok(()) };
-            let mark = live
-                .metadata
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(ferry_api::SYNC_ID_ANNOTATION));
-            if mark.map(String::as_str) == Some(sync_mark) {
-                // This operation's own hook (a resumed operation): keep it.
-                return Ok(());
-            }
-            if attempt == 0 || live.metadata.deletion_timestamp.is_none() {
-                self.delete(&d.ar, d.namespaced, key, Propagation::Background)
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        Err(format!(
-            "{key} from an earlier sync is still being deleted after 60 s"
-        ))
-    }
-
-    /// Runs one task: its result, and the object as the cluster answered a write.
-    async fn run_task(
-        &self,
-        task: &Task,
-        sync_id: &str,
-    ) -> (ResourceResult, Option<(ObjectKey, Value)>) {
-        let mut answer = None;
-        let r = self.run_task_into(task, sync_id, &mut answer).await;
-        (r, answer)
-    }
-
-    async fn run_task_into(
-        &self,
-        task: &Task,
-        sync_id: &str,
-        fresh: &mut Option<(ObjectKey, Value)>,
-    ) -> ResourceResult {
-        match task.action {
-            Action::Apply => {
-                let d = &self.cmp.desired[task.index];
-                let mut r = result_for(task, &d.key, &d.ar.version);
-                match self
-                    .apply_object(d, &d.object, &d.key.name, &d.key.namespace)
-                    .await
-                {
-                    Ok(live) => {
-                        *fresh = Some((d.key.clone(), live));
-                        r.status = "Synced".into();
-                        r.message = if d.in_sync { "unchanged" } else { "applied" }.into();
-                        if d.pending_kind {
-                            self.cache.ensure_watch(&d.ar, Duration::from_secs(5)).await;
-                        }
-                    }
-                    Err(e) => {
-                        r.status = "SyncFailed".into();
-                        r.message = e.to_string();
-                    }
-                }
-                r
-            }
-            Action::Hook => {
-                let d = &self.cmp.hooks[task.index];
-                let (key, obj) = self.hook_object(task, sync_id);
-                let mut r = result_for(task, &key, &d.ar.version);
-                let mark = format!("{sync_id}-{}", task.phase().as_str());
-                let policy = waves::hook_of(&obj)
-                    .ok()
-                    .flatten()
-                    .map(|h| h.delete)
-                    .unwrap_or_default();
-                if policy.before_hook_creation
-                    && let Err(e) = self.delete_before_creation(d, &key, &mark).await
-                {
-                    r.status = "SyncFailed".into();
-                    r.hook_phase = "Failed".into();
-                    r.message = e;
-                    return r;
-                }
-                match self.apply_object(d, &obj, &key.name, &key.namespace).await {
-                    Ok(live) => {
-                        *fresh = Some((key.clone(), live));
-                        self.cache.ensure_watch(&d.ar, Duration::from_secs(5)).await;
-                        r.status = "Synced".into();
-                        r.hook_phase = "Running".into();
-                        r.message = "created".into();
-                    }
-                    Err(e) => {
-                        r.status = "SyncFailed".into();
-                        r.hook_phase = "Failed".into();
-                        r.message = e.to_string();
-                    }
-                }
-                r
-            }
-            Action::Prune => {
-                let p = &self.cmp.prunable[task.index];
-                let version = p.object["apiVersion"]
-                    .as_str()
-                    .and_then(|v| v.rsplit('/').next())
-                    .unwrap_or_default();
-                let mut r = result_for(task, &p.key, version);
-                let opts = self
-                    .options
-                    .for_resource(ferry_api::annotation(&p.object, "sync-options"))
-                    .unwrap_or_else(|_| self.options.clone());
-                if !self.prune {
-                    r.status = "PruneSkipped".into();
-                    r.message = "pruning is not enabled".into();
-                    return r;
-                }
-                if opts.no_prune {
-                    r.status = "PruneSkipped".into();
-                    r.message = "the resource says Prune=false".into();
-                    return r;
-                }
-                let api_version = p.object["apiVersion"].as_str().unwrap_or_default();
-                let (group, v) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-                let resolved = self.cluster.resolve(group, v, &p.key.kind).await;
-                let outcome = match resolved {
-                    Ok((ar, caps)) => self
-                        .delete(
-                            &ar,
-                            caps.scope == kube::discovery::Scope::Namespaced,
-                            &p.key,
-                            opts.prune_propagation,
-                        )
-                        .await
-                        .map_err(|e| e.to_string()),
-                    Err(e) => Err(e.to_string()),
-                };
-                match outcome {
-                    Ok(()) => {
-                        r.status = "Pruned".into();
-                        r.message = "pruned".into();
-                    }
-                    Err(e) => {
-                        r.status = "SyncFailed".into();
-                        r.message = e;
-                    }
-                }
-                r
-            }
-        }
     }
 
     /// The live object of `key`: the answer to this reconcile's own write when there is
@@ -441,25 +163,6 @@ impl Run<'_> {
             .get(key)
             .cloned()
             .or_else(|| self.cache.get(key).map(|l| l.object))
-    }
-
-    /// A live object read from the cluster itself (`None`: it does not exist).
-    async fn fetch(&self, r: &ResourceResult, key: &ObjectKey) -> Result<Option<Value>, String> {
-        let (ar, caps) = self
-            .cluster
-            .resolve(&r.group, &r.version, &r.kind)
-            .await
-            .map_err(|e| e.to_string())?;
-        let api: Api<DynamicObject> = if caps.scope == kube::discovery::Scope::Namespaced {
-            Api::namespaced_with(self.cluster.client.clone(), &key.namespace, &ar)
-        } else {
-            Api::all_with(self.cluster.client.clone(), &ar)
-        };
-        let _permit = self.cluster.limiter.acquire().await;
-        let found = api.get_opt(&key.name).await.map_err(|e| e.to_string())?;
-        found
-            .map(|o| serde_json::to_value(o).map_err(|e| e.to_string()))
-            .transpose()
     }
 
     /// Brings the hooks that are running up to date; answers the ones still running.
@@ -472,16 +175,11 @@ impl Run<'_> {
     ) -> Vec<String> {
         let mut running = Vec::new();
         for r in results.iter_mut().filter(|r| r.hook_phase == "Running") {
-            let key = ObjectKey {
-                group: r.group.clone(),
-                kind: r.kind.clone(),
-                namespace: r.namespace.clone(),
-                name: r.name.clone(),
-            };
+            let key = result_key(r);
             let live = match self.live(&key, fresh) {
                 Some(live) => live,
                 // Not seen by the watch yet, or deleted by someone: ask the cluster.
-                None => match self.fetch(r, &key).await {
+                None => match self.fetch(r).await {
                     Ok(Some(live)) => live,
                     Ok(None) => {
                         r.hook_phase = "Failed".into();
@@ -523,17 +221,12 @@ impl Run<'_> {
                 .find(|t| t.action == Action::Hook && same(r, t.phase(), &self.key_of(t, sync_id)));
             if let Some(task) = task {
                 let d = &self.cmp.hooks[task.index];
-                let policy = waves::hook_of(&d.object)
-                    .ok()
-                    .flatten()
-                    .map(|h| h.delete)
-                    .unwrap_or_default();
+                let policy = waves::delete_policy(&d.object);
                 let delete = (phase == "Succeeded" && policy.hook_succeeded)
                     || (phase == "Failed" && policy.hook_failed);
+                let api = self.cluster.api(&d.ar, d.namespaced, &key.namespace);
                 if delete
-                    && let Err(e) = self
-                        .delete(&d.ar, d.namespaced, &key, Propagation::Background)
-                        .await
+                    && let Err(e) = self.delete(&api, &key.name, Propagation::Background).await
                 {
                     tracing::warn!(app = %self.app_name, hook = %key, error = %e, "deleting a finished hook failed");
                 }
@@ -558,12 +251,7 @@ impl Run<'_> {
                     .iter()
                     .any(|t| t.action != Action::Hook && same(r, t.phase(), &t.key))
         }) {
-            let key = ObjectKey {
-                group: r.group.clone(),
-                kind: r.kind.clone(),
-                namespace: r.namespace.clone(),
-                name: r.name.clone(),
-            };
+            let key = result_key(r);
             match r.status.as_str() {
                 "Pruned" if group.stage == 2 && self.cache.get(&key).is_some() => {
                     waiting.push(format!("deletion of {} {}", r.kind, r.name));
@@ -626,7 +314,7 @@ impl Run<'_> {
                 sync_phase: "PreSync".into(),
                 ..Default::default()
             };
-            match create_namespace(self.cluster, ns).await {
+            match tasks::create_namespace(self.cluster, ns).await {
                 Ok(()) => {
                     r.status = "Synced".into();
                     r.message = "namespace created".into();
@@ -716,20 +404,10 @@ impl Run<'_> {
                 .iter_mut()
                 .filter(|r| r.hook_phase == "Running")
             {
-                let key = ObjectKey {
-                    group: r.group.clone(),
-                    kind: r.kind.clone(),
-                    namespace: r.namespace.clone(),
-                    name: r.name.clone(),
-                };
-                if let Ok((ar, caps)) = self.cluster.resolve(&r.group, &r.version, &r.kind).await {
-                    let namespaced = caps.scope == kube::discovery::Scope::Namespaced;
-                    if let Err(e) = self
-                        .delete(&ar, namespaced, &key, Propagation::Background)
-                        .await
-                    {
-                        tracing::warn!(hook = %key, error = %e, "deleting a running hook failed");
-                    }
+                if let Ok(api) = self.api_of_result(r).await
+                    && let Err(e) = self.delete(&api, &r.name, Propagation::Background).await
+                {
+                    tracing::warn!(hook = %result_key(r), error = %e, "deleting a running hook failed");
                 }
                 r.hook_phase = "Terminating".into();
                 r.message = "terminated".into();
@@ -738,20 +416,6 @@ impl Run<'_> {
         state.phase = "Failed".into();
         state.message = "operation terminated".into();
     }
-}
-
-async fn create_namespace(cluster: &Cluster, ns: &str) -> Result<(), kube::Error> {
-    let ar = ferry_cluster::api_resource("", "v1", "Namespace", "namespaces");
-    let api: Api<DynamicObject> = Api::all_with(cluster.client.clone(), &ar);
-    let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
-    let _permit = cluster.limiter.acquire().await;
-    api.patch(
-        ns,
-        &PatchParams::apply(ferry_api::FIELD_MANAGER),
-        &Patch::Apply(&obj),
-    )
-    .await
-    .map(|_| ())
 }
 
 /// The group before `group` in the order that has results (or would have them).

@@ -1,0 +1,291 @@
+//! The writes of a sync: one task (apply, hook, prune) against the cluster, and what the
+//! operation reads back (a hook's object, the destination namespace).
+
+use std::time::Duration;
+
+use ferry_api::{Propagation, ResourceResult};
+use ferry_cluster::{Cluster, ObjectKey};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+
+use super::{Run, result_for};
+use crate::compare::{Desired, place};
+use crate::waves::{self, Action, Task};
+
+impl Run<'_> {
+    /// The name of the object a hook task creates: its own, or for `generateName` hooks one
+    /// made of the sync id, phase and wave, as Argo CD names them.
+    fn hook_name(&self, task: &Task, sync_id: &str) -> String {
+        let meta = &self.cmp.hooks[task.index].object["metadata"];
+        match meta["name"].as_str().filter(|n| !n.is_empty()) {
+            Some(name) => name.to_owned(),
+            None => format!(
+                "{}{sync_id}-{}-{}",
+                meta["generateName"].as_str().unwrap_or_default(),
+                task.phase().as_str().to_lowercase(),
+                task.group.wave()
+            ),
+        }
+    }
+
+    /// The object a hook task creates: named by [`Self::hook_name`], with the annotation
+    /// naming this operation and phase.
+    fn hook_object(&self, task: &Task, sync_id: &str) -> (ObjectKey, Value) {
+        let d = &self.cmp.hooks[task.index];
+        let mut obj = d.object.clone();
+        obj["metadata"]["name"] = json!(self.hook_name(task, sync_id));
+        if let Some(m) = obj["metadata"].as_object_mut() {
+            m.remove("generateName");
+        }
+        obj["metadata"]["annotations"][ferry_api::SYNC_ID_ANNOTATION] =
+            json!(format!("{sync_id}-{}", task.phase().as_str()));
+        let ns = d.key.namespace.clone();
+        let obj = place(self.app_name, obj, &d.ar, d.namespaced, &ns);
+        (ObjectKey::of(&obj), obj)
+    }
+
+    /// The key of the object a task writes.
+    pub(super) fn key_of(&self, task: &Task, sync_id: &str) -> ObjectKey {
+        match task.action {
+            Action::Hook => ObjectKey {
+                name: self.hook_name(task, sync_id),
+                ..task.key.clone()
+            },
+            _ => task.key.clone(),
+        }
+    }
+
+    async fn apply_object(
+        &self,
+        d: &Desired,
+        obj: &Value,
+        name: &str,
+        namespace: &str,
+    ) -> Result<Value, kube::Error> {
+        let opts = self.options.of_object(obj);
+        let api = self.cluster.api(&d.ar, d.namespaced, namespace);
+        let _permit = self.cluster.limiter.acquire().await;
+        let out = if opts.replace {
+            let mut body = obj.clone();
+            match api.get_opt(name).await? {
+                Some(live) => {
+                    body["metadata"]["resourceVersion"] = json!(live.metadata.resource_version);
+                    let body: DynamicObject =
+                        serde_json::from_value(body).map_err(kube::Error::SerdeError)?;
+                    api.replace(name, &PostParams::default(), &body).await?
+                }
+                None => {
+                    let body: DynamicObject =
+                        serde_json::from_value(body).map_err(kube::Error::SerdeError)?;
+                    api.create(&PostParams::default(), &body).await?
+                }
+            }
+        } else {
+            let mut pp = PatchParams::apply(ferry_api::FIELD_MANAGER).force();
+            if opts.skip_validation {
+                pp.field_validation = Some(kube::api::ValidationDirective::Ignore);
+            }
+            api.patch(name, &pp, &Patch::Apply(obj)).await?
+        };
+        serde_json::to_value(out).map_err(kube::Error::SerdeError)
+    }
+
+    /// Deletes `name` (gone already is fine).
+    pub(super) async fn delete(
+        &self,
+        api: &Api<DynamicObject>,
+        name: &str,
+        propagation: Propagation,
+    ) -> Result<(), kube::Error> {
+        let dp = match propagation {
+            Propagation::Foreground => DeleteParams::foreground(),
+            Propagation::Background => DeleteParams::background(),
+            Propagation::Orphan => DeleteParams::orphan(),
+        };
+        let _permit = self.cluster.limiter.acquire().await;
+        match api.delete(name, &dp).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The API of the object a recorded result names.
+    pub(super) async fn api_of_result(
+        &self,
+        r: &ResourceResult,
+    ) -> Result<Api<DynamicObject>, ferry_cluster::ClusterError> {
+        self.cluster
+            .api_of(&r.group, &r.version, &r.kind, &r.namespace)
+            .await
+    }
+
+    /// Deletes an earlier run's hook object and waits (up to a minute) until it is gone.
+    async fn delete_before_creation(
+        &self,
+        d: &Desired,
+        key: &ObjectKey,
+        sync_mark: &str,
+    ) -> Result<(), String> {
+        let api = self.cluster.api(&d.ar, d.namespaced, &key.namespace);
+        for attempt in 0..600 {
+            let live = {
+                let _permit = self.cluster.limiter.acquire().await;
+                api.get_opt(&key.name).await.map_err(|e| e.to_string())?
+            };
+            let Some(live) = live else { return Ok(()) };
+            let mark = live
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(ferry_api::SYNC_ID_ANNOTATION));
+            if mark.map(String::as_str) == Some(sync_mark) {
+                // This operation's own hook (a resumed operation): keep it.
+                return Ok(());
+            }
+            if attempt == 0 || live.metadata.deletion_timestamp.is_none() {
+                self.delete(&api, &key.name, Propagation::Background)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(format!(
+            "{key} from an earlier sync is still being deleted after 60 s"
+        ))
+    }
+
+    /// Runs one task: its result, and the object as the cluster answered a write.
+    pub(super) async fn run_task(
+        &self,
+        task: &Task,
+        sync_id: &str,
+    ) -> (ResourceResult, Option<(ObjectKey, Value)>) {
+        match task.action {
+            Action::Apply => self.apply_task(task).await,
+            Action::Hook => self.hook_task(task, sync_id).await,
+            Action::Prune => (self.prune_task(task).await, None),
+        }
+    }
+
+    async fn apply_task(&self, task: &Task) -> (ResourceResult, Option<(ObjectKey, Value)>) {
+        let d = &self.cmp.desired[task.index];
+        let mut r = result_for(task, &d.key, &d.ar.version);
+        match self
+            .apply_object(d, &d.object, &d.key.name, &d.key.namespace)
+            .await
+        {
+            Ok(live) => {
+                r.status = "Synced".into();
+                r.message = if d.in_sync { "unchanged" } else { "applied" }.into();
+                if d.pending_kind {
+                    self.cache.ensure_watch(&d.ar, Duration::from_secs(5)).await;
+                }
+                (r, Some((d.key.clone(), live)))
+            }
+            Err(e) => {
+                r.status = "SyncFailed".into();
+                r.message = e.to_string();
+                (r, None)
+            }
+        }
+    }
+
+    async fn hook_task(
+        &self,
+        task: &Task,
+        sync_id: &str,
+    ) -> (ResourceResult, Option<(ObjectKey, Value)>) {
+        let d = &self.cmp.hooks[task.index];
+        let (key, obj) = self.hook_object(task, sync_id);
+        let mut r = result_for(task, &key, &d.ar.version);
+        let mark = format!("{sync_id}-{}", task.phase().as_str());
+        if waves::delete_policy(&obj).before_hook_creation
+            && let Err(e) = self.delete_before_creation(d, &key, &mark).await
+        {
+            r.status = "SyncFailed".into();
+            r.hook_phase = "Failed".into();
+            r.message = e;
+            return (r, None);
+        }
+        match self.apply_object(d, &obj, &key.name, &key.namespace).await {
+            Ok(live) => {
+                self.cache.ensure_watch(&d.ar, Duration::from_secs(5)).await;
+                r.status = "Synced".into();
+                r.hook_phase = "Running".into();
+                r.message = "created".into();
+                (r, Some((key, live)))
+            }
+            Err(e) => {
+                r.status = "SyncFailed".into();
+                r.hook_phase = "Failed".into();
+                r.message = e.to_string();
+                (r, None)
+            }
+        }
+    }
+
+    async fn prune_task(&self, task: &Task) -> ResourceResult {
+        let p = &self.cmp.prunable[task.index];
+        let (group, version) = p.group_version();
+        let mut r = result_for(task, &p.key, version);
+        if !self.prune {
+            r.status = "PruneSkipped".into();
+            r.message = "pruning is not enabled".into();
+            return r;
+        }
+        let opts = self.options.of_object(&p.object);
+        if opts.no_prune {
+            r.status = "PruneSkipped".into();
+            r.message = "the resource says Prune=false".into();
+            return r;
+        }
+        let outcome = match self
+            .cluster
+            .api_of(group, version, &p.key.kind, &p.key.namespace)
+            .await
+        {
+            Ok(api) => self
+                .delete(&api, &p.key.name, opts.prune_propagation)
+                .await
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match outcome {
+            Ok(()) => {
+                r.status = "Pruned".into();
+                r.message = "pruned".into();
+            }
+            Err(e) => {
+                r.status = "SyncFailed".into();
+                r.message = e;
+            }
+        }
+        r
+    }
+
+    /// A live object read from the cluster itself (`None`: it does not exist).
+    pub(super) async fn fetch(&self, r: &ResourceResult) -> Result<Option<Value>, String> {
+        let api = self.api_of_result(r).await.map_err(|e| e.to_string())?;
+        let _permit = self.cluster.limiter.acquire().await;
+        let found = api.get_opt(&r.name).await.map_err(|e| e.to_string())?;
+        found
+            .map(|o| serde_json::to_value(o).map_err(|e| e.to_string()))
+            .transpose()
+    }
+}
+
+/// Creates (or keeps) the destination namespace, for `CreateNamespace=true`.
+pub(super) async fn create_namespace(cluster: &Cluster, ns: &str) -> Result<(), kube::Error> {
+    let ar = ferry_cluster::api_resource("", "v1", "Namespace", "namespaces");
+    let api = cluster.api(&ar, false, "");
+    let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
+    let _permit = cluster.limiter.acquire().await;
+    api.patch(
+        ns,
+        &PatchParams::apply(ferry_api::FIELD_MANAGER),
+        &Patch::Apply(&obj),
+    )
+    .await
+    .map(|_| ())
+}
