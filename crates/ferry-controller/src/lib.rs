@@ -300,23 +300,23 @@ impl ControllerCtx {
     /// A push webhook: every application whose source the push touched resolves its
     /// revision again and is reconciled now. Answers how many.
     pub fn refresh_matching(&self, event: &ferry_webhook::PushEvent) -> usize {
-        let apps: Vec<Application> = self
+        // Matched under the lock, without copying every application.
+        let matched: Vec<(String, String)> = self
             .apps
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .values()
-            .cloned()
+            .iter()
+            .filter(|(_, app)| {
+                let src = &app.spec.source;
+                event.matches(&src.repo_url, &src.target_revision)
+            })
+            .map(|(name, app)| (name.clone(), app.spec.source.repo_url.clone()))
             .collect();
-        let mut n = 0;
-        for app in apps {
-            let src = &app.spec.source;
-            if event.matches(&src.repo_url, &src.target_revision) {
-                self.sources.invalidate(&src.repo_url);
-                let name = app.metadata.name.clone().unwrap_or_default();
-                tracing::info!(app = %name, provider = %event.provider, "refreshed by a push webhook");
-                self.queue.add(&name, Duration::ZERO);
-                n += 1;
-            }
+        let n = matched.len();
+        for (name, repo_url) in matched {
+            self.sources.invalidate(&repo_url);
+            tracing::info!(app = %name, provider = %event.provider, "refreshed by a push webhook");
+            self.queue.add(&name, Duration::ZERO);
         }
         n
     }
