@@ -135,15 +135,10 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
                 status.operation_state = Some(state);
                 clear_op = true;
             }
-            status.reconciled_at = Some(now());
-            if !ctx.write_status(&app, &old_status, status).await {
-                return STALE_RETRY;
-            }
-            if clear_op {
-                ctx.clear_operation(&app).await;
-            }
-            ctx.clear_refresh(&app).await;
-            return ctx.failure_delay(name);
+            return conclude(ctx, &app, &old_status, status, clear_op, || {
+                ctx.failure_delay(name)
+            })
+            .await;
         }
     };
     ctx.succeeded(name);
@@ -245,15 +240,29 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
             }
         }
     }
+    conclude(ctx, &app, &old_status, status, clear_op, || requeue).await
+}
+
+/// The end of a reconcile: one status write (a conflict means: again, soon, with the newer
+/// version), then the requests it answered are cleared (the operation when it ended, the
+/// refresh annotation); answers when to look again.
+async fn conclude(
+    ctx: &ControllerCtx,
+    app: &Application,
+    old: &ApplicationStatus,
+    mut status: ApplicationStatus,
+    clear_op: bool,
+    requeue: impl FnOnce() -> Duration,
+) -> Duration {
     status.reconciled_at = Some(now());
-    if !ctx.write_status(&app, &old_status, status).await {
+    if !ctx.write_status(app, old, status).await {
         return STALE_RETRY;
     }
     if clear_op {
-        ctx.clear_operation(&app).await;
+        ctx.clear_operation(app).await;
     }
-    ctx.clear_refresh(&app).await;
-    requeue
+    ctx.clear_refresh(app).await;
+    requeue()
 }
 
 /// Whether an automated sync would change anything: a resource differs, or one that left
