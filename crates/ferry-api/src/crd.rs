@@ -8,6 +8,7 @@ use schemars::generate::SchemaSettings;
 use serde_json::{Value, json};
 
 use crate::application::{ApplicationSpec, ApplicationStatus, Operation};
+use crate::applicationset::{ApplicationSetSpec, ApplicationSetStatus};
 use crate::project::AppProjectSpec;
 use crate::{GROUP, VERSION};
 
@@ -102,12 +103,34 @@ pub fn app_project_crd() -> Value {
     )
 }
 
-/// Both CRDs.
-pub fn crds() -> Vec<Value> {
-    vec![application_crd(), app_project_crd()]
+/// The `ApplicationSet` CRD.
+pub fn application_set_crd() -> Value {
+    let root = json!({
+        "type": "object",
+        "required": ["spec"],
+        "properties": {
+            "spec": schema_of::<ApplicationSetSpec>(),
+            "status": schema_of::<ApplicationSetStatus>(),
+        },
+    });
+    let columns =
+        json!([{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}]);
+    crd(
+        "ApplicationSet",
+        "applicationsets",
+        &["appset", "appsets"],
+        root,
+        columns,
+        true,
+    )
 }
 
-/// Both CRDs as one multi-document YAML file (JSON documents, which are valid YAML).
+/// Every CRD of `ferry.dev`.
+pub fn crds() -> Vec<Value> {
+    vec![application_crd(), application_set_crd(), app_project_crd()]
+}
+
+/// The CRDs as one multi-document YAML file (JSON documents, which are valid YAML).
 pub fn crds_yaml() -> String {
     let mut out = String::from(
         "# Generated from crates/ferry-api by `cargo test -p ferry-api` (see crd.rs). Do not edit.\n",
@@ -149,6 +172,32 @@ mod tests {
             spec["required"]
                 .as_array()
                 .is_some_and(|r| r.contains(&json!("source")))
+        );
+    }
+
+    #[test]
+    fn application_set_crd_keeps_nested_generators() {
+        let c = application_set_crd();
+        assert_eq!(
+            c["spec"]["names"]["shortNames"],
+            json!(["appset", "appsets"])
+        );
+        assert_eq!(
+            c["spec"]["versions"][0]["subresources"],
+            json!({"status": {}})
+        );
+        let spec = &c["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"];
+        let generator = &spec["properties"]["generators"]["items"]["properties"];
+        for kind in ["matrix", "merge"] {
+            assert_eq!(
+                generator[kind]["properties"]["generators"]["items"],
+                json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}),
+                "{kind}"
+            );
+        }
+        assert_eq!(
+            generator["git"]["properties"]["repoURL"]["type"],
+            json!("string")
         );
     }
 

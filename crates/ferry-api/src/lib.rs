@@ -1,15 +1,18 @@
-//! Ferry's Kubernetes API, `ferry.dev/v1alpha1`: the `Application` and `AppProject` types,
+//! Ferry's Kubernetes API, `ferry.dev/v1alpha1`: the `Application`, `ApplicationSet` and
+//! `AppProject` types,
 //! their CRDs generated from the types, sync options, and the names every part agrees on.
 //!
 //! Field names follow Argo CD's wherever both have the feature, so that an Argo CD manifest
 //! converts by changing its `apiVersion`.
 
 pub mod application;
+pub mod applicationset;
 pub mod crd;
 pub mod options;
 pub mod project;
 
 pub use application::*;
+pub use applicationset::*;
 pub use options::{Propagation, SyncOptionError, SyncOptions};
 pub use project::{AppProject, AppProjectSpec, default_project};
 
@@ -24,6 +27,8 @@ pub const FIELD_MANAGER: &str = "ferry";
 pub const TRACKING_ANNOTATION: &str = "ferry.dev/tracking-id";
 /// Finalizer that makes deleting an application delete its resources.
 pub const RESOURCES_FINALIZER: &str = "ferry.dev/resources-finalizer";
+/// Finalizer the ApplicationSet controller keeps on an ApplicationSet while it cleans up.
+pub const APPLICATIONSET_FINALIZER: &str = "ferry.dev/applicationset-finalizer";
 /// Label of cluster Secrets (Argo CD's declarative format).
 pub const SECRET_TYPE_LABEL: &str = "argocd.argoproj.io/secret-type";
 /// The server URL that names the management cluster itself.
