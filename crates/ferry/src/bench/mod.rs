@@ -130,7 +130,7 @@ async fn run_sizes(args: &BenchArgs, sizes: &str) -> anyhow::Result<()> {
 }
 
 fn print_table(results: &[Value]) {
-    let rows: [(&str, &str, &str); 23] = [
+    let rows: [(&str, &str, &str); 26] = [
         ("applications x clusters", "size", ""),
         ("objects per application", "objects", ""),
         (
@@ -150,6 +150,11 @@ fn print_table(results: &[Value]) {
             "s",
         ),
         (
+            "  CPU of the API server(s) (s)",
+            "cold_sync_server_cpu_s",
+            "s",
+        ),
+        (
             "  vs API server limit (same objects)",
             "cold_vs_api_limit",
             "x",
@@ -157,7 +162,13 @@ fn print_table(results: &[Value]) {
         ("  vs Argo CD default rate per CPU", "vs_argo_per_cpu", "x"),
         ("  requests per application", "requests_per_app", ""),
         ("    of which writes", "writes_per_app", ""),
+        (
+            "  management writes per app (1 = create)",
+            "mgmt_writes_per_app",
+            "",
+        ),
         ("API server limit: parallel SSA (s)", "api_limit_s", "s"),
+        ("  CPU of the API server(s) (s)", "api_limit_server_cpu_s", "s"),
         ("kubectl apply --server-side (s)", "kubectl_s", "s"),
         ("no-op resync of all apps (CPU s)", "noop_resync_cpu_s", "s"),
         ("  wall time (s)", "noop_resync_wall_s", "s"),
@@ -260,7 +271,12 @@ async fn scenario(args: &BenchArgs) -> anyhow::Result<Value> {
     let first = clusters.client(&clusters.targets[0]).await?;
 
     let (git_clone_s, ferry_git_s) = baselines::git(&url, dir.path()).await?;
+    let server_cpu0 = clusters.server_cpu_seconds();
     let api_limit_s = baselines::api_limit(&first, &repo, n).await?;
+    let api_limit_server_cpu = clusters
+        .server_cpu_seconds()
+        .zip(server_cpu0)
+        .map(|(b, a)| b - a);
     let kubectl_s = if args.skip_kubectl {
         None
     } else {
@@ -331,8 +347,10 @@ async fn scenario(args: &BenchArgs) -> anyhow::Result<Value> {
         &ferry_controller::applications_resource(),
     );
     let before = total_requests(&clusters).await?;
+    let mgmt_before = clusters.requests("management").await?;
     let start = Instant::now();
     let cold_cpu0 = setup::cpu_seconds();
+    let cold_server_cpu0 = clusters.server_cpu_seconds();
     let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(32));
     let mut tasks = Vec::new();
     for i in 0..n {
@@ -414,10 +432,22 @@ async fn scenario(args: &BenchArgs) -> anyhow::Result<Value> {
     }
     let cold_sync_s = start.elapsed().as_secs_f64();
     let cold_cpu_s = setup::cpu_seconds() - cold_cpu0;
+    let cold_server_cpu = clusters
+        .server_cpu_seconds()
+        .zip(cold_server_cpu0)
+        .map(|(b, a)| b - a);
     // The harness's own watch ends here, so that it weighs nothing on what follows.
     drop(stream);
     let after = total_requests(&clusters).await?;
     let (requests_per_app, writes_per_app) = per(before, after, total);
+    // Writes to the management cluster: the harness's creation of each Application, and
+    // Ferry's status writes.
+    let mgmt_after = clusters.requests("management").await?;
+    let (_, mgmt_writes_per_app) = per(
+        mgmt_before.map(|(r, w, d, _)| (r + w + d, w)),
+        mgmt_after.map(|(r, w, d, _)| (r + w + d, w)),
+        total,
+    );
 
     // Steady state: one full no-op resync.
     wait_idle(&ctx).await;
@@ -475,8 +505,10 @@ async fn scenario(args: &BenchArgs) -> anyhow::Result<Value> {
         "cold_vs_api_limit": cold_sync_s / api_limit_s,
         "vs_argo_per_cpu": apps_per_s / cpus / ARGO_APPS_PER_CPU_SECOND,
         "requests_per_app": requests_per_app,
+        "mgmt_writes_per_app": mgmt_writes_per_app,
         "writes_per_app": writes_per_app,
         "api_limit_s": api_limit_s, "kubectl_s": kubectl_s, "apps_created_s": created_s, "cold_sync_cpu_s": cold_cpu_s,
+        "cold_sync_server_cpu_s": cold_server_cpu, "api_limit_server_cpu_s": api_limit_server_cpu,
         "noop_resync_cpu_s": noop_cpu, "noop_resync_wall_s": noop_wall, "noop_resync_requests": noop_requests,
         "drift_healed_s": drift_s, "webhook_to_applied_s": webhook_s,
         "peak_rss_mib": peak as f64 / 1048576.0, "rss_mib": rss as f64 / 1048576.0,

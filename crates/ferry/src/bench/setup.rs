@@ -275,7 +275,19 @@ pub fn git_daemon(dir: &Path) -> anyhow::Result<(Killed, String)> {
 
 /// User and system CPU seconds of this process so far.
 pub fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    cpu_seconds_at("/proc/self/stat")
+}
+
+impl Clusters {
+    /// CPU seconds the emulator process has used so far, when the clusters are emulated.
+    pub fn server_cpu_seconds(&self) -> Option<f64> {
+        let pid = self._process.as_ref()?.0.id();
+        Some(cpu_seconds_at(&format!("/proc/{pid}/stat")))
+    }
+}
+
+fn cpu_seconds_at(path: &str) -> f64 {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
     let fields: Vec<&str> = after.split_whitespace().collect();
     let ticks = |i: usize| {
