@@ -5,6 +5,7 @@
 //! its live objects changes (the watch cache notices drift), and every poll interval. It
 //! talks to other controllers only through Kubernetes objects.
 
+pub mod appset;
 pub mod compare;
 pub mod finalize;
 pub mod operation;
@@ -57,6 +58,10 @@ pub struct ControllerConfig {
     pub plugin_timeout: Duration,
     /// Where push webhooks are received (`POST /api/webhook`); none: no webhook endpoint.
     pub webhook_listen: Option<std::net::SocketAddr>,
+    /// Run the ApplicationSet controller beside the application controller.
+    pub applicationsets: bool,
+    /// The policy of ApplicationSets that do not name one (default `sync`, as Argo CD).
+    pub appset_policy: ferry_appset::Policy,
 }
 
 /// The ConfigMap (in Ferry's namespace) with controller-wide settings in Argo CD's
@@ -82,6 +87,8 @@ impl ControllerConfig {
             plugins_dir: None,
             plugin_timeout: Duration::from_secs(90),
             webhook_listen: None,
+            applicationsets: true,
+            appset_policy: ferry_appset::Policy::Sync,
         }
     }
 }
@@ -129,6 +136,8 @@ pub struct ControllerCtx {
     changed: mpsc::UnboundedSender<String>,
     stop: watch::Receiver<bool>,
     pub queue: WorkQueue,
+    /// The ApplicationSet controller, when it runs.
+    pub appsets: std::sync::OnceLock<Arc<appset::AppSetCtx>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -192,9 +201,9 @@ impl ControllerCtx {
         }
     }
 
-    /// Whether any reconcile is running or due now.
+    /// Whether any reconcile (of an application or a set) is running or due now.
     pub fn busy(&self) -> bool {
-        self.queue.busy()
+        self.queue.busy() || self.appsets.get().is_some_and(|s| s.busy())
     }
 
     /// Objects held by the live caches of every cluster, and their bytes.
@@ -312,7 +321,10 @@ impl ControllerCtx {
             })
             .map(|(name, app)| (name.clone(), app.spec.source.repo_url.clone()))
             .collect();
-        let n = matched.len();
+        let mut n = matched.len();
+        if let Some(sets) = self.appsets.get() {
+            n += sets.refresh_repo(|url, rev| event.matches(url, rev));
+        }
         for (name, repo_url) in matched {
             self.sources.invalidate(&repo_url);
             tracing::info!(app = %name, provider = %event.provider, "refreshed by a push webhook");
@@ -507,8 +519,22 @@ pub async fn start(
         changed: changed_tx,
         stop: stop.clone(),
         queue: WorkQueue::default(),
+        appsets: std::sync::OnceLock::new(),
         config,
     });
+    if ctx.config.applicationsets {
+        let appsets = appset::start(
+            client.clone(),
+            appset::AppSetConfig {
+                namespace: ctx.config.namespace.clone(),
+                default_policy: ctx.config.appset_policy,
+                git_poll: ctx.config.poll_interval,
+            },
+            ctx.sources.clone(),
+            stop.clone(),
+        );
+        let _ = ctx.appsets.set(appsets);
+    }
 
     // Cluster and repository Secrets.
     let secrets: Api<DynamicObject> = Api::namespaced_with(

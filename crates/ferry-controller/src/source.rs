@@ -169,6 +169,22 @@ impl Sources {
         Ok(commit)
     }
 
+    /// The checkout of the commit `revision` of `url` names (`refresh` resolves it again).
+    pub async fn checkout(
+        &self,
+        url: &str,
+        revision: &str,
+        refresh: bool,
+    ) -> Result<std::path::PathBuf, SourceError> {
+        let commit = self.resolve(url, revision, refresh).await?;
+        let id = ferry_git::CommitId::parse(&commit).map_err(|e| SourceError::Internal {
+            path: String::new(),
+            commit: commit.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok(self.git.checkout(&self.repo(url), &id).await?.path)
+    }
+
     /// Resolves (unless `revision` overrides it), checks out and renders a source.
     /// `app` is needed only by plugin sources (`None` is fine for directories).
     pub async fn render(

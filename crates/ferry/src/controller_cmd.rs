@@ -51,6 +51,14 @@ pub struct ControllerArgs {
     /// `ferry-secret` in Ferry's namespace; a provider without one is refused.
     #[arg(long, env = "FERRY_WEBHOOK_LISTEN")]
     pub webhook_listen: Option<std::net::SocketAddr>,
+    /// What the ApplicationSet controller may do to generated Applications when a set does
+    /// not say (`syncPolicy.applicationsSync`): `sync` (create, update, delete),
+    /// `create-update`, `create-delete` or `create-only`.
+    #[arg(long, env = "FERRY_APPSET_POLICY", default_value = "sync")]
+    pub appset_policy: ferry_appset::Policy,
+    /// Do not run the ApplicationSet controller.
+    #[arg(long)]
+    pub no_applicationsets: bool,
 }
 
 impl ControllerArgs {
@@ -69,6 +77,8 @@ impl ControllerArgs {
         c.plugins_dir = self.plugins_dir.clone();
         c.plugin_timeout = Duration::from_secs(self.plugin_timeout_seconds.max(1));
         c.webhook_listen = self.webhook_listen;
+        c.appset_policy = self.appset_policy;
+        c.applicationsets = !self.no_applicationsets;
         c
     }
 }

@@ -168,7 +168,11 @@ fn print_table(results: &[Value]) {
             "",
         ),
         ("API server limit: parallel SSA (s)", "api_limit_s", "s"),
-        ("  CPU of the API server(s) (s)", "api_limit_server_cpu_s", "s"),
+        (
+            "  CPU of the API server(s) (s)",
+            "api_limit_server_cpu_s",
+            "s",
+        ),
         ("kubectl apply --server-side (s)", "kubectl_s", "s"),
         ("no-op resync of all apps (CPU s)", "noop_resync_cpu_s", "s"),
         ("  wall time (s)", "noop_resync_wall_s", "s"),

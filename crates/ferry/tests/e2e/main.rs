@@ -1,6 +1,7 @@
 //! End to end: a Git repository served over the git protocol, emulated clusters, and the real
 //! `ferry controller` binary. Each test reads as Given / When / Then.
 
+mod appsets;
 mod delivery;
 mod operations;
 mod sources;

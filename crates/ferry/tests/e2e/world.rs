@@ -252,6 +252,12 @@ impl World {
 
     /// Registers the target cluster under `name`, with the credentials `token`.
     pub(crate) async fn register_cluster(&self, name: &str, token: &str) {
+        self.register_cluster_labelled(name, token, json!({})).await;
+    }
+
+    /// Registers the target cluster under `name` with `labels` on its Secret (what the
+    /// cluster generator of an ApplicationSet selects on).
+    pub(crate) async fn register_cluster_labelled(&self, name: &str, token: &str, labels: Value) {
         let kc = Kubeconfig::read_from(&self.kubeconfig).expect("kubeconfig");
         let cluster = kc
             .clusters
@@ -265,6 +271,8 @@ impl World {
         let secret = json!({"apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": format!("cluster-{name}"), "labels": {"argocd.argoproj.io/secret-type": "cluster"}},
             "stringData": {"name": name, "server": server, "config": config.to_string()}});
+        let mut secret = secret;
+        merge(&mut secret["metadata"]["labels"], labels);
         let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ferry"}});
         self.apply_mgmt(&ar("", "v1", "Namespace", "namespaces"), None, ns)
             .await;
@@ -300,6 +308,63 @@ impl World {
                 Err(e) => panic!("applying {name}: {e}"),
             }
         }
+    }
+
+    /// Deletes an object of the management cluster (in namespace `ferry` when namespaced).
+    pub(crate) async fn delete_mgmt(&self, r: &ApiResource, namespaced: bool, name: &str) {
+        let api: Api<DynamicObject> = if namespaced {
+            Api::namespaced_with(self.mgmt.clone(), "ferry", r)
+        } else {
+            Api::all_with(self.mgmt.clone(), r)
+        };
+        api.delete(name, &kube::api::DeleteParams::default())
+            .await
+            .unwrap_or_else(|e| panic!("deleting {name}: {e}"));
+    }
+
+    /// An object of namespace `ferry` on the management cluster, if it exists.
+    pub(crate) async fn mgmt_get(&self, r: &ApiResource, name: &str) -> Option<Value> {
+        let api: Api<DynamicObject> = Api::namespaced_with(self.mgmt.clone(), "ferry", r);
+        api.get_opt(name)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|o| serde_json::to_value(o).ok())
+    }
+
+    /// Then, within `secs`, the object of namespace `ferry` satisfies `ok`.
+    pub(crate) async fn expect_mgmt(
+        &self,
+        r: &ApiResource,
+        name: &str,
+        secs: u64,
+        what: &str,
+        ok: impl Fn(Option<&Value>) -> bool,
+    ) -> Option<Value> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let v = self.mgmt_get(r, name).await;
+            if ok(v.as_ref()) {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} {name}: expected {what} within {secs}s; got {v:#}",
+                r.kind,
+                v = v.clone().unwrap_or(Value::Null)
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// A ConfigMap of the target cluster in namespace `ns`, if it exists.
+    pub(crate) async fn target_cm(&self, ns: &str, name: &str) -> Option<Value> {
+        let api: Api<DynamicObject> = Api::namespaced_with(self.target.clone(), ns, &cm_res());
+        api.get_opt(name)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|o| serde_json::to_value(o).ok())
     }
 
     /// When an application is created: the usual one (this repository's `main`, the target

@@ -1,0 +1,898 @@
+//! The ApplicationSet controller: keeps the Applications an `ApplicationSet` generates equal
+//! to what its generators and template say, within its policy. It talks to the application
+//! controller only through Kubernetes objects (it writes Applications; the other syncs them);
+//! the two share the work-queue type and the Git cache, nothing else.
+//!
+//! Safety rules, each tested end to end:
+//! - Nothing is generated until the cluster Secrets and Applications have been listed once
+//!   (an empty cache must not read as "no clusters, delete everything").
+//! - A generator or template error changes nothing: the set's `ErrorOccurred` condition says
+//!   which generator failed and why, and every Application stays as it is.
+//! - An Application of the same name that the set does not own is never adopted.
+//! - Deleting a set deletes its Applications (Kubernetes' garbage collection, through their
+//!   owner reference) but, unless `preserveResourcesOnDeletion: false`, never their resources;
+//!   under a policy that does not allow deletion, the Applications are released and stay.
+
+pub mod fetched;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use ferry_api::{
+    Application, ApplicationSet, ApplicationSetCondition, ApplicationSetResource,
+    ApplicationSetStatus, HealthStatus,
+};
+use ferry_appset::{ClusterInfo, Policy};
+use ferry_cluster::api_resource as ar;
+use futures::StreamExt as _;
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use kube::discovery::ApiResource;
+use kube::runtime::watcher;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use crate::queue::WorkQueue;
+use crate::source::Sources;
+use fetched::Fetched;
+
+/// Annotation that makes a set fetch its Git revisions again (Argo CD's name, removed after
+/// the reconcile).
+pub const REFRESH_ANNOTATION: &str = "argocd.argoproj.io/application-set-refresh";
+
+/// Finalizers that make deleting an Application delete its resources (Ferry's and Argo CD's).
+const RESOURCE_FINALIZERS: [&str; 4] = [
+    ferry_api::RESOURCES_FINALIZER,
+    "resources-finalizer.argocd.argoproj.io",
+    "resources-finalizer.argocd.argoproj.io/foreground",
+    "resources-finalizer.argocd.argoproj.io/background",
+];
+
+pub fn applicationsets_resource() -> ApiResource {
+    ar(
+        ferry_api::GROUP,
+        ferry_api::VERSION,
+        "ApplicationSet",
+        "applicationsets",
+    )
+}
+
+/// How the ApplicationSet controller runs.
+#[derive(Debug, Clone)]
+pub struct AppSetConfig {
+    pub namespace: String,
+    /// The policy of sets that do not name one (`syncPolicy.applicationsSync`).
+    pub default_policy: Policy,
+    /// How often a set with git generators looks at Git again, unless it says
+    /// (`requeueAfterSeconds`); a push webhook does it at once.
+    pub git_poll: Duration,
+}
+
+/// An Application as the set controller keeps it: without its status, but with the two
+/// words of it the set's status shows.
+#[derive(Debug, Clone)]
+struct Known {
+    app: Application,
+    /// uid of the ApplicationSet that controls it.
+    owner: Option<String>,
+    sync: Option<String>,
+    health: Option<HealthStatus>,
+}
+
+/// Shared state of the ApplicationSet controller.
+pub struct AppSetCtx {
+    config: AppSetConfig,
+    sets_api: Api<DynamicObject>,
+    apps_api: Api<DynamicObject>,
+    sources: Sources,
+    sets: RwLock<HashMap<String, ApplicationSet>>,
+    apps: RwLock<HashMap<String, Known>>,
+    /// By Secret name.
+    clusters: RwLock<BTreeMap<String, ClusterInfo>>,
+    clusters_listed: AtomicBool,
+    apps_listed: AtomicBool,
+    queue: WorkQueue,
+}
+
+impl std::fmt::Debug for AppSetCtx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppSetCtx").finish_non_exhaustive()
+    }
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn now() -> String {
+    time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// The uid of the ApplicationSet that controls `app`, if one does.
+fn controlling_set(app: &Application) -> Option<String> {
+    app.metadata
+        .owner_references
+        .as_ref()?
+        .iter()
+        .find(|r| {
+            r.controller == Some(true)
+                && r.kind == "ApplicationSet"
+                && r.api_version.starts_with(&format!("{}/", ferry_api::GROUP))
+        })
+        .map(|r| r.uid.clone())
+}
+
+/// What in an Application matters to its set (a status write does not).
+fn set_view(app: &Application) -> Value {
+    json!({
+        "spec": app.spec,
+        "labels": app.metadata.labels,
+        "annotations": app.metadata.annotations,
+        "finalizers": app.metadata.finalizers,
+        "owners": app.metadata.owner_references,
+        "deleting": app.metadata.deletion_timestamp.is_some(),
+    })
+}
+
+impl AppSetCtx {
+    /// Every set, queued now.
+    pub fn resync_all(&self) {
+        for name in read(&self.sets).keys() {
+            self.queue.add(name, Duration::ZERO);
+        }
+    }
+
+    /// A push to `repo_url`: sets with a git generator on it look again now. Answers how many.
+    pub fn refresh_repo(&self, matches: impl Fn(&str, &str) -> bool) -> usize {
+        let hit: Vec<String> = read(&self.sets)
+            .iter()
+            .filter(|(_, s)| {
+                ferry_appset::git_sources(s)
+                    .iter()
+                    .any(|(url, rev)| matches(url, rev))
+            })
+            .map(|(n, _)| n.clone())
+            .collect();
+        for (url, _) in hit
+            .iter()
+            .filter_map(|n| read(&self.sets).get(n).cloned())
+            .flat_map(|s| ferry_appset::git_sources(&s))
+        {
+            self.sources.invalidate(&url);
+        }
+        for n in &hit {
+            self.queue.add(n, Duration::ZERO);
+        }
+        hit.len()
+    }
+
+    /// Whether any set's reconcile is running or due now.
+    pub fn busy(&self) -> bool {
+        self.queue.busy()
+    }
+
+    fn queue_owner_of(&self, app: &Known, delay: Duration) {
+        let Some(uid) = &app.owner else { return };
+        let owner = read(&self.sets)
+            .iter()
+            .find(|(_, s)| s.metadata.uid.as_deref() == Some(uid.as_str()))
+            .map(|(n, _)| n.clone());
+        if let Some(name) = owner {
+            self.queue.add(&name, delay);
+        }
+    }
+}
+
+/// Starts the ApplicationSet controller's watches and workers (they stop when `stop`
+/// changes).
+pub fn start(
+    client: kube::Client,
+    config: AppSetConfig,
+    sources: Sources,
+    stop: watch::Receiver<bool>,
+) -> Arc<AppSetCtx> {
+    let ctx = Arc::new(AppSetCtx {
+        sets_api: Api::namespaced_with(
+            client.clone(),
+            &config.namespace,
+            &applicationsets_resource(),
+        ),
+        apps_api: Api::namespaced_with(
+            client.clone(),
+            &config.namespace,
+            &crate::applications_resource(),
+        ),
+        sources,
+        sets: RwLock::new(HashMap::new()),
+        apps: RwLock::new(HashMap::new()),
+        clusters: RwLock::new(BTreeMap::new()),
+        clusters_listed: AtomicBool::new(false),
+        apps_listed: AtomicBool::new(false),
+        queue: WorkQueue::default(),
+        config,
+    });
+
+    // ApplicationSets.
+    let c = ctx.clone();
+    spawn_watch(
+        watcher(ctx.sets_api.clone(), watcher::Config::default()),
+        stop.clone(),
+        move |ev| match ev {
+            watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
+                let shown = o.metadata.name.clone().unwrap_or_default();
+                match serde_json::to_value(&o).and_then(serde_json::from_value::<ApplicationSet>) {
+                    Ok(set) => {
+                        let before = write(&c.sets).insert(shown.clone(), set.clone());
+                        let same = before.is_some_and(|b| {
+                            b.spec == set.spec
+                                && b.metadata.annotations == set.metadata.annotations
+                                && b.metadata.deletion_timestamp == set.metadata.deletion_timestamp
+                                && b.metadata.finalizers == set.metadata.finalizers
+                        });
+                        if !same {
+                            c.queue.add(&shown, Duration::ZERO);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(applicationset = %shown, error = %e, "not a valid ApplicationSet");
+                        write(&c.sets).remove(&shown);
+                    }
+                }
+            }
+            watcher::Event::Delete(o) => {
+                if let Some(n) = o.metadata.name {
+                    write(&c.sets).remove(&n);
+                }
+            }
+            _ => {}
+        },
+    );
+
+    // Applications: owned ones trigger their set when anything but their status changes
+    // (a hand edit is put back), and their sync and health appear in the set's status.
+    let c = ctx.clone();
+    spawn_watch(
+        watcher(ctx.apps_api.clone(), watcher::Config::default()),
+        stop.clone(),
+        move |ev| match ev {
+            watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
+                let Ok(mut app) =
+                    serde_json::to_value(&o).and_then(serde_json::from_value::<Application>)
+                else {
+                    return;
+                };
+                let status = app.status.take();
+                let known = Known {
+                    owner: controlling_set(&app),
+                    sync: status.as_ref().map(|s| s.sync.status.clone()),
+                    health: status.map(|s| s.health),
+                    app,
+                };
+                let name = known.app.metadata.name.clone().unwrap_or_default();
+                let before = write(&c.apps).insert(name, known.clone());
+                match before {
+                    Some(b) if set_view(&b.app) == set_view(&known.app) => {
+                        if b.sync != known.sync || b.health != known.health {
+                            c.queue_owner_of(&known, Duration::from_secs(2));
+                        }
+                    }
+                    Some(b) => {
+                        c.queue_owner_of(&b, Duration::from_millis(100));
+                        c.queue_owner_of(&known, Duration::from_millis(100));
+                    }
+                    None => c.queue_owner_of(&known, Duration::from_millis(100)),
+                }
+            }
+            watcher::Event::Delete(o) => {
+                if let Some(n) = o.metadata.name
+                    && let Some(gone) = write(&c.apps).remove(&n)
+                {
+                    c.queue_owner_of(&gone, Duration::from_millis(100));
+                }
+            }
+            watcher::Event::InitDone => c.apps_listed.store(true, Ordering::SeqCst),
+            watcher::Event::Init => {}
+        },
+    );
+
+    // Cluster Secrets: registering, relabelling or removing a cluster reaches every set.
+    let secrets: Api<DynamicObject> = Api::namespaced_with(
+        client,
+        &ctx.config.namespace,
+        &ar("", "v1", "Secret", "secrets"),
+    );
+    let selector = format!("{}=cluster", ferry_api::SECRET_TYPE_LABEL);
+    let c = ctx.clone();
+    spawn_watch(
+        watcher(secrets, watcher::Config::default().labels(&selector)),
+        stop.clone(),
+        move |ev| {
+            match ev {
+                watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
+                    let name = o.metadata.name.clone().unwrap_or_default();
+                    let v = serde_json::to_value(&o).unwrap_or(Value::Null);
+                    let info = fetched::cluster_info(&v);
+                    let mut clusters = write(&c.clusters);
+                    if clusters.get(&name) == info.as_ref() {
+                        return;
+                    }
+                    match info {
+                        Some(i) => clusters.insert(name, i),
+                        None => {
+                            tracing::warn!(secret = %name, "cluster Secret without a server: not a cluster to generators");
+                            clusters.remove(&name)
+                        }
+                    };
+                }
+                watcher::Event::Delete(o) => {
+                    if let Some(n) = o.metadata.name {
+                        write(&c.clusters).remove(&n);
+                    }
+                }
+                watcher::Event::InitDone => c.clusters_listed.store(true, Ordering::SeqCst),
+                watcher::Event::Init => return,
+            }
+            for name in read(&c.sets).keys() {
+                c.queue.add(name, Duration::from_millis(100));
+            }
+        },
+    );
+
+    for _ in 0..2 {
+        let ctx = ctx.clone();
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            loop {
+                let name =
+                    tokio::select! { n = ctx.queue.next() => n, _ = stop.changed() => return };
+                let again = reconcile(&ctx, &name).await;
+                ctx.queue.done(&name);
+                if let Some(d) = again
+                    && read(&ctx.sets).contains_key(&name)
+                {
+                    ctx.queue.add(&name, d);
+                }
+            }
+        });
+    }
+    ctx
+}
+
+fn spawn_watch<S>(
+    stream: S,
+    mut stop: watch::Receiver<bool>,
+    mut on: impl FnMut(watcher::Event<DynamicObject>) + Send + 'static,
+) where
+    S: futures::Stream<Item = Result<watcher::Event<DynamicObject>, watcher::Error>>
+        + Send
+        + 'static,
+{
+    tokio::spawn(async move {
+        let mut stream = stream.boxed();
+        loop {
+            let ev = tokio::select! { e = stream.next() => e, _ = stop.changed() => return };
+            match ev {
+                None => return,
+                Some(Ok(ev)) => on(ev),
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, "ApplicationSet controller watch");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    });
+}
+
+/// Why a reconcile of a set stopped short.
+#[derive(Debug, thiserror::Error)]
+enum SetError {
+    #[error("{0}")]
+    Generate(String),
+    #[error("{0}")]
+    Kube(#[from] kube::Error),
+}
+
+/// One reconcile of set `name`; answers when to look again (`None`: when something changes).
+async fn reconcile(ctx: &AppSetCtx, name: &str) -> Option<Duration> {
+    let set = read(&ctx.sets).get(name).cloned()?;
+    if !ctx.clusters_listed.load(Ordering::SeqCst) || !ctx.apps_listed.load(Ordering::SeqCst) {
+        return Some(Duration::from_millis(200));
+    }
+    let result = if set.metadata.deletion_timestamp.is_some() {
+        finalize(ctx, &set).await.map(|()| None)
+    } else {
+        sync(ctx, &set).await
+    };
+    match result {
+        Ok(again) => again,
+        Err(SetError::Kube(kube::Error::Api(s))) if s.code == 409 => {
+            tracing::debug!(applicationset = %name, "changed while reconciling; again");
+            Some(Duration::from_millis(200))
+        }
+        Err(e) => {
+            tracing::warn!(applicationset = %name, error = %e, "ApplicationSet not reconciled");
+            Some(Duration::from_secs(30))
+        }
+    }
+}
+
+fn policy(ctx: &AppSetCtx, set: &ApplicationSet) -> Policy {
+    ferry_appset::policy_of(set, ctx.config.default_policy)
+}
+
+fn preserves(set: &ApplicationSet) -> bool {
+    set.spec
+        .sync_policy
+        .as_ref()
+        .and_then(|p| p.preserve_resources_on_deletion)
+        .unwrap_or(true)
+}
+
+fn owned_by(ctx: &AppSetCtx, set: &ApplicationSet) -> (Vec<Application>, Vec<Application>) {
+    let uid = set.metadata.uid.clone().unwrap_or_default();
+    let (mut owned, mut others) = (Vec::new(), Vec::new());
+    for k in read(&ctx.apps).values() {
+        if k.owner.as_deref() == Some(uid.as_str()) && !uid.is_empty() {
+            owned.push(k.app.clone());
+        } else {
+            others.push(k.app.clone());
+        }
+    }
+    (owned, others)
+}
+
+/// Generates, plans and acts; answers when to look again.
+async fn sync(ctx: &AppSetCtx, set: &ApplicationSet) -> Result<Option<Duration>, SetError> {
+    let name = set.metadata.name.clone().unwrap_or_default();
+    let has_finalizer = set
+        .metadata
+        .finalizers
+        .as_ref()
+        .is_some_and(|f| f.iter().any(|f| f == ferry_api::APPLICATIONSET_FINALIZER));
+    if !has_finalizer {
+        // Held in deletion until its Applications are released or their resources kept.
+        let mut finalizers = set.metadata.finalizers.clone().unwrap_or_default();
+        finalizers.push(ferry_api::APPLICATIONSET_FINALIZER.into());
+        ctx.sets_api
+            .patch(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"finalizers": finalizers,
+                    "resourceVersion": set.metadata.resource_version}})),
+            )
+            .await?;
+        return Ok(None);
+    }
+    let refresh = set
+        .metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(REFRESH_ANNOTATION));
+    let git = ferry_appset::git_sources(set);
+    let generated = match fetch(ctx, set, &git, refresh).await {
+        Ok(fetched) => {
+            let set2 = set.clone();
+            tokio::task::spawn_blocking(move || ferry_appset::generate(&set2, &fetched))
+                .await
+                .map_err(|e| SetError::Generate(e.to_string()))?
+                .map_err(|e| SetError::Generate(e.to_string()))
+        }
+        Err(e) => Err(e),
+    };
+    let generated = match generated {
+        Ok(g) => g,
+        Err(SetError::Generate(message)) => {
+            // Nothing is created, changed or deleted: what was generated before stays.
+            tracing::warn!(applicationset = %name, error = %message, "generators failed; nothing changed");
+            let mut status = set.status.clone().unwrap_or_default();
+            condition(
+                &mut status,
+                "ErrorOccurred",
+                true,
+                "ApplicationGenerationError",
+                &message,
+            );
+            condition(
+                &mut status,
+                "ParametersGenerated",
+                false,
+                "ApplicationGenerationError",
+                &message,
+            );
+            condition(
+                &mut status,
+                "ResourcesUpToDate",
+                false,
+                "ApplicationGenerationError",
+                "the generators failed; the generated Applications were left as they are",
+            );
+            write_status(ctx, set, status).await?;
+            return Ok(Some(Duration::from_secs(30)));
+        }
+        Err(e) => return Err(e),
+    };
+    let (owned, others) = owned_by(ctx, set);
+    let policy = policy(ctx, set);
+    let plan = ferry_appset::plan(set, policy, &generated, &owned, &others);
+    let mut problems: Vec<String> = Vec::new();
+
+    problems.extend(create_all(&ctx.apps_api, &name, plan.create.clone()).await);
+
+    for u in &plan.update {
+        match ctx
+            .apps_api
+            .patch(&u.name, &PatchParams::default(), &Patch::Merge(&u.patch))
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(applicationset = %name, app = %u.name, changed = %u.changed.join(", "), "Application updated")
+            }
+            Err(e) => problems.push(format!("updating {}: {e}", u.name)),
+        }
+    }
+    for n in &plan.delete {
+        if let Err(e) = delete_app(ctx, n).await {
+            problems.push(format!("deleting {n}: {e}"));
+        }
+    }
+
+    let mut status = set.status.clone().unwrap_or_default();
+    condition(
+        &mut status,
+        "ErrorOccurred",
+        !problems.is_empty(),
+        if problems.is_empty() {
+            "ApplicationSetUpToDate"
+        } else {
+            "UpdateApplicationError"
+        },
+        &problems.join("; "),
+    );
+    condition(
+        &mut status,
+        "ParametersGenerated",
+        true,
+        "ParametersGenerated",
+        "the generators produced their parameters",
+    );
+    let mut refused: Vec<String> = generated
+        .invalid
+        .iter()
+        .chain(plan.conflicts.iter())
+        .map(|i| format!("{}: {}", i.name, i.message))
+        .collect();
+    refused.extend(problems.iter().cloned());
+    let up_to_date = refused.is_empty();
+    let message = if up_to_date {
+        "every generated Application is as generated".to_owned()
+    } else {
+        let n = refused.len();
+        let mut m = refused.into_iter().take(3).collect::<Vec<_>>().join("; ");
+        if n > 3 {
+            m.push_str(&format!(" (and {} more)", n - 3));
+        }
+        m
+    };
+    condition(
+        &mut status,
+        "ResourcesUpToDate",
+        up_to_date,
+        if up_to_date {
+            "ApplicationSetUpToDate"
+        } else {
+            "ApplicationsNotUpToDate"
+        },
+        &message,
+    );
+    status.resources = resources_of(ctx, &generated);
+    write_status(ctx, set, status).await?;
+    if refresh {
+        ctx.sets_api
+            .patch(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"annotations": {REFRESH_ANNOTATION: null}}})),
+            )
+            .await?;
+    }
+    tracing::debug!(applicationset = %name, created = plan.create.len(), updated = plan.update.len(), deleted = plan.delete.len(), "ApplicationSet reconciled");
+    Ok(if git.is_empty() {
+        None
+    } else {
+        Some(git_poll(ctx, set))
+    })
+}
+
+/// The shortest `requeueAfterSeconds` of the set's git generators, else the controller's.
+fn git_poll(ctx: &AppSetCtx, set: &ApplicationSet) -> Duration {
+    fn walk(v: &Value, out: &mut Vec<u64>) {
+        match v {
+            Value::Object(m) => {
+                if let Some(s) = m
+                    .get("git")
+                    .and_then(|g| g.get("requeueAfterSeconds"))
+                    .and_then(Value::as_u64)
+                {
+                    out.push(s.max(1));
+                }
+                m.values().for_each(|v| walk(v, out));
+            }
+            Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk(
+        &serde_json::to_value(&set.spec.generators).unwrap_or(Value::Null),
+        &mut found,
+    );
+    found
+        .into_iter()
+        .min()
+        .map_or(ctx.config.git_poll, Duration::from_secs)
+}
+
+/// Clusters and checkouts for the generators.
+async fn fetch(
+    ctx: &AppSetCtx,
+    set: &ApplicationSet,
+    git: &[(String, String)],
+    refresh: bool,
+) -> Result<Fetched, SetError> {
+    let mut fetched = Fetched {
+        clusters: read(&ctx.clusters).values().cloned().collect(),
+        trees: HashMap::new(),
+    };
+    for (url, revision) in git {
+        let wanted = if revision.is_empty() {
+            "HEAD"
+        } else {
+            revision
+        };
+        let path = ctx
+            .sources
+            .checkout(url, wanted, refresh)
+            .await
+            .map_err(|e| {
+                SetError::Generate(format!(
+                    "{}: {url} at {wanted}: {e}",
+                    generator_naming(set, url, revision)
+                ))
+            })?;
+        fetched.trees.insert((url.clone(), revision.clone()), path);
+    }
+    Ok(fetched)
+}
+
+/// `generators[i] (kind)` of the first generator of `set` that reads `url` at `revision`,
+/// as `ferry-appset` names generators in its errors.
+fn generator_naming(set: &ApplicationSet, url: &str, revision: &str) -> String {
+    let pair = (url.to_owned(), revision.to_owned());
+    set.spec
+        .generators
+        .iter()
+        .enumerate()
+        .find(|(_, g)| {
+            let mut one = set.clone();
+            one.spec.generators = vec![(*g).clone()];
+            ferry_appset::git_sources(&one).contains(&pair)
+        })
+        .map(|(i, g)| {
+            let kind = serde_json::to_value(g)
+                .ok()
+                .and_then(|v| {
+                    ["git", "matrix", "merge"]
+                        .into_iter()
+                        .find(|k| v.get(*k).is_some_and(|x| !x.is_null()))
+                })
+                .unwrap_or("git");
+            format!("generators[{i}] ({kind})")
+        })
+        .unwrap_or_else(|| "a git generator".into())
+}
+
+/// Deletes a generated Application; one whose cluster is no longer registered loses its
+/// resources finalizer first (its resources cannot be reached, and must not hold it forever).
+async fn delete_app(ctx: &AppSetCtx, name: &str) -> Result<(), kube::Error> {
+    let app = read(&ctx.apps).get(name).map(|k| k.app.clone());
+    if let Some(app) = app {
+        let dest = &app.spec.destination;
+        let known = read(&ctx.clusters).values().any(|c| {
+            dest.server.as_deref() == Some(c.server.as_str())
+                || dest.name.as_deref() == Some(c.name.as_str())
+        }) || dest.server.as_deref() == Some(ferry_api::IN_CLUSTER_SERVER)
+            || dest.name.as_deref() == Some("in-cluster");
+        if !known {
+            strip_resource_finalizers(ctx, &app).await?;
+        }
+    }
+    match ctx.apps_api.delete(name, &DeleteParams::default()).await {
+        Ok(_) => {
+            tracing::info!(app = %name, "generated Application deleted");
+            Ok(())
+        }
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+async fn strip_resource_finalizers(ctx: &AppSetCtx, app: &Application) -> Result<(), kube::Error> {
+    let Some(finalizers) = &app.metadata.finalizers else {
+        return Ok(());
+    };
+    let left: Vec<&String> = finalizers
+        .iter()
+        .filter(|f| !RESOURCE_FINALIZERS.contains(&f.as_str()))
+        .collect();
+    if left.len() == finalizers.len() {
+        return Ok(());
+    }
+    let name = app.metadata.name.clone().unwrap_or_default();
+    ctx.apps_api
+        .patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": if left.is_empty() { Value::Null } else { json!(left) }}})),
+        )
+        .await
+        .map(|_| ())
+}
+
+/// A set being deleted: its Applications are released (policy without deletion) or keep
+/// their resources (unless `preserveResourcesOnDeletion: false`); then its finalizer goes
+/// and garbage collection deletes the Applications it still owns.
+async fn finalize(ctx: &AppSetCtx, set: &ApplicationSet) -> Result<(), SetError> {
+    let name = set.metadata.name.clone().unwrap_or_default();
+    let Some(finalizers) = &set.metadata.finalizers else {
+        return Ok(());
+    };
+    if !finalizers
+        .iter()
+        .any(|f| f == ferry_api::APPLICATIONSET_FINALIZER)
+    {
+        return Ok(());
+    }
+    let (owned, _) = owned_by(ctx, set);
+    let uid = set.metadata.uid.clone().unwrap_or_default();
+    if !policy(ctx, set).allows_delete() {
+        for app in &owned {
+            let refs: Vec<_> = app
+                .metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .filter(|r| r.uid != uid)
+                .collect();
+            let n = app.metadata.name.clone().unwrap_or_default();
+            ctx.apps_api
+                .patch(
+                    &n,
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"metadata": {"ownerReferences": if refs.is_empty() { Value::Null } else { json!(refs) }}})),
+                )
+                .await?;
+            tracing::info!(applicationset = %name, app = %n, "Application released: the policy does not allow deleting it");
+        }
+    } else if preserves(set) {
+        for app in &owned {
+            strip_resource_finalizers(ctx, app).await?;
+        }
+    }
+    let left: Vec<&String> = finalizers
+        .iter()
+        .filter(|f| *f != ferry_api::APPLICATIONSET_FINALIZER)
+        .collect();
+    ctx.sets_api
+        .patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": if left.is_empty() { Value::Null } else { json!(left) }}})),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Sets condition `kind`, keeping its transition time when its truth did not change.
+fn condition(
+    status: &mut ApplicationSetStatus,
+    kind: &str,
+    truth: bool,
+    reason: &str,
+    message: &str,
+) {
+    let word = if truth { "True" } else { "False" };
+    let at = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == kind && c.status == word)
+        .and_then(|c| c.last_transition_time.clone())
+        .unwrap_or_else(now);
+    status.conditions.retain(|c| c.type_ != kind);
+    status.conditions.push(ApplicationSetCondition {
+        type_: kind.into(),
+        status: word.into(),
+        message: message.into(),
+        reason: reason.into(),
+        last_transition_time: Some(at),
+    });
+    status.conditions.sort_by(|a, b| a.type_.cmp(&b.type_));
+}
+
+async fn write_status(
+    ctx: &AppSetCtx,
+    set: &ApplicationSet,
+    status: ApplicationSetStatus,
+) -> Result<(), kube::Error> {
+    if set.status.as_ref() == Some(&status) {
+        return Ok(());
+    }
+    let name = set.metadata.name.clone().unwrap_or_default();
+    // Every field spelled out, so that what became empty is cleared by the merge.
+    let body = json!({"status": {"conditions": status.conditions, "resources": status.resources}});
+    match ctx
+        .sets_api
+        .patch_status(&name, &PatchParams::default(), &Patch::Merge(body))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The set's view of the Applications it generates: their sync and health.
+fn resources_of(
+    ctx: &AppSetCtx,
+    generated: &ferry_appset::Generated,
+) -> Vec<ApplicationSetResource> {
+    let apps = read(&ctx.apps);
+    generated
+        .apps
+        .iter()
+        .filter_map(|a| a.metadata.name.as_ref())
+        .map(|n| {
+            let known = apps.get(n);
+            ApplicationSetResource {
+                name: n.clone(),
+                status: known.and_then(|k| k.sync.clone()).filter(|s| !s.is_empty()),
+                health: known
+                    .and_then(|k| k.health.clone())
+                    .filter(|h| !h.status.is_empty()),
+            }
+        })
+        .collect()
+}
+
+/// Creates generated Applications, eight at a time; answers what failed.
+async fn create_all(api: &Api<DynamicObject>, set: &str, apps: Vec<Application>) -> Vec<String> {
+    let results = futures::stream::iter(apps.into_iter().map(|app| {
+        let api = api.clone();
+        let set = set.to_owned();
+        async move {
+            let n = app.metadata.name.clone().unwrap_or_default();
+            let obj: DynamicObject = serde_json::to_value(&app)
+                .and_then(serde_json::from_value)
+                .map_err(|e| format!("{n}: {e}"))?;
+            api.create(&PostParams::default(), &obj)
+                .await
+                .map(|_| tracing::info!(applicationset = %set, app = %n, "Application created"))
+                .map_err(|e| format!("creating {n}: {e}"))
+        }
+    }))
+    .buffer_unordered(8)
+    .collect::<Vec<_>>()
+    .await;
+    results.into_iter().filter_map(Result::err).collect()
+}
