@@ -136,7 +136,7 @@ fn short(rev: &str) -> &str {
     rev.get(..7).unwrap_or(rev)
 }
 
-fn print_rows(rows: &[Vec<String>]) {
+pub(crate) fn print_rows(rows: &[Vec<String>]) {
     let widths: Vec<usize> = (0..rows.first().map_or(0, Vec::len))
         .map(|i| {
             rows.iter()
@@ -155,7 +155,7 @@ fn print_rows(rows: &[Vec<String>]) {
     }
 }
 
-fn emit(v: &Value, output: Output) {
+pub(crate) fn emit(v: &Value, output: Output) {
     match output {
         Output::Json => println!("{}", serde_json::to_string_pretty(v).unwrap_or_default()),
         _ => print!("{}", ferry_diff::to_yaml(v)),

@@ -30,10 +30,13 @@ pub enum Command {
     /// Start a local demo: emulated clusters, a Git server with example applications, and the
     /// controller delivering them; prints a kubeconfig to look inside.
     Quickstart(QuickstartArgs),
-    /// Run the application controller.
+    /// Run the application and ApplicationSet controllers.
     Controller(ControllerArgs),
     /// Work with applications: list, get, diff, sync, history, delete.
     App(AppArgs),
+    /// Work with ApplicationSets: list, get, and preview what a set would create, update
+    /// and delete.
+    Appset(crate::appset_cmd::AppSetArgs),
     /// Measure Ferry against emulated clusters, with baselines from the same run.
     Bench(BenchArgs),
 }
@@ -66,6 +69,7 @@ pub fn main() -> ExitCode {
             Command::Quickstart(args) => crate::quickstart::run(args).await,
             Command::Controller(args) => crate::controller_cmd::run(args).await,
             Command::App(args) => crate::app_cmd::run(args).await,
+            Command::Appset(args) => crate::appset_cmd::run(args).await,
             Command::Bench(args) => crate::bench::run(args).await,
         }
     });

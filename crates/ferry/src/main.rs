@@ -1,6 +1,7 @@
 //! The `ferry` binary. All wiring lives in [`cli`]; this file only starts it.
 
 mod app_cmd;
+mod appset_cmd;
 mod bench;
 mod cli;
 mod controller_cmd;

@@ -395,15 +395,6 @@ fn spawn_watch<S>(
     });
 }
 
-/// Why a reconcile of a set stopped short.
-#[derive(Debug, thiserror::Error)]
-enum SetError {
-    #[error("{0}")]
-    Generate(String),
-    #[error("{0}")]
-    Kube(#[from] kube::Error),
-}
-
 /// One reconcile of set `name`; answers when to look again (`None`: when something changes).
 async fn reconcile(ctx: &AppSetCtx, name: &str) -> Option<Duration> {
     let set = read(&ctx.sets).get(name).cloned()?;
@@ -417,7 +408,7 @@ async fn reconcile(ctx: &AppSetCtx, name: &str) -> Option<Duration> {
     };
     match result {
         Ok(again) => again,
-        Err(SetError::Kube(kube::Error::Api(s))) if s.code == 409 => {
+        Err(kube::Error::Api(s)) if s.code == 409 => {
             tracing::debug!(applicationset = %name, "changed while reconciling; again");
             Some(Duration::from_millis(200))
         }
@@ -428,10 +419,6 @@ async fn reconcile(ctx: &AppSetCtx, name: &str) -> Option<Duration> {
     }
 }
 
-fn policy(ctx: &AppSetCtx, set: &ApplicationSet) -> Policy {
-    ferry_appset::policy_of(set, ctx.config.default_policy)
-}
-
 fn preserves(set: &ApplicationSet) -> bool {
     set.spec
         .sync_policy
@@ -440,21 +427,51 @@ fn preserves(set: &ApplicationSet) -> bool {
         .unwrap_or(true)
 }
 
-fn owned_by(ctx: &AppSetCtx, set: &ApplicationSet) -> (Vec<Application>, Vec<Application>) {
+/// The Applications `set` controls, and the others of its namespace.
+fn owned_by(set: &ApplicationSet, apps: Vec<Application>) -> (Vec<Application>, Vec<Application>) {
     let uid = set.metadata.uid.clone().unwrap_or_default();
-    let (mut owned, mut others) = (Vec::new(), Vec::new());
-    for k in read(&ctx.apps).values() {
-        if k.owner.as_deref() == Some(uid.as_str()) && !uid.is_empty() {
-            owned.push(k.app.clone());
-        } else {
-            others.push(k.app.clone());
-        }
-    }
-    (owned, others)
+    apps.into_iter()
+        .partition(|a| !uid.is_empty() && controlling_set(a).as_deref() == Some(uid.as_str()))
+}
+
+/// What a set generates now and what its controller would do about it.
+#[derive(Debug)]
+pub struct Preview {
+    pub generated: ferry_appset::Generated,
+    pub plan: ferry_appset::Plan,
+    pub policy: Policy,
+}
+
+/// Runs `set`'s generators against `clusters` and the Git repositories they name (fetched
+/// through `sources`), and plans against `apps` (every Application of the set's namespace),
+/// changing nothing. The error says which generator failed and why.
+pub async fn preview(
+    set: &ApplicationSet,
+    clusters: Vec<ClusterInfo>,
+    apps: Vec<Application>,
+    sources: &Sources,
+    default_policy: Policy,
+    refresh: bool,
+) -> Result<Preview, String> {
+    let git = ferry_appset::git_sources(set);
+    let fetched = fetch(sources, set, clusters, &git, refresh).await?;
+    let set2 = set.clone();
+    let generated = tokio::task::spawn_blocking(move || ferry_appset::generate(&set2, &fetched))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    let (owned, others) = owned_by(set, apps);
+    let policy = ferry_appset::policy_of(set, default_policy);
+    let plan = ferry_appset::plan(set, policy, &generated, &owned, &others);
+    Ok(Preview {
+        generated,
+        plan,
+        policy,
+    })
 }
 
 /// Generates, plans and acts; answers when to look again.
-async fn sync(ctx: &AppSetCtx, set: &ApplicationSet) -> Result<Option<Duration>, SetError> {
+async fn sync(ctx: &AppSetCtx, set: &ApplicationSet) -> Result<Option<Duration>, kube::Error> {
     let name = set.metadata.name.clone().unwrap_or_default();
     let has_finalizer = set
         .metadata
@@ -481,19 +498,22 @@ async fn sync(ctx: &AppSetCtx, set: &ApplicationSet) -> Result<Option<Duration>,
         .as_ref()
         .is_some_and(|a| a.contains_key(REFRESH_ANNOTATION));
     let git = ferry_appset::git_sources(set);
-    let generated = match fetch(ctx, set, &git, refresh).await {
-        Ok(fetched) => {
-            let set2 = set.clone();
-            tokio::task::spawn_blocking(move || ferry_appset::generate(&set2, &fetched))
-                .await
-                .map_err(|e| SetError::Generate(e.to_string()))?
-                .map_err(|e| SetError::Generate(e.to_string()))
-        }
-        Err(e) => Err(e),
-    };
-    let generated = match generated {
-        Ok(g) => g,
-        Err(SetError::Generate(message)) => {
+    let apps: Vec<Application> = read(&ctx.apps).values().map(|k| k.app.clone()).collect();
+    let clusters: Vec<ClusterInfo> = read(&ctx.clusters).values().cloned().collect();
+    let Preview {
+        generated, plan, ..
+    } = match preview(
+        set,
+        clusters,
+        apps,
+        &ctx.sources,
+        ctx.config.default_policy,
+        refresh,
+    )
+    .await
+    {
+        Ok(p) => p,
+        Err(message) => {
             // Nothing is created, changed or deleted: what was generated before stays.
             tracing::warn!(applicationset = %name, error = %message, "generators failed; nothing changed");
             let mut status = set.status.clone().unwrap_or_default();
@@ -521,11 +541,7 @@ async fn sync(ctx: &AppSetCtx, set: &ApplicationSet) -> Result<Option<Duration>,
             write_status(ctx, set, status).await?;
             return Ok(Some(Duration::from_secs(30)));
         }
-        Err(e) => return Err(e),
     };
-    let (owned, others) = owned_by(ctx, set);
-    let policy = policy(ctx, set);
-    let plan = ferry_appset::plan(set, policy, &generated, &owned, &others);
     let mut problems: Vec<String> = Vec::new();
 
     problems.extend(create_all(&ctx.apps_api, &name, plan.create.clone()).await);
@@ -646,13 +662,14 @@ fn git_poll(ctx: &AppSetCtx, set: &ApplicationSet) -> Duration {
 
 /// Clusters and checkouts for the generators.
 async fn fetch(
-    ctx: &AppSetCtx,
+    sources: &Sources,
     set: &ApplicationSet,
+    clusters: Vec<ClusterInfo>,
     git: &[(String, String)],
     refresh: bool,
-) -> Result<Fetched, SetError> {
+) -> Result<Fetched, String> {
     let mut fetched = Fetched {
-        clusters: read(&ctx.clusters).values().cloned().collect(),
+        clusters,
         trees: HashMap::new(),
     };
     for (url, revision) in git {
@@ -661,16 +678,12 @@ async fn fetch(
         } else {
             revision
         };
-        let path = ctx
-            .sources
-            .checkout(url, wanted, refresh)
-            .await
-            .map_err(|e| {
-                SetError::Generate(format!(
-                    "{}: {url} at {wanted}: {e}",
-                    generator_naming(set, url, revision)
-                ))
-            })?;
+        let path = sources.checkout(url, wanted, refresh).await.map_err(|e| {
+            format!(
+                "{}: {url} at {wanted}: {e}",
+                generator_naming(set, url, revision)
+            )
+        })?;
         fetched.trees.insert((url.clone(), revision.clone()), path);
     }
     Ok(fetched)
@@ -753,7 +766,7 @@ async fn strip_resource_finalizers(ctx: &AppSetCtx, app: &Application) -> Result
 /// A set being deleted: its Applications are released (policy without deletion) or keep
 /// their resources (unless `preserveResourcesOnDeletion: false`); then its finalizer goes
 /// and garbage collection deletes the Applications it still owns.
-async fn finalize(ctx: &AppSetCtx, set: &ApplicationSet) -> Result<(), SetError> {
+async fn finalize(ctx: &AppSetCtx, set: &ApplicationSet) -> Result<(), kube::Error> {
     let name = set.metadata.name.clone().unwrap_or_default();
     let Some(finalizers) = &set.metadata.finalizers else {
         return Ok(());
@@ -764,9 +777,10 @@ async fn finalize(ctx: &AppSetCtx, set: &ApplicationSet) -> Result<(), SetError>
     {
         return Ok(());
     }
-    let (owned, _) = owned_by(ctx, set);
+    let apps: Vec<Application> = read(&ctx.apps).values().map(|k| k.app.clone()).collect();
+    let (owned, _) = owned_by(set, apps);
     let uid = set.metadata.uid.clone().unwrap_or_default();
-    if !policy(ctx, set).allows_delete() {
+    if !ferry_appset::policy_of(set, ctx.config.default_policy).allows_delete() {
         for app in &owned {
             let refs: Vec<_> = app
                 .metadata

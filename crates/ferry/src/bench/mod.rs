@@ -130,7 +130,7 @@ async fn run_sizes(args: &BenchArgs, sizes: &str) -> anyhow::Result<()> {
 }
 
 fn print_table(results: &[Value]) {
-    let rows: [(&str, &str, &str); 26] = [
+    let rows: [(&str, &str, &str); 28] = [
         ("applications x clusters", "size", ""),
         ("objects per application", "objects", ""),
         (
@@ -179,6 +179,8 @@ fn print_table(results: &[Value]) {
         ("  requests", "noop_resync_requests", ""),
         ("drifted object healed (s)", "drift_healed_s", "s"),
         ("push webhook to applied (s)", "webhook_to_applied_s", "s"),
+        ("cluster registered: generated apps", "appset_apps", ""),
+        ("  all Synced and Healthy after (s)", "appset_synced_s", "s"),
         ("peak resident memory (MiB)", "peak_rss_mib", ""),
         ("steady resident memory (MiB)", "rss_mib", ""),
         ("cached live objects", "cached_objects", ""),
@@ -213,6 +215,70 @@ fn print_table(results: &[Value]) {
             r["qps"], r["burst"], r["concurrency"], r["workers"]
         );
     }
+}
+
+/// Waits until every application of `names` is Synced and Healthy. Watched, not polled:
+/// listing every application over and over would load the API server and this process, and
+/// the figure would measure that.
+async fn wait_synced(
+    apps: &Api<DynamicObject>,
+    names: &std::collections::HashSet<String>,
+) -> anyhow::Result<()> {
+    let total = names.len();
+    let mut done: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut stream = Box::pin(kube::runtime::watcher(
+        apps.clone(),
+        kube::runtime::watcher::Config::default(),
+    ));
+    while done.len() < total {
+        let event = match tokio::time::timeout(
+            Duration::from_secs(120),
+            futures::StreamExt::next(&mut stream),
+        )
+        .await
+        {
+            Ok(Some(Ok(e))) => e,
+            Ok(Some(Err(e))) => {
+                tracing::debug!(error = %e, "watching applications");
+                continue;
+            }
+            Ok(None) => bail!("the watch of applications ended"),
+            Err(_) => {
+                let list = apps.list(&ListParams::default()).await?;
+                let stuck = list.items.iter().find(|a| {
+                    names.contains(a.metadata.name.as_deref().unwrap_or_default())
+                        && !synced_healthy(a)
+                });
+                let example = stuck
+                    .map(|a| {
+                        format!(
+                            "{}: {}",
+                            a.metadata.name.clone().unwrap_or_default(),
+                            a.data["status"]
+                        )
+                    })
+                    .unwrap_or_default();
+                bail!(
+                    "no progress for 2 minutes: {} of {total} applications Synced and Healthy; for example {example}",
+                    done.len()
+                );
+            }
+        };
+        if let kube::runtime::watcher::Event::Apply(a)
+        | kube::runtime::watcher::Event::InitApply(a) = event
+        {
+            let name = a.metadata.name.clone().unwrap_or_default();
+            if !names.contains(&name) {
+                continue;
+            }
+            if synced_healthy(&a) {
+                done.insert(name);
+            } else {
+                done.remove(&name);
+            }
+        }
+    }
+    Ok(())
 }
 
 fn synced_healthy(a: &DynamicObject) -> bool {
@@ -385,63 +451,14 @@ async fn scenario(args: &BenchArgs) -> anyhow::Result<Value> {
     }
     let created_s = start.elapsed().as_secs_f64();
     let total = n;
-    // Watched, not polled: listing every application over and over would load the API
-    // server and this process, and the figure would measure that.
-    let mut done: std::collections::HashSet<String> = std::collections::HashSet::new();
-    let mut stream = Box::pin(kube::runtime::watcher(
-        apps.clone(),
-        kube::runtime::watcher::Config::default(),
-    ));
-    while done.len() < total {
-        let event = match tokio::time::timeout(
-            Duration::from_secs(120),
-            futures::StreamExt::next(&mut stream),
-        )
-        .await
-        {
-            Ok(Some(Ok(e))) => e,
-            Ok(Some(Err(e))) => {
-                tracing::debug!(error = %e, "watching applications");
-                continue;
-            }
-            Ok(None) => bail!("the watch of applications ended"),
-            Err(_) => {
-                let list = apps.list(&ListParams::default()).await?;
-                let stuck = list.items.iter().find(|a| !synced_healthy(a));
-                let example = stuck
-                    .map(|a| {
-                        format!(
-                            "{}: {}",
-                            a.metadata.name.clone().unwrap_or_default(),
-                            a.data["status"]
-                        )
-                    })
-                    .unwrap_or_default();
-                bail!(
-                    "no progress for 2 minutes: {} of {total} applications Synced and Healthy; for example {example}",
-                    done.len()
-                );
-            }
-        };
-        if let kube::runtime::watcher::Event::Apply(a)
-        | kube::runtime::watcher::Event::InitApply(a) = event
-        {
-            let name = a.metadata.name.clone().unwrap_or_default();
-            if synced_healthy(&a) {
-                done.insert(name);
-            } else {
-                done.remove(&name);
-            }
-        }
-    }
+    let names: std::collections::HashSet<String> = (0..n).map(|i| format!("app-{i}")).collect();
+    wait_synced(&apps, &names).await?;
     let cold_sync_s = start.elapsed().as_secs_f64();
     let cold_cpu_s = setup::cpu_seconds() - cold_cpu0;
     let cold_server_cpu = clusters
         .server_cpu_seconds()
         .zip(cold_server_cpu0)
         .map(|(b, a)| b - a);
-    // The harness's own watch ends here, so that it weighs nothing on what follows.
-    drop(stream);
     let after = total_requests(&clusters).await?;
     let (requests_per_app, writes_per_app) = per(before, after, total);
     // Writes to the management cluster: the harness's creation of each Application, and
@@ -499,6 +516,10 @@ async fn scenario(args: &BenchArgs) -> anyhow::Result<Value> {
     // webhook (the controller polls every 3 minutes, so only the webhook can bring it).
     let webhook_s = push_webhook(&mgmt, &first, &repo, &url, webhook_port, "pushed").await?;
 
+    // A cluster registered for an ApplicationSet: the time from its Secret to its
+    // generated applications all Synced and Healthy.
+    let appset_s = appset_step(&mgmt, &clusters, &url, n).await?;
+
     let (rss, peak) = setup::memory();
     let (cached, cached_bytes) = ctx.cache_footprint();
     let cpus = std::thread::available_parallelism().map_or(1, |c| c.get()) as f64;
@@ -515,6 +536,7 @@ async fn scenario(args: &BenchArgs) -> anyhow::Result<Value> {
         "cold_sync_server_cpu_s": cold_server_cpu, "api_limit_server_cpu_s": api_limit_server_cpu,
         "noop_resync_cpu_s": noop_cpu, "noop_resync_wall_s": noop_wall, "noop_resync_requests": noop_requests,
         "drift_healed_s": drift_s, "webhook_to_applied_s": webhook_s,
+        "appset_apps": appset_s.0, "appset_synced_s": appset_s.1,
         "peak_rss_mib": peak as f64 / 1048576.0, "rss_mib": rss as f64 / 1048576.0,
         "cached_objects": cached, "bytes_per_cached_object": cached_bytes.checked_div(cached).unwrap_or(0),
         "git_clone_s": git_clone_s, "ferry_git_s": ferry_git_s,
@@ -595,4 +617,77 @@ async fn push_webhook(
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     Ok(sent.elapsed().as_secs_f64())
+}
+
+/// An ApplicationSet generating an application for every directory `app-0` .. `app-99` on
+/// every cluster labelled `bench-generation: new` (a matrix of a cluster and a git
+/// generator); then such a cluster is registered (the first target under a new name) and the
+/// time until all its applications are Synced and Healthy is measured. Answers how many
+/// applications, and the seconds.
+async fn appset_step(
+    mgmt: &kube::Client,
+    clusters: &setup::Clusters,
+    url: &str,
+    n: usize,
+) -> anyhow::Result<(usize, f64)> {
+    let generated = n.min(100);
+    let sets: Api<DynamicObject> = Api::namespaced_with(
+        mgmt.clone(),
+        "ferry",
+        &ferry_controller::appset::applicationsets_resource(),
+    );
+    let directories: Vec<Value> = if n >= 100 {
+        vec![json!({"path": "app-?"}), json!({"path": "app-??"})]
+    } else {
+        vec![json!({"path": "app-*"})]
+    };
+    let set = json!({"apiVersion": "ferry.dev/v1alpha1", "kind": "ApplicationSet",
+        "metadata": {"name": "bench-generation"},
+        "spec": {
+            "generators": [{"matrix": {"generators": [
+                {"clusters": {"selector": {"matchLabels": {"bench-generation": "new"}}}},
+                {"git": {"repoURL": url, "revision": "main", "directories": directories}}]}}],
+            "template": {
+                "metadata": {"name": "{{name}}-{{path.basename}}"},
+                "spec": {"project": "default",
+                    "source": {"repoURL": url, "targetRevision": "main", "path": "{{path}}"},
+                    "destination": {"name": "{{name}}", "namespace": "gen-{{path.basename}}"},
+                    "syncPolicy": {"automated": {"prune": true, "selfHeal": true},
+                        "syncOptions": ["CreateNamespace=true"]}}}}});
+    sets.patch(
+        "bench-generation",
+        &PatchParams::apply("bench").force(),
+        &Patch::Apply(&set),
+    )
+    .await?;
+    // Until a cluster carries the label, the set has nothing to generate.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let target = &clusters.targets[0];
+    let (server, cfg) = clusters.endpoint(target)?;
+    let secrets: Api<DynamicObject> = Api::namespaced_with(
+        mgmt.clone(),
+        "ferry",
+        &api_resource("", "v1", "Secret", "secrets"),
+    );
+    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "bench-new-generation",
+        "labels": {"argocd.argoproj.io/secret-type": "cluster", "bench-generation": "new"}},
+        "stringData": {"name": "new-generation", "server": server, "config": cfg.to_string()}});
+    let apps: Api<DynamicObject> = Api::namespaced_with(
+        mgmt.clone(),
+        "ferry",
+        &ferry_controller::applications_resource(),
+    );
+    let names: std::collections::HashSet<String> = (0..generated)
+        .map(|i| format!("new-generation-app-{i}"))
+        .collect();
+    let t0 = Instant::now();
+    secrets
+        .patch(
+            "bench-new-generation",
+            &PatchParams::apply("bench").force(),
+            &Patch::Apply(&secret),
+        )
+        .await?;
+    wait_synced(&apps, &names).await?;
+    Ok((generated, t0.elapsed().as_secs_f64()))
 }

@@ -279,3 +279,70 @@ async fn policies_limit_what_a_set_may_change_and_nothing_is_adopted() {
     assert!(green.is_some());
     assert!(w.target_cm("green-web", "settings").await.is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_previews_what_a_set_would_do_and_shows_what_it_did() {
+    // Given a prod cluster and a set written to a file, not applied yet.
+    let w = World::new(&[("web/settings.yaml", cm("settings", "v1"))]).await;
+    w.register_cluster_labelled("blue", TOKEN, json!({"env": "prod"}))
+        .await;
+    let file = w.dir.path().join("set.json");
+    std::fs::write(&file, web_set(&w, json!([]), json!({})).to_string()).expect("write");
+    let file = file.display().to_string();
+
+    // When it is previewed, then it lists what it would create, and creates nothing.
+    let (ok, out) = w.ferry_cmd("appset", &["preview", "-f", &file]).await;
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("create  blue-web  -> blue / blue-web"),
+        "{out}"
+    );
+    assert!(
+        w.mgmt_get(&app_res(), "blue-web").await.is_none(),
+        "a preview changes nothing"
+    );
+
+    // When it is applied, then `list` and `get` show it and what it generated.
+    w.apply_mgmt(
+        &appset_res(),
+        Some("ferry"),
+        web_set(&w, json!([]), json!({})),
+    )
+    .await;
+    w.expect_app("blue-web", 60, "Synced and Healthy", synced_healthy)
+        .await;
+    w.expect_mgmt(
+        &appset_res(),
+        "web",
+        20,
+        "the application listed as synced",
+        |s| {
+            s.and_then(|s| s["status"]["resources"].as_array())
+                .is_some_and(|r| r.len() == 1 && r[0]["status"] == "Synced")
+        },
+    )
+    .await;
+    let (ok, out) = w.ferry_cmd("appset", &["list"]).await;
+    assert!(ok && out.contains("web") && out.contains("True"), "{out}");
+    let (ok, out) = w.ferry_cmd("appset", &["get", "web"]).await;
+    assert!(
+        ok && out.contains("blue-web") && out.contains("Synced"),
+        "{out}"
+    );
+
+    // When a changed template is previewed, then it names the update; a broken generator
+    // fails the preview with its cause.
+    let mut changed = web_set(&w, json!([]), json!({}));
+    changed["spec"]["template"]["metadata"]["labels"]["team"] = json!("platform");
+    std::fs::write(&file, changed.to_string()).expect("write");
+    let (ok, out) = w.ferry_cmd("appset", &["preview", "-f", &file]).await;
+    assert!(ok && out.contains("update  blue-web  (labels)"), "{out}");
+    let broken = web_set(
+        &w,
+        json!([{"list": {"elements": [{"nested": {"not": "a string"}}]}}]),
+        json!({}),
+    );
+    std::fs::write(&file, broken.to_string()).expect("write");
+    let (ok, out) = w.ferry_cmd("appset", &["preview", "-f", &file]).await;
+    assert!(!ok && out.contains("generators[1] (list)"), "{out}");
+}

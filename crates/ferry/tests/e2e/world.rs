@@ -553,8 +553,13 @@ impl World {
     }
 
     pub(crate) async fn ferry(&self, args: &[&str]) -> (bool, String) {
+        self.ferry_cmd("app", args).await
+    }
+
+    /// `ferry <command> ARGS` against the management cluster: success, stdout and stderr.
+    pub(crate) async fn ferry_cmd(&self, command: &str, args: &[&str]) -> (bool, String) {
         let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
-            .args(["--log", "warn", "app", "--context", "management"])
+            .args(["--log", "warn", command, "--context", "management"])
             .arg("--kubeconfig")
             .arg(&self.kubeconfig)
             .args(args)

@@ -1,0 +1,379 @@
+//! `ferry appset`: ApplicationSets, what they generated, and a preview of what a set (new
+//! or changed) would create, update and delete, without changing anything.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Subcommand};
+use ferry_api::{Application, ApplicationSet};
+use ferry_cluster::api_resource as ar;
+use kube::api::{Api, DynamicObject, ListParams};
+use serde_json::{Value, json};
+
+use crate::app_cmd::{Output, emit, print_rows};
+use crate::mgmt::MgmtArgs;
+
+#[derive(Debug, Args)]
+pub struct AppSetArgs {
+    #[command(flatten)]
+    pub mgmt: MgmtArgs,
+    #[command(subcommand)]
+    pub command: AppSetCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppSetCommand {
+    /// ApplicationSets with how many applications they generate and whether they are up to date.
+    List {
+        #[arg(short, long, value_enum, default_value = "table")]
+        output: Output,
+    },
+    /// One ApplicationSet: its conditions and the applications it generated.
+    Get {
+        name: String,
+        #[arg(short, long, value_enum, default_value = "table")]
+        output: Output,
+    },
+    /// What an ApplicationSet would create, update and delete now (the registered clusters,
+    /// the Git repositories its generators read, the Applications that exist), without
+    /// changing anything. Exit status 1 when its generators fail.
+    Preview {
+        /// An ApplicationSet manifest (YAML or JSON; `ferry.dev/v1alpha1` or Argo CD's
+        /// `argoproj.io/v1alpha1`); without it, the set NAME as it is on the cluster.
+        #[arg(short, long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// The set on the cluster (when no file is given).
+        name: Option<String>,
+        /// Show the whole generated Application of each creation and the patch of each update.
+        #[arg(long)]
+        details: bool,
+        /// Directory for the Git checkouts (default: a temporary one).
+        #[arg(long)]
+        git_cache: Option<PathBuf>,
+        /// Allow `file://` repository URLs (local experiments).
+        #[arg(long)]
+        allow_file_urls: bool,
+    },
+}
+
+fn sets_api(client: kube::Client, ns: &str) -> Api<DynamicObject> {
+    Api::namespaced_with(
+        client,
+        ns,
+        &ferry_controller::appset::applicationsets_resource(),
+    )
+}
+
+fn parse_set(v: Value, shown: &str) -> anyhow::Result<ApplicationSet> {
+    serde_json::from_value(v).with_context(|| format!("{shown} is not an ApplicationSet"))
+}
+
+fn condition(set: &ApplicationSet, kind: &str) -> Option<(String, String)> {
+    set.status
+        .as_ref()?
+        .conditions
+        .iter()
+        .find(|c| c.type_ == kind)
+        .map(|c| (c.status.clone(), c.message.clone()))
+}
+
+pub async fn run(args: AppSetArgs) -> anyhow::Result<()> {
+    let client = args.mgmt.client().await?;
+    let ns = args.mgmt.namespace.clone();
+    let api = sets_api(client.clone(), &ns);
+    match args.command {
+        AppSetCommand::List { output } => {
+            let list = api
+                .list(&ListParams::default())
+                .await
+                .context("listing ApplicationSets")?;
+            if output != Output::Table {
+                let items: Vec<Value> = list
+                    .items
+                    .iter()
+                    .filter_map(|o| serde_json::to_value(o).ok())
+                    .collect();
+                emit(&json!({"items": items}), output);
+                return Ok(());
+            }
+            let mut rows = vec![
+                ["NAME", "APPS", "POLICY", "UP-TO-DATE", "ERROR"]
+                    .map(String::from)
+                    .to_vec(),
+            ];
+            for o in &list.items {
+                let shown = o.metadata.name.clone().unwrap_or_default();
+                let set = parse_set(serde_json::to_value(o)?, &shown)?;
+                let apps = set.status.as_ref().map_or(0, |s| s.resources.len());
+                let policy = set
+                    .spec
+                    .sync_policy
+                    .as_ref()
+                    .and_then(|p| p.applications_sync)
+                    .map_or("(controller's)".to_owned(), |p| p.to_string());
+                let up = condition(&set, "ResourcesUpToDate").map_or("-".into(), |c| c.0);
+                let error = condition(&set, "ErrorOccurred")
+                    .filter(|c| c.0 == "True")
+                    .map_or(String::new(), |c| c.1);
+                rows.push(vec![shown, apps.to_string(), policy, up, error]);
+            }
+            print_rows(&rows);
+        }
+        AppSetCommand::Get { name, output } => {
+            let o = match api.get(&name).await {
+                Ok(o) => o,
+                Err(kube::Error::Api(s)) if s.code == 404 => {
+                    bail!("ApplicationSet {name} not found in namespace {ns}")
+                }
+                Err(e) => return Err(e).with_context(|| format!("getting ApplicationSet {name}")),
+            };
+            let v = serde_json::to_value(&o)?;
+            if output != Output::Table {
+                emit(&v, output);
+                return Ok(());
+            }
+            let set = parse_set(v, &name)?;
+            println!("Name:        {name}");
+            println!(
+                "Generators:  {}",
+                set.spec
+                    .generators
+                    .iter()
+                    .map(generator_kind)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let status = set.status.clone().unwrap_or_default();
+            println!("Conditions:");
+            for c in &status.conditions {
+                println!("  {:<20} {:<6} {}", c.type_, c.status, c.message);
+            }
+            let mut rows = vec![["APPLICATION", "SYNC", "HEALTH"].map(String::from).to_vec()];
+            for r in &status.resources {
+                rows.push(vec![
+                    r.name.clone(),
+                    r.status.clone().unwrap_or_default(),
+                    r.health
+                        .as_ref()
+                        .map(|h| h.status.clone())
+                        .unwrap_or_default(),
+                ]);
+            }
+            println!();
+            print_rows(&rows);
+        }
+        AppSetCommand::Preview {
+            file,
+            name,
+            details,
+            git_cache,
+            allow_file_urls,
+        } => {
+            let (set, shown) = match (&file, &name) {
+                (Some(f), _) => {
+                    let text = std::fs::read_to_string(f)
+                        .with_context(|| format!("reading {}", f.display()))?;
+                    let mut v: Value = serde_saphyr::from_str(&text)
+                        .with_context(|| format!("{} is not YAML", f.display()))?;
+                    v["apiVersion"] = json!(ferry_api::API_VERSION);
+                    let mut set = parse_set(v, &f.display().to_string())?;
+                    // A change to an existing set: its Applications are the ones it owns.
+                    let n = set.metadata.name.clone().unwrap_or_default();
+                    match api.get_opt(&n).await {
+                        Ok(Some(live)) => set.metadata.uid = live.metadata.uid,
+                        Ok(None) => {}
+                        // ApplicationSets are not served yet (Ferry's CRDs not installed):
+                        // the set is new.
+                        Err(kube::Error::Api(s)) if s.code == 404 => {}
+                        Err(e) => return Err(e).context(format!("getting ApplicationSet {n}")),
+                    }
+                    set.metadata.namespace = Some(ns.clone());
+                    (set, f.display().to_string())
+                }
+                (None, Some(n)) => {
+                    let o = api
+                        .get(n)
+                        .await
+                        .with_context(|| format!("getting ApplicationSet {n}"))?;
+                    (parse_set(serde_json::to_value(&o)?, n)?, n.clone())
+                }
+                (None, None) => bail!("preview needs --file FILE or the name of a set"),
+            };
+            preview(
+                &client,
+                &ns,
+                &set,
+                &shown,
+                details,
+                git_cache,
+                allow_file_urls,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+fn generator_kind(g: &ferry_api::Generator) -> String {
+    serde_json::to_value(g)
+        .ok()
+        .and_then(|v| {
+            v.as_object().and_then(|m| {
+                m.iter()
+                    .find(|(k, v)| *k != "selector" && !v.is_null())
+                    .map(|(k, _)| k.clone())
+            })
+        })
+        .unwrap_or_else(|| "?".into())
+}
+
+async fn preview(
+    client: &kube::Client,
+    ns: &str,
+    set: &ApplicationSet,
+    shown: &str,
+    details: bool,
+    git_cache: Option<PathBuf>,
+    allow_file_urls: bool,
+) -> anyhow::Result<()> {
+    let secrets: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), ns, &ar("", "v1", "Secret", "secrets"));
+    let labelled = secrets
+        .list(&ListParams::default().labels(ferry_api::SECRET_TYPE_LABEL))
+        .await
+        .context("listing cluster and repository Secrets")?;
+    let mut clusters = Vec::new();
+    let mut repo_secrets = Vec::new();
+    for s in &labelled.items {
+        let v = serde_json::to_value(s)?;
+        if ferry_cluster::is_cluster_secret(&v) {
+            clusters.extend(ferry_controller::appset::fetched::cluster_info(&v));
+        } else {
+            repo_secrets.push(v);
+        }
+    }
+    let apps_api: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        ns,
+        &ferry_controller::applications_resource(),
+    );
+    let listed = match apps_api.list(&ListParams::default()).await {
+        Ok(l) => l.items,
+        // Applications are not served yet (Ferry's CRDs not installed): there are none.
+        Err(kube::Error::Api(s)) if s.code == 404 => Vec::new(),
+        Err(e) => return Err(e).context("listing Applications"),
+    };
+    let apps: Vec<Application> = listed
+        .iter()
+        .filter_map(|o| serde_json::to_value(o).ok())
+        .filter_map(|v| serde_json::from_value(v).ok())
+        .collect();
+
+    let tmp = tempfile::tempdir()?;
+    let root = git_cache.unwrap_or_else(|| tmp.path().to_path_buf());
+    let mut git_config = ferry_git::GitConfig::new(root);
+    git_config.allow_file_urls = allow_file_urls;
+    let sources = ferry_controller::source::Sources::new(
+        ferry_git::GitCache::new(git_config)?,
+        ferry_render::RenderCache::new(1),
+        std::time::Duration::from_secs(60),
+    );
+    sources.set_repo_secrets(ferry_git::repositories_from_secrets(&repo_secrets));
+
+    let p = match ferry_controller::appset::preview(
+        set,
+        clusters,
+        apps,
+        &sources,
+        ferry_appset::Policy::Sync,
+        true,
+    )
+    .await
+    {
+        Ok(p) => p,
+        Err(e) => {
+            bail!("{shown}: the generators fail, so the controller would change nothing: {e}")
+        }
+    };
+    let set_policy = set
+        .spec
+        .sync_policy
+        .as_ref()
+        .and_then(|p| p.applications_sync);
+    println!(
+        "ApplicationSet {}: {} generated, policy {}{}",
+        set.metadata.name.as_deref().unwrap_or_default(),
+        p.generated.apps.len(),
+        p.policy,
+        if set_policy.is_none() {
+            " (the controller's default, `sync` unless it was started with another)"
+        } else {
+            ""
+        }
+    );
+    let by_name: BTreeMap<&str, &Application> = p
+        .generated
+        .apps
+        .iter()
+        .filter_map(|a| Some((a.metadata.name.as_deref()?, a)))
+        .collect();
+    for a in &p.plan.create {
+        let d = &a.spec.destination;
+        println!(
+            "  create  {}  -> {} / {}  ({} {})",
+            a.metadata.name.as_deref().unwrap_or_default(),
+            d.name
+                .clone()
+                .or_else(|| d.server.clone())
+                .unwrap_or_default(),
+            d.namespace.clone().unwrap_or_default(),
+            a.spec.source.repo_url,
+            a.spec.source.path
+        );
+        if details {
+            print!(
+                "{}",
+                indent(&ferry_diff::to_yaml(&serde_json::to_value(a)?))
+            );
+        }
+    }
+    for u in &p.plan.update {
+        println!("  update  {}  ({})", u.name, u.changed.join(", "));
+        if details {
+            print!("{}", indent(&ferry_diff::to_yaml(&u.patch)));
+        }
+    }
+    for n in &p.plan.delete {
+        println!("  delete  {n}");
+    }
+    for c in &p.plan.conflicts {
+        println!("  refuse  {}  ({})", c.name, c.message);
+    }
+    for i in &p.generated.invalid {
+        println!("  invalid {}  ({})", i.name, i.message);
+    }
+    let held: Vec<&String> = p
+        .plan
+        .unchanged
+        .iter()
+        .filter(|n| !by_name.contains_key(n.as_str()))
+        .collect();
+    println!(
+        "  {} unchanged{}",
+        p.plan.unchanged.len(),
+        if held.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (of which {} no longer generated but kept by the policy)",
+                held.len()
+            )
+        }
+    );
+    Ok(())
+}
+
+fn indent(text: &str) -> String {
+    text.lines().map(|l| format!("          {l}\n")).collect()
+}
