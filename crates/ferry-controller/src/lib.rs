@@ -161,6 +161,17 @@ impl ControllerCtx {
             .contains_key(name)
     }
 
+    /// How many applications satisfy `f`, looked at under the lock without copying them
+    /// (as the controller's watch last saw them).
+    pub fn count_apps(&self, f: impl Fn(&str, &Application) -> bool) -> usize {
+        self.apps
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .filter(|(n, a)| f(n, a))
+            .count()
+    }
+
     pub fn app_names(&self) -> Vec<String> {
         self.apps
             .read()
@@ -626,6 +637,9 @@ pub async fn start(
                             continue;
                         }
                     };
+                    if let Some(sets) = ctx3.appsets.get() {
+                        sets.observe_app(&app);
+                    }
                     let name = app.metadata.name.clone().unwrap_or_default();
                     let previous = ctx3
                         .apps
@@ -638,10 +652,18 @@ pub async fn start(
                 }
                 watcher::Event::Delete(o) => {
                     if let Some(name) = o.metadata.name {
+                        if let Some(sets) = ctx3.appsets.get() {
+                            sets.forget_app(&name);
+                        }
                         ctx3.apps
                             .write()
                             .unwrap_or_else(std::sync::PoisonError::into_inner)
                             .remove(&name);
+                    }
+                }
+                watcher::Event::InitDone => {
+                    if let Some(sets) = ctx3.appsets.get() {
+                        sets.apps_listed();
                     }
                 }
                 _ => {}

@@ -183,6 +183,58 @@ impl AppSetCtx {
         self.queue.busy()
     }
 
+    /// An Application as the application controller's watch saw it (the two controllers
+    /// share that watch, as controllers in one process share informers). Owned ones trigger
+    /// their set when anything but their status changes (a hand edit is put back), and their
+    /// sync and health appear in the set's status. Of the others only the name and owners
+    /// are kept (for name collisions).
+    pub fn observe_app(&self, app: &Application) {
+        let owner = controlling_set(app);
+        let slim = if owner.is_some() || app.metadata.owner_references.is_some() {
+            Application {
+                status: None,
+                ..app.clone()
+            }
+        } else {
+            let mut slim = Application::default();
+            slim.metadata.name = app.metadata.name.clone();
+            slim
+        };
+        let status = app.status.as_ref();
+        let known = Known {
+            owner,
+            sync: status.map(|s| s.sync.status.clone()),
+            health: status.map(|s| s.health.clone()),
+            app: slim,
+        };
+        let name = known.app.metadata.name.clone().unwrap_or_default();
+        let before = write(&self.apps).insert(name, known.clone());
+        match before {
+            Some(b) if set_view(&b.app) == set_view(&known.app) => {
+                if b.sync != known.sync || b.health != known.health {
+                    self.queue_owner_of(&known, Duration::from_secs(2));
+                }
+            }
+            Some(b) => {
+                self.queue_owner_of(&b, Duration::from_millis(100));
+                self.queue_owner_of(&known, Duration::from_millis(100));
+            }
+            None => self.queue_owner_of(&known, Duration::from_millis(100)),
+        }
+    }
+
+    /// An Application was deleted.
+    pub fn forget_app(&self, name: &str) {
+        if let Some(gone) = write(&self.apps).remove(name) {
+            self.queue_owner_of(&gone, Duration::from_millis(100));
+        }
+    }
+
+    /// The shared watch has listed every Application once.
+    pub fn apps_listed(&self) {
+        self.apps_listed.store(true, Ordering::SeqCst);
+    }
+
     fn queue_owner_of(&self, app: &Known, delay: Duration) {
         let Some(uid) = &app.owner else { return };
         let owner = read(&self.sets)
@@ -196,7 +248,8 @@ impl AppSetCtx {
 }
 
 /// Starts the ApplicationSet controller's watches and workers (they stop when `stop`
-/// changes).
+/// changes). Applications reach it through [`AppSetCtx::observe_app`] and
+/// [`AppSetCtx::forget_app`] from the application controller's watch.
 pub fn start(
     client: kube::Client,
     config: AppSetConfig,
@@ -257,53 +310,6 @@ pub fn start(
                 }
             }
             _ => {}
-        },
-    );
-
-    // Applications: owned ones trigger their set when anything but their status changes
-    // (a hand edit is put back), and their sync and health appear in the set's status.
-    let c = ctx.clone();
-    spawn_watch(
-        watcher(ctx.apps_api.clone(), watcher::Config::default()),
-        stop.clone(),
-        move |ev| match ev {
-            watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
-                let Ok(mut app) =
-                    serde_json::to_value(&o).and_then(serde_json::from_value::<Application>)
-                else {
-                    return;
-                };
-                let status = app.status.take();
-                let known = Known {
-                    owner: controlling_set(&app),
-                    sync: status.as_ref().map(|s| s.sync.status.clone()),
-                    health: status.map(|s| s.health),
-                    app,
-                };
-                let name = known.app.metadata.name.clone().unwrap_or_default();
-                let before = write(&c.apps).insert(name, known.clone());
-                match before {
-                    Some(b) if set_view(&b.app) == set_view(&known.app) => {
-                        if b.sync != known.sync || b.health != known.health {
-                            c.queue_owner_of(&known, Duration::from_secs(2));
-                        }
-                    }
-                    Some(b) => {
-                        c.queue_owner_of(&b, Duration::from_millis(100));
-                        c.queue_owner_of(&known, Duration::from_millis(100));
-                    }
-                    None => c.queue_owner_of(&known, Duration::from_millis(100)),
-                }
-            }
-            watcher::Event::Delete(o) => {
-                if let Some(n) = o.metadata.name
-                    && let Some(gone) = write(&c.apps).remove(&n)
-                {
-                    c.queue_owner_of(&gone, Duration::from_millis(100));
-                }
-            }
-            watcher::Event::InitDone => c.apps_listed.store(true, Ordering::SeqCst),
-            watcher::Event::Init => {}
         },
     );
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use clap::Args;
 use ferry_cluster::{Limits, api_resource};
-use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::{Value, json};
 
 /// Argo CD's published default rate: 10,000 one-ConfigMap apps in 53 minutes on 16 vCPUs.
@@ -63,6 +63,10 @@ pub struct BenchArgs {
     /// Print only the JSON line.
     #[arg(long)]
     pub json_only: bool,
+    /// For profiling the controller (`perf record --no-inherit ferry bench --cold-only`):
+    /// no baselines, and the run ends after the cold sync.
+    #[arg(long)]
+    pub cold_only: bool,
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -70,7 +74,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         return run_sizes(&args, sizes).await;
     }
     let result = scenario(&args).await?;
-    if !args.json_only {
+    if !args.json_only && !args.cold_only {
         print_table(std::slice::from_ref(&result));
     }
     println!("{result}");
@@ -217,73 +221,47 @@ fn print_table(results: &[Value]) {
     }
 }
 
-/// Waits until every application of `names` is Synced and Healthy. Watched, not polled:
-/// listing every application over and over would load the API server and this process, and
-/// the figure would measure that.
+/// Waits until every application of `names` is Synced and Healthy, as the controller's own
+/// watch of Applications sees them (so, as the API server has them): a second watch here
+/// would double the API server's work of sending every status change and add this
+/// harness's parsing of it to the controller's CPU figure.
 async fn wait_synced(
-    apps: &Api<DynamicObject>,
+    ctx: &ferry_controller::ControllerCtx,
     names: &std::collections::HashSet<String>,
 ) -> anyhow::Result<()> {
     let total = names.len();
-    let mut done: std::collections::HashSet<String> = std::collections::HashSet::new();
-    let mut stream = Box::pin(kube::runtime::watcher(
-        apps.clone(),
-        kube::runtime::watcher::Config::default(),
-    ));
-    while done.len() < total {
-        let event = match tokio::time::timeout(
-            Duration::from_secs(120),
-            futures::StreamExt::next(&mut stream),
-        )
-        .await
-        {
-            Ok(Some(Ok(e))) => e,
-            Ok(Some(Err(e))) => {
-                tracing::debug!(error = %e, "watching applications");
-                continue;
-            }
-            Ok(None) => bail!("the watch of applications ended"),
-            Err(_) => {
-                let list = apps.list(&ListParams::default()).await?;
-                let stuck = list.items.iter().find(|a| {
-                    names.contains(a.metadata.name.as_deref().unwrap_or_default())
-                        && !synced_healthy(a)
-                });
-                let example = stuck
-                    .map(|a| {
-                        format!(
-                            "{}: {}",
-                            a.metadata.name.clone().unwrap_or_default(),
-                            a.data["status"]
-                        )
-                    })
-                    .unwrap_or_default();
-                bail!(
-                    "no progress for 2 minutes: {} of {total} applications Synced and Healthy; for example {example}",
-                    done.len()
-                );
-            }
-        };
-        if let kube::runtime::watcher::Event::Apply(a)
-        | kube::runtime::watcher::Event::InitApply(a) = event
-        {
-            let name = a.metadata.name.clone().unwrap_or_default();
-            if !names.contains(&name) {
-                continue;
-            }
-            if synced_healthy(&a) {
-                done.insert(name);
-            } else {
-                done.remove(&name);
-            }
+    let ready = |n: &str, a: &ferry_api::Application| {
+        names.contains(n)
+            && a.status
+                .as_ref()
+                .is_some_and(|s| s.sync.status == "Synced" && s.health.status == "Healthy")
+    };
+    let (mut best, mut since) = (0, Instant::now());
+    loop {
+        let done = ctx.count_apps(ready);
+        if done == total {
+            return Ok(());
         }
+        if done > best {
+            (best, since) = (done, Instant::now());
+        } else if since.elapsed() > Duration::from_secs(120) {
+            let example = names
+                .iter()
+                .filter_map(|n| ctx.app(n).map(|a| (n, a)))
+                .find(|(n, a)| !ready(n, a))
+                .map(|(n, a)| {
+                    format!(
+                        "{n}: {}",
+                        serde_json::to_value(&a.status).unwrap_or_default()
+                    )
+                })
+                .unwrap_or_default();
+            bail!(
+                "no progress for 2 minutes: {done} of {total} applications Synced and Healthy; for example {example}"
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    Ok(())
-}
-
-fn synced_healthy(a: &DynamicObject) -> bool {
-    a.data["status"]["sync"]["status"] == "Synced"
-        && a.data["status"]["health"]["status"] == "Healthy"
 }
 
 async fn wait_idle(ctx: &ferry_controller::ControllerCtx) {
@@ -342,12 +320,16 @@ async fn scenario(args: &BenchArgs) -> anyhow::Result<Value> {
 
     let (git_clone_s, ferry_git_s) = baselines::git(&url, dir.path()).await?;
     let server_cpu0 = clusters.server_cpu_seconds();
-    let api_limit_s = baselines::api_limit(&first, &repo, n).await?;
+    let api_limit_s = if args.cold_only {
+        f64::NAN
+    } else {
+        baselines::api_limit(&first, &repo, n).await?
+    };
     let api_limit_server_cpu = clusters
         .server_cpu_seconds()
         .zip(server_cpu0)
         .map(|(b, a)| b - a);
-    let kubectl_s = if args.skip_kubectl {
+    let kubectl_s = if args.skip_kubectl || args.cold_only {
         None
     } else {
         Some(
@@ -452,13 +434,19 @@ async fn scenario(args: &BenchArgs) -> anyhow::Result<Value> {
     let created_s = start.elapsed().as_secs_f64();
     let total = n;
     let names: std::collections::HashSet<String> = (0..n).map(|i| format!("app-{i}")).collect();
-    wait_synced(&apps, &names).await?;
+    wait_synced(&ctx, &names).await?;
     let cold_sync_s = start.elapsed().as_secs_f64();
     let cold_cpu_s = setup::cpu_seconds() - cold_cpu0;
     let cold_server_cpu = clusters
         .server_cpu_seconds()
         .zip(cold_server_cpu0)
         .map(|(b, a)| b - a);
+    if args.cold_only {
+        println!(
+            "cold sync {cold_sync_s:.3} s, controller CPU {cold_cpu_s:.2} s, API server CPU {cold_server_cpu:?} s"
+        );
+        return Ok(json!({"cold_sync_s": cold_sync_s, "cold_sync_cpu_s": cold_cpu_s}));
+    }
     let after = total_requests(&clusters).await?;
     let (requests_per_app, writes_per_app) = per(before, after, total);
     // Writes to the management cluster: the harness's creation of each Application, and
@@ -518,7 +506,14 @@ async fn scenario(args: &BenchArgs) -> anyhow::Result<Value> {
 
     // A cluster registered for an ApplicationSet: the time from its Secret to its
     // generated applications all Synced and Healthy.
-    let appset_s = appset_step(&mgmt, &clusters, &url, n).await?;
+    let before_appset = setup::memory();
+    let appset_s = appset_step(&ctx, &mgmt, &clusters, &url, n).await?;
+    tracing::info!(
+        rss_mib = before_appset.0 as f64 / 1048576.0,
+        peak_mib = before_appset.1 as f64 / 1048576.0,
+        after_mib = setup::memory().0 as f64 / 1048576.0,
+        "memory around the ApplicationSet step"
+    );
 
     let (rss, peak) = setup::memory();
     let (cached, cached_bytes) = ctx.cache_footprint();
@@ -621,10 +616,12 @@ async fn push_webhook(
 
 /// An ApplicationSet generating an application for every directory `app-0` .. `app-99` on
 /// every cluster labelled `bench-generation: new` (a matrix of a cluster and a git
-/// generator); then such a cluster is registered (the first target under a new name) and the
-/// time until all its applications are Synced and Healthy is measured. Answers how many
+/// generator); then such a cluster is registered (a new, empty emulated cluster; against
+/// existing clusters, the first target under a second name) and the time until all its
+/// applications are Synced and Healthy is measured. Answers how many
 /// applications, and the seconds.
 async fn appset_step(
+    ctx: &ferry_controller::ControllerCtx,
     mgmt: &kube::Client,
     clusters: &setup::Clusters,
     url: &str,
@@ -662,7 +659,7 @@ async fn appset_step(
     .await?;
     // Until a cluster carries the label, the set has nothing to generate.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let target = &clusters.targets[0];
+    let target = clusters.fresh.as_ref().unwrap_or(&clusters.targets[0]);
     let (server, cfg) = clusters.endpoint(target)?;
     let secrets: Api<DynamicObject> = Api::namespaced_with(
         mgmt.clone(),
@@ -672,11 +669,6 @@ async fn appset_step(
     let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "bench-new-generation",
         "labels": {"argocd.argoproj.io/secret-type": "cluster", "bench-generation": "new"}},
         "stringData": {"name": "new-generation", "server": server, "config": cfg.to_string()}});
-    let apps: Api<DynamicObject> = Api::namespaced_with(
-        mgmt.clone(),
-        "ferry",
-        &ferry_controller::applications_resource(),
-    );
     let names: std::collections::HashSet<String> = (0..generated)
         .map(|i| format!("new-generation-app-{i}"))
         .collect();
@@ -688,6 +680,6 @@ async fn appset_step(
             &Patch::Apply(&secret),
         )
         .await?;
-    wait_synced(&apps, &names).await?;
+    wait_synced(&ctx, &names).await?;
     Ok((generated, t0.elapsed().as_secs_f64()))
 }

@@ -39,6 +39,9 @@ pub struct Clusters {
     pub management: String,
     /// Kubeconfig contexts of the target clusters.
     pub targets: Vec<String>,
+    /// Kubeconfig context of a cluster registered only by the ApplicationSet step (emulated
+    /// runs); without it, that step registers the first target under a second name.
+    pub fresh: Option<String>,
 }
 
 /// Clusters that already exist, named by kubeconfig contexts.
@@ -50,6 +53,7 @@ pub fn existing(kubeconfig: &Path, management: &str, targets: &[String]) -> Clus
         token: String::new(),
         management: management.to_owned(),
         targets: targets.to_vec(),
+        fresh: None,
     }
 }
 
@@ -75,6 +79,8 @@ pub fn start_emulator(dir: &Path, targets: usize) -> anyhow::Result<Clusters> {
     for n in &names {
         cmd.args(["--cluster", &format!("{n},version=v1.29.4")]);
     }
+    // A new cluster generation, registered only by the ApplicationSet step.
+    cmd.args(["--cluster", "fresh,version=v1.30.2"]);
     let mut child = cmd
         .stdout(Stdio::piped())
         .spawn()
@@ -90,6 +96,7 @@ pub fn start_emulator(dir: &Path, targets: usize) -> anyhow::Result<Clusters> {
                 token,
                 management: "management".into(),
                 targets: names,
+                fresh: Some("fresh".into()),
             });
         }
     }

@@ -346,3 +346,58 @@ async fn the_cli_previews_what_a_set_would_do_and_shows_what_it_did() {
     let (ok, out) = w.ferry_cmd("appset", &["preview", "-f", &file]).await;
     assert!(!ok && out.contains("generators[1] (list)"), "{out}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pushed_directory_becomes_an_application_at_the_webhook() {
+    // Given a controller that polls Git only every 10 minutes, with a GitHub webhook secret,
+    // and a set generating an application per directory under apps/.
+    let port = free_port();
+    let w = World::with_controller_args(
+        &[("apps/web/settings.yaml", cm("web-settings", "v1"))],
+        600,
+        &["--webhook-listen".into(), format!("127.0.0.1:{port}")],
+    )
+    .await;
+    let secret = json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "ferry-secret"},
+        "stringData": {"webhook.github.secret": "s3cret"}});
+    w.apply_mgmt(&secret_res(), Some("ferry"), secret).await;
+    let set = json!({"apiVersion": "ferry.dev/v1alpha1", "kind": "ApplicationSet",
+        "metadata": {"name": "dirs"},
+        "spec": {
+            "goTemplate": true,
+            "goTemplateOptions": ["missingkey=error"],
+            "generators": [{"git": {"repoURL": w.repo_url, "revision": "main",
+                "directories": [{"path": "apps/*"}]}}],
+            "template": {
+                "metadata": {"name": "dir-{{ .path.basename | normalize }}"},
+                "spec": {"project": "default",
+                    "source": {"repoURL": w.repo_url, "targetRevision": "main", "path": "{{ .path.path }}"},
+                    "destination": {"name": "target", "namespace": "{{ .path.basename }}"},
+                    "syncPolicy": {"automated": {"prune": true, "selfHeal": true},
+                        "syncOptions": ["CreateNamespace=true"]}}}}});
+    w.apply_mgmt(&appset_res(), Some("ferry"), set).await;
+    w.expect_app("dir-web", 60, "Synced and Healthy", synced_healthy)
+        .await;
+
+    // When a new directory is pushed and announced, then its application is generated and
+    // delivered within seconds (not at the next poll).
+    w.commit(
+        &[("apps/api/settings.yaml", Some(cm("api-settings", "v1")))],
+        "a new application",
+    );
+    let http_url = w.repo_url.replacen("git://", "http://", 1);
+    let payload = json!({"ref": "refs/heads/main",
+        "repository": {"full_name": "apps", "html_url": http_url, "clone_url": w.repo_url, "default_branch": "main"},
+        "commits": [{"id": "1".repeat(40), "modified": [], "added": ["apps/api/settings.yaml"], "removed": []}]})
+    .to_string();
+    let signature = ferry_webhook::signature_header_value(b"s3cret", payload.as_bytes());
+    let headers = [
+        ("X-GitHub-Event", "push".to_owned()),
+        ("X-Hub-Signature-256", signature),
+    ];
+    assert_eq!(post_webhook(port, &headers, &payload).await, 200);
+    w.expect_app("dir-api", 15, "generated and Synced", synced_healthy)
+        .await;
+    assert!(w.target_cm("api", "api-settings").await.is_some());
+}

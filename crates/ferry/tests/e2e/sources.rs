@@ -134,31 +134,6 @@ async fn a_config_management_plugin_renders_and_its_failure_changes_nothing() {
         .await;
 }
 
-/// Posts `body` to the webhook endpoint; answers the status code.
-async fn post_webhook(port: u16, headers: &[(&str, String)], body: &str) -> u16 {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .expect("webhook endpoint listens");
-    let mut req = format!(
-        "POST /api/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    req.push_str(body);
-    stream.write_all(req.as_bytes()).await.expect("write");
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).await.expect("read");
-    answer
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_push_webhook_makes_a_change_live_within_seconds_and_an_unsigned_one_is_refused() {
     // Given a controller that polls only every 10 minutes, with a GitHub webhook secret.

@@ -622,3 +622,28 @@ pub(crate) fn job_res() -> ApiResource {
 pub(crate) fn op_state(s: &Value) -> &Value {
     &s["operationState"]
 }
+
+/// Posts `body` to the webhook endpoint; answers the status code.
+pub(crate) async fn post_webhook(port: u16, headers: &[(&str, String)], body: &str) -> u16 {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .expect("webhook endpoint listens");
+    let mut req = format!(
+        "POST /api/webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    stream.write_all(req.as_bytes()).await.expect("write");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.expect("read");
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
+}
