@@ -1,7 +1,8 @@
 //! `ferry quickstart`: the whole thing on one machine. Three emulated clusters (a management
 //! cluster and two targets of different Kubernetes generations), a Git repository of
 //! example applications served over the git protocol, the targets registered as Argo
-//! CD-format cluster Secrets, the controller, and two Applications that become Synced and
+//! CD-format cluster Secrets labelled `env: prod`, the controller, and an ApplicationSet
+//! whose cluster generator makes one Application per prod cluster; both become Synced and
 //! Healthy while you watch. Runs until interrupted.
 
 use ferry_cluster::api_resource as resource;
@@ -257,32 +258,43 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let controller = tokio::spawn(ferry_controller::run(config, controller_config, stop_rx));
 
-    // The controller installs the CRDs; then the example applications go in.
+    // The controller installs the CRDs; then the example ApplicationSet goes in: one
+    // guestbook for every cluster labelled env=prod (both targets are).
     let apps = resource(
         ferry_api::GROUP,
         ferry_api::VERSION,
         "Application",
         "applications",
     );
+    let sets = resource(
+        ferry_api::GROUP,
+        ferry_api::VERSION,
+        "ApplicationSet",
+        "applicationsets",
+    );
+    let set = json!({"apiVersion": ferry_api::API_VERSION, "kind": "ApplicationSet",
+        "metadata": {"name": "guestbook"},
+        "spec": {
+            "generators": [{"clusters": {"selector": {"matchLabels": {"env": "prod"}}}}],
+            // Deleting the set (or a cluster's Secret) deletes the guestbooks too.
+            "syncPolicy": {"preserveResourcesOnDeletion": false},
+            "template": {
+                "metadata": {"name": "guestbook-{{name}}"},
+                "spec": {"project": "default",
+                    "source": {"repoURL": repo_url, "targetRevision": "main", "path": "guestbook"},
+                    "destination": {"name": "{{name}}", "namespace": "guestbook"},
+                    "syncPolicy": {"automated": {"prune": true, "selfHeal": true}, "syncOptions": ["CreateNamespace=true"]}}}}});
     let deadline = Instant::now() + Duration::from_secs(60);
-    for target in ["prod-blue", "prod-green"] {
-        let app = json!({"apiVersion": ferry_api::API_VERSION, "kind": "Application",
-            "metadata": {"name": format!("guestbook-{}", target.trim_start_matches("prod-")), "finalizers": [ferry_api::RESOURCES_FINALIZER]},
-            "spec": {"project": "default",
-                "source": {"repoURL": repo_url, "targetRevision": "main", "path": "guestbook"},
-                "destination": {"name": target, "namespace": "guestbook"},
-                "syncPolicy": {"automated": {"prune": true, "selfHeal": true}, "syncOptions": ["CreateNamespace=true"]}}});
-        loop {
-            match apply(&client, &apps, Some(ns), app.clone()).await {
-                Ok(()) => break,
-                Err(_) if Instant::now() < deadline && !controller.is_finished() => {
-                    tokio::time::sleep(Duration::from_millis(200)).await
-                }
-                Err(e) => {
-                    return Err(e.context(
-                        "creating the example applications (did the controller install its CRDs?)",
-                    ));
-                }
+    loop {
+        match apply(&client, &sets, Some(ns), set.clone()).await {
+            Ok(()) => break,
+            Err(_) if Instant::now() < deadline && !controller.is_finished() => {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
+            Err(e) => {
+                return Err(e.context(
+                    "creating the example ApplicationSet (did the controller install its CRDs?)",
+                ));
             }
         }
     }
@@ -295,7 +307,7 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     loop {
         let list = api.list(&Default::default()).await?;
         let mut line = Vec::new();
-        let mut done = !list.items.is_empty();
+        let mut done = list.items.len() == 2;
         for o in &list.items {
             let v = serde_json::to_value(o)?;
             let sync = v
@@ -340,6 +352,7 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     println!(
         "try:  ferry --kubeconfig {k} --context management app list   (or: cargo run -p ferry -- ...)"
     );
+    println!("      ferry --kubeconfig {k} --context management appset get guestbook");
     println!("      kubectl --kubeconfig {k} --context prod-blue -n guestbook get deploy,svc,cm");
     println!(
         "      edit {}/examples/guestbook, `git commit -am ...`, and watch it reach both clusters",

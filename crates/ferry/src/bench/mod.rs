@@ -680,6 +680,6 @@ async fn appset_step(
             &Patch::Apply(&secret),
         )
         .await?;
-    wait_synced(&ctx, &names).await?;
+    wait_synced(ctx, &names).await?;
     Ok((generated, t0.elapsed().as_secs_f64()))
 }
