@@ -125,7 +125,9 @@ pub struct ControllerCtx {
     pub apps_api: Api<DynamicObject>,
     pub registry: Registry,
     pub sources: Sources,
-    apps: RwLock<HashMap<String, Application>>,
+    /// Boxed: an `Application` is over 2 KiB inline, and a map's spare slots would hold that
+    /// much each.
+    apps: RwLock<HashMap<String, Box<Application>>>,
     caches: Mutex<HashMap<String, (LiveCache, watch::Sender<bool>)>>,
     memo: Mutex<HashMap<(String, ObjectKey), Memo>>,
     failures: Mutex<HashMap<String, u32>>,
@@ -150,7 +152,7 @@ impl ControllerCtx {
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(name)
-            .cloned()
+            .map(|a| Application::clone(a))
     }
 
     /// Whether the application exists (without copying it).
@@ -641,12 +643,16 @@ pub async fn start(
                         sets.observe_app(&app);
                     }
                     let name = app.metadata.name.clone().unwrap_or_default();
-                    let previous = ctx3
-                        .apps
-                        .write()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .insert(name.clone(), app.clone());
-                    if reconcile::needs_reconcile(previous.as_ref(), &app) {
+                    let again = {
+                        let mut apps = ctx3
+                            .apps
+                            .write()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        let previous = apps.insert(name.clone(), Box::new(app));
+                        apps.get(&name)
+                            .is_some_and(|now| reconcile::needs_reconcile(previous.as_deref(), now))
+                    };
+                    if again {
                         ctx3.queue.add(&name, Duration::ZERO);
                     }
                 }

@@ -281,10 +281,24 @@ async fn preview(
     );
     sources.set_repo_secrets(ferry_git::repositories_from_secrets(&repo_secrets));
 
+    let uid = set.metadata.uid.clone().unwrap_or_default();
+    let (owned, others): (Vec<Application>, Vec<Application>) =
+        apps.into_iter().partition(|a| {
+            !uid.is_empty()
+                && a.metadata.owner_references.iter().flatten().any(|r| {
+                    r.controller == Some(true) && r.kind == "ApplicationSet" && r.uid == uid
+                })
+        });
+    let by_name: BTreeMap<String, Application> = others
+        .into_iter()
+        .map(|a| (a.metadata.name.clone().unwrap_or_default(), a))
+        .collect();
+    let existing = |n: &str| by_name.get(n).cloned();
     let p = match ferry_controller::appset::preview(
         set,
         clusters,
-        apps,
+        owned,
+        &existing,
         &sources,
         ferry_appset::Policy::Sync,
         true,
@@ -312,7 +326,7 @@ async fn preview(
             ""
         }
     );
-    let by_name: BTreeMap<&str, &Application> = p
+    let generated_names: BTreeMap<&str, &Application> = p
         .generated
         .apps
         .iter()
@@ -357,7 +371,7 @@ async fn preview(
         .plan
         .unchanged
         .iter()
-        .filter(|n| !by_name.contains_key(n.as_str()))
+        .filter(|n| !generated_names.contains_key(n.as_str()))
         .collect();
     println!(
         "  {} unchanged{}",

@@ -10,6 +10,13 @@ mod emulator_cmd;
 mod mgmt;
 mod quickstart;
 
+/// mimalloc instead of glibc's malloc: glibc gives each of the runtime's threads an arena of
+/// its own and keeps what was freed in it, so resident memory after a burst of work (a
+/// thousand renders on the blocking pool) moved by ±15 MiB from run to run; mimalloc returns
+/// freed pages.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     cli::main()
 }

@@ -73,7 +73,9 @@ pub struct AppSetConfig {
 /// words of it the set's status shows.
 #[derive(Debug, Clone)]
 struct Known {
-    app: Application,
+    /// Without its status; only for Applications that have owners (the others are known by
+    /// name, for name collisions). Boxed: an `Application` is over 2 KiB inline.
+    app: Option<Box<Application>>,
     /// uid of the ApplicationSet that controls it.
     owner: Option<String>,
     sync: Option<String>,
@@ -135,7 +137,10 @@ fn controlling_set(app: &Application) -> Option<String> {
 }
 
 /// What in an Application matters to its set (a status write does not).
-fn set_view(app: &Application) -> Value {
+fn set_view(app: Option<&Application>) -> Value {
+    let Some(app) = app else {
+        return Value::Null;
+    };
     json!({
         "spec": app.spec,
         "labels": app.metadata.labels,
@@ -190,27 +195,23 @@ impl AppSetCtx {
     /// are kept (for name collisions).
     pub fn observe_app(&self, app: &Application) {
         let owner = controlling_set(app);
-        let slim = if owner.is_some() || app.metadata.owner_references.is_some() {
-            Application {
+        let kept = app.metadata.owner_references.is_some().then(|| {
+            Box::new(Application {
                 status: None,
                 ..app.clone()
-            }
-        } else {
-            let mut slim = Application::default();
-            slim.metadata.name = app.metadata.name.clone();
-            slim
-        };
+            })
+        });
         let status = app.status.as_ref();
         let known = Known {
             owner,
             sync: status.map(|s| s.sync.status.clone()),
             health: status.map(|s| s.health.clone()),
-            app: slim,
+            app: kept,
         };
-        let name = known.app.metadata.name.clone().unwrap_or_default();
+        let name = app.metadata.name.clone().unwrap_or_default();
         let before = write(&self.apps).insert(name, known.clone());
         match before {
-            Some(b) if set_view(&b.app) == set_view(&known.app) => {
+            Some(b) if set_view(b.app.as_deref()) == set_view(known.app.as_deref()) => {
                 if b.sync != known.sync || b.health != known.health {
                     self.queue_owner_of(&known, Duration::from_secs(2));
                 }
@@ -433,11 +434,28 @@ fn preserves(set: &ApplicationSet) -> bool {
         .unwrap_or(true)
 }
 
-/// The Applications `set` controls, and the others of its namespace.
-fn owned_by(set: &ApplicationSet, apps: Vec<Application>) -> (Vec<Application>, Vec<Application>) {
-    let uid = set.metadata.uid.clone().unwrap_or_default();
-    apps.into_iter()
-        .partition(|a| !uid.is_empty() && controlling_set(a).as_deref() == Some(uid.as_str()))
+/// The Applications `set` controls (by the uid in their controller owner reference).
+fn owned_by(ctx: &AppSetCtx, set: &ApplicationSet) -> Vec<Application> {
+    let Some(uid) = set.metadata.uid.as_deref().filter(|u| !u.is_empty()) else {
+        return Vec::new();
+    };
+    read(&ctx.apps)
+        .values()
+        .filter(|k| k.owner.as_deref() == Some(uid))
+        .filter_map(|k| k.app.as_deref().cloned())
+        .collect()
+}
+
+/// An Application of the namespace by name, as the plan needs one it does not own: its
+/// name and owners.
+fn known_app(ctx: &AppSetCtx, name: &str) -> Option<Application> {
+    let apps = read(&ctx.apps);
+    let k = apps.get(name)?;
+    Some(k.app.as_deref().cloned().unwrap_or_else(|| {
+        let mut a = Application::default();
+        a.metadata.name = Some(name.to_owned());
+        a
+    }))
 }
 
 /// What a set generates now and what its controller would do about it.
@@ -449,12 +467,14 @@ pub struct Preview {
 }
 
 /// Runs `set`'s generators against `clusters` and the Git repositories they name (fetched
-/// through `sources`), and plans against `apps` (every Application of the set's namespace),
-/// changing nothing. The error says which generator failed and why.
+/// through `sources`), and plans against the Applications it `owned` and any other
+/// Application of its namespace `existing` finds by name, changing nothing. The error says
+/// which generator failed and why.
 pub async fn preview(
     set: &ApplicationSet,
     clusters: Vec<ClusterInfo>,
-    apps: Vec<Application>,
+    owned: Vec<Application>,
+    existing: &(dyn Fn(&str) -> Option<Application> + Sync),
     sources: &Sources,
     default_policy: Policy,
     refresh: bool,
@@ -466,7 +486,18 @@ pub async fn preview(
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
-    let (owned, others) = owned_by(set, apps);
+    // Of the Applications the set does not own, only those with a generated name matter.
+    let mine: std::collections::HashSet<&str> = owned
+        .iter()
+        .filter_map(|a| a.metadata.name.as_deref())
+        .collect();
+    let others: Vec<Application> = generated
+        .apps
+        .iter()
+        .filter_map(|a| a.metadata.name.as_deref())
+        .filter(|n| !mine.contains(n))
+        .filter_map(existing)
+        .collect();
     let policy = ferry_appset::policy_of(set, default_policy);
     let plan = ferry_appset::plan(set, policy, &generated, &owned, &others);
     Ok(Preview {
@@ -504,14 +535,16 @@ async fn sync(ctx: &AppSetCtx, set: &ApplicationSet) -> Result<Option<Duration>,
         .as_ref()
         .is_some_and(|a| a.contains_key(REFRESH_ANNOTATION));
     let git = ferry_appset::git_sources(set);
-    let apps: Vec<Application> = read(&ctx.apps).values().map(|k| k.app.clone()).collect();
+    let owned = owned_by(ctx, set);
     let clusters: Vec<ClusterInfo> = read(&ctx.clusters).values().cloned().collect();
+    let existing = |n: &str| known_app(ctx, n);
     let Preview {
         generated, plan, ..
     } = match preview(
         set,
         clusters,
-        apps,
+        owned,
+        &existing,
         &ctx.sources,
         ctx.config.default_policy,
         refresh,
@@ -725,7 +758,9 @@ fn generator_naming(set: &ApplicationSet, url: &str, revision: &str) -> String {
 /// Deletes a generated Application; one whose cluster is no longer registered loses its
 /// resources finalizer first (its resources cannot be reached, and must not hold it forever).
 async fn delete_app(ctx: &AppSetCtx, name: &str) -> Result<(), kube::Error> {
-    let app = read(&ctx.apps).get(name).map(|k| k.app.clone());
+    let app = read(&ctx.apps)
+        .get(name)
+        .and_then(|k| k.app.as_deref().cloned());
     if let Some(app) = app {
         let dest = &app.spec.destination;
         let known = read(&ctx.clusters).values().any(|c| {
@@ -783,8 +818,7 @@ async fn finalize(ctx: &AppSetCtx, set: &ApplicationSet) -> Result<(), kube::Err
     {
         return Ok(());
     }
-    let apps: Vec<Application> = read(&ctx.apps).values().map(|k| k.app.clone()).collect();
-    let (owned, _) = owned_by(set, apps);
+    let owned = owned_by(ctx, set);
     let uid = set.metadata.uid.clone().unwrap_or_default();
     if !ferry_appset::policy_of(set, ctx.config.default_policy).allows_delete() {
         for app in &owned {
