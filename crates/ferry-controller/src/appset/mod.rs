@@ -71,7 +71,7 @@ pub struct AppSetConfig {
 
 /// An Application as the set controller keeps it: without its status, but with the two
 /// words of it the set's status shows.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Known {
     /// Without its status; only for Applications that have owners (the others are known by
     /// name, for name collisions). Boxed: an `Application` is over 2 KiB inline.
@@ -159,26 +159,25 @@ impl AppSetCtx {
         }
     }
 
-    /// A push to `repo_url`: sets with a git generator on it look again now. Answers how many.
+    /// A push: sets with a git generator on a repository and revision it `matches` fetch
+    /// again now. Answers how many.
     pub fn refresh_repo(&self, matches: impl Fn(&str, &str) -> bool) -> usize {
-        let hit: Vec<String> = read(&self.sets)
+        let hit: Vec<(String, Vec<String>)> = read(&self.sets)
             .iter()
-            .filter(|(_, s)| {
-                ferry_appset::git_sources(s)
-                    .iter()
-                    .any(|(url, rev)| matches(url, rev))
+            .filter_map(|(name, set)| {
+                let urls: Vec<String> = ferry_appset::git_sources(set)
+                    .into_iter()
+                    .filter(|(url, rev)| matches(url, rev))
+                    .map(|(url, _)| url)
+                    .collect();
+                (!urls.is_empty()).then(|| (name.clone(), urls))
             })
-            .map(|(n, _)| n.clone())
             .collect();
-        for (url, _) in hit
-            .iter()
-            .filter_map(|n| read(&self.sets).get(n).cloned())
-            .flat_map(|s| ferry_appset::git_sources(&s))
-        {
-            self.sources.invalidate(&url);
-        }
-        for n in &hit {
-            self.queue.add(n, Duration::ZERO);
+        for (name, urls) in &hit {
+            for url in urls {
+                self.sources.invalidate(url);
+            }
+            self.queue.add(name, Duration::ZERO);
         }
         hit.len()
     }
@@ -209,25 +208,35 @@ impl AppSetCtx {
             app: kept,
         };
         let name = app.metadata.name.clone().unwrap_or_default();
-        let before = write(&self.apps).insert(name, known.clone());
-        match before {
-            Some(b) if set_view(b.app.as_deref()) == set_view(known.app.as_deref()) => {
-                if b.sync != known.sync || b.health != known.health {
-                    self.queue_owner_of(&known, Duration::from_secs(2));
+        // Decided under the lock, queued after it (queueing reads the sets).
+        let wake: Vec<(Option<String>, Duration)> = {
+            let mut apps = write(&self.apps);
+            let before = apps.insert(name.clone(), known);
+            let now = apps.get(&name);
+            match (before, now) {
+                (Some(b), Some(n)) if set_view(b.app.as_deref()) == set_view(n.app.as_deref()) => {
+                    if b.sync != n.sync || b.health != n.health {
+                        vec![(n.owner.clone(), Duration::from_secs(2))]
+                    } else {
+                        Vec::new()
+                    }
                 }
+                (b, n) => [b.and_then(|b| b.owner), n.and_then(|n| n.owner.clone())]
+                    .into_iter()
+                    .map(|o| (o, Duration::from_millis(100)))
+                    .collect(),
             }
-            Some(b) => {
-                self.queue_owner_of(&b, Duration::from_millis(100));
-                self.queue_owner_of(&known, Duration::from_millis(100));
-            }
-            None => self.queue_owner_of(&known, Duration::from_millis(100)),
+        };
+        for (owner, delay) in wake {
+            self.queue_owner(owner.as_deref(), delay);
         }
     }
 
     /// An Application was deleted.
     pub fn forget_app(&self, name: &str) {
-        if let Some(gone) = write(&self.apps).remove(name) {
-            self.queue_owner_of(&gone, Duration::from_millis(100));
+        let gone = write(&self.apps).remove(name);
+        if let Some(gone) = gone {
+            self.queue_owner(gone.owner.as_deref(), Duration::from_millis(100));
         }
     }
 
@@ -236,11 +245,12 @@ impl AppSetCtx {
         self.apps_listed.store(true, Ordering::SeqCst);
     }
 
-    fn queue_owner_of(&self, app: &Known, delay: Duration) {
-        let Some(uid) = &app.owner else { return };
+    /// Queues the set whose uid is `uid`.
+    fn queue_owner(&self, uid: Option<&str>, delay: Duration) {
+        let Some(uid) = uid else { return };
         let owner = read(&self.sets)
             .iter()
-            .find(|(_, s)| s.metadata.uid.as_deref() == Some(uid.as_str()))
+            .find(|(_, s)| s.metadata.uid.as_deref() == Some(uid))
             .map(|(n, _)| n.clone());
         if let Some(name) = owner {
             self.queue.add(&name, delay);
@@ -539,7 +549,9 @@ async fn sync(ctx: &AppSetCtx, set: &ApplicationSet) -> Result<Option<Duration>,
     let clusters: Vec<ClusterInfo> = read(&ctx.clusters).values().cloned().collect();
     let existing = |n: &str| known_app(ctx, n);
     let Preview {
-        generated, plan, ..
+        generated,
+        plan,
+        policy,
     } = match preview(
         set,
         clusters,
@@ -631,7 +643,7 @@ async fn sync(ctx: &AppSetCtx, set: &ApplicationSet) -> Result<Option<Duration>,
     refused.extend(problems.iter().cloned());
     let up_to_date = refused.is_empty();
     let message = if up_to_date {
-        "every generated Application is as generated".to_owned()
+        format!("every generated Application is as the template says, within policy {policy}")
     } else {
         let n = refused.len();
         let mut m = refused.into_iter().take(3).collect::<Vec<_>>().join("; ");
@@ -663,7 +675,10 @@ async fn sync(ctx: &AppSetCtx, set: &ApplicationSet) -> Result<Option<Duration>,
             .await?;
     }
     tracing::debug!(applicationset = %name, created = plan.create.len(), updated = plan.update.len(), deleted = plan.delete.len(), "ApplicationSet reconciled");
-    Ok(if git.is_empty() {
+    Ok(if !problems.is_empty() {
+        // A write the API server refused is tried again.
+        Some(Duration::from_secs(30))
+    } else if git.is_empty() {
         None
     } else {
         Some(git_poll(ctx, set))
