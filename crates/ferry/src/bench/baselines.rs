@@ -70,22 +70,31 @@ pub async fn wait_ready(
     );
     let start = Instant::now();
     loop {
-        let list = api
-            .list(&ListParams::default().labels("bench=ferry"))
-            .await?;
-        let ready = list
-            .items
-            .iter()
-            .filter(|d| {
-                d.metadata
-                    .namespace
-                    .as_deref()
-                    .is_some_and(|n| n.starts_with(prefix))
-            })
-            .filter(|d| {
-                d.data["status"]["readyReplicas"].as_i64() == d.data["spec"]["replicas"].as_i64()
-            })
-            .count();
+        // Paged: one list of every Deployment, with its managedFields, would be tens of MiB
+        // in this process, which the memory figures of the controller beside it would carry.
+        let mut ready = 0;
+        let mut params = ListParams::default().labels("bench=ferry").limit(250);
+        loop {
+            let page = api.list(&params).await?;
+            ready += page
+                .items
+                .iter()
+                .filter(|d| {
+                    d.metadata
+                        .namespace
+                        .as_deref()
+                        .is_some_and(|n| n.starts_with(prefix))
+                })
+                .filter(|d| {
+                    d.data["status"]["readyReplicas"].as_i64()
+                        == d.data["spec"]["replicas"].as_i64()
+                })
+                .count();
+            match page.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(token) => params = params.continue_token(&token),
+                None => break,
+            }
+        }
         if ready >= count {
             return Ok(());
         }

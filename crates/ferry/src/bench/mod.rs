@@ -345,7 +345,10 @@ async fn scenario(args: &BenchArgs) -> anyhow::Result<Value> {
         )
     };
 
-    // Ferry.
+    // Ferry. The peak memory counts from here.
+    if !setup::reset_peak_memory() {
+        tracing::warn!("the peak resident memory could not be reset: it includes the baselines");
+    }
     let mut config = ferry_controller::ControllerConfig::new(dir.path().join("cache"));
     config.workers = args.workers;
     let webhook_port = setup::free_port()?;
@@ -437,6 +440,7 @@ async fn scenario(args: &BenchArgs) -> anyhow::Result<Value> {
     wait_synced(&ctx, &names).await?;
     let cold_sync_s = start.elapsed().as_secs_f64();
     let cold_cpu_s = setup::cpu_seconds() - cold_cpu0;
+    let peak_cold = setup::memory().1;
     let cold_server_cpu = clusters
         .server_cpu_seconds()
         .zip(cold_server_cpu0)
@@ -502,18 +506,13 @@ async fn scenario(args: &BenchArgs) -> anyhow::Result<Value> {
 
     // A push: one new object in application 0's directory, announced by a signed GitHub
     // webhook (the controller polls every 3 minutes, so only the webhook can bring it).
+    let peak_steady = setup::memory().1;
     let webhook_s = push_webhook(&mgmt, &first, &repo, &url, webhook_port, "pushed").await?;
 
     // A cluster registered for an ApplicationSet: the time from its Secret to its
     // generated applications all Synced and Healthy.
-    let before_appset = setup::memory();
+    let peak_push = setup::memory().1;
     let appset_s = appset_step(&ctx, &mgmt, &clusters, &url, n).await?;
-    tracing::info!(
-        rss_mib = before_appset.0 as f64 / 1048576.0,
-        peak_mib = before_appset.1 as f64 / 1048576.0,
-        after_mib = setup::memory().0 as f64 / 1048576.0,
-        "memory around the ApplicationSet step"
-    );
 
     let (rss, peak) = setup::memory();
     let (cached, cached_bytes) = ctx.cache_footprint();
@@ -533,6 +532,10 @@ async fn scenario(args: &BenchArgs) -> anyhow::Result<Value> {
         "drift_healed_s": drift_s, "webhook_to_applied_s": webhook_s,
         "appset_apps": appset_s.0, "appset_synced_s": appset_s.1,
         "peak_rss_mib": peak as f64 / 1048576.0, "rss_mib": rss as f64 / 1048576.0,
+        // The peak as it stood after each step (it only grows): where it was reached.
+        "peak_rss_mib_after": {"cold_sync": peak_cold as f64 / 1048576.0,
+            "resync_and_drift": peak_steady as f64 / 1048576.0,
+            "push": peak_push as f64 / 1048576.0, "applicationset": peak as f64 / 1048576.0},
         "cached_objects": cached, "bytes_per_cached_object": cached_bytes.checked_div(cached).unwrap_or(0),
         "git_clone_s": git_clone_s, "ferry_git_s": ferry_git_s,
         "qps": args.qps, "burst": args.burst, "concurrency": args.concurrency, "workers": args.workers, "cpus": cpus,
