@@ -155,6 +155,20 @@ pub(crate) fn print_rows(rows: &[Vec<String>]) {
     }
 }
 
+/// A listing as JSON or YAML (`{"items": [...]}`); `false` for a table, which the caller
+/// prints.
+pub(crate) fn emit_list(items: &[DynamicObject], output: Output) -> bool {
+    if output == Output::Table {
+        return false;
+    }
+    let items: Vec<Value> = items
+        .iter()
+        .filter_map(|o| serde_json::to_value(o).ok())
+        .collect();
+    emit(&json!({"items": items}), output);
+    true
+}
+
 pub(crate) fn emit(v: &Value, output: Output) {
     match output {
         Output::Json => println!("{}", serde_json::to_string_pretty(v).unwrap_or_default()),
@@ -179,13 +193,7 @@ pub async fn run(args: AppArgs) -> anyhow::Result<()> {
                 .list(&ListParams::default())
                 .await
                 .context("listing applications")?;
-            if output != Output::Table {
-                let items: Vec<Value> = list
-                    .items
-                    .iter()
-                    .filter_map(|o| serde_json::to_value(o).ok())
-                    .collect();
-                emit(&json!({"items": items}), output);
+            if emit_list(&list.items, output) {
                 return Ok(());
             }
             let mut rows = vec![

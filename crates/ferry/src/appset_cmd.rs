@@ -11,7 +11,7 @@ use ferry_cluster::api_resource as ar;
 use kube::api::{Api, DynamicObject, ListParams};
 use serde_json::{Value, json};
 
-use crate::app_cmd::{Output, emit, print_rows};
+use crate::app_cmd::{Output, emit, emit_list, print_rows};
 use crate::mgmt::MgmtArgs;
 
 #[derive(Debug, Args)]
@@ -88,13 +88,7 @@ pub async fn run(args: AppSetArgs) -> anyhow::Result<()> {
                 .list(&ListParams::default())
                 .await
                 .context("listing ApplicationSets")?;
-            if output != Output::Table {
-                let items: Vec<Value> = list
-                    .items
-                    .iter()
-                    .filter_map(|o| serde_json::to_value(o).ok())
-                    .collect();
-                emit(&json!({"items": items}), output);
+            if emit_list(&list.items, output) {
                 return Ok(());
             }
             let mut rows = vec![

@@ -351,17 +351,8 @@ async fn the_cli_previews_what_a_set_would_do_and_shows_what_it_did() {
 async fn a_pushed_directory_becomes_an_application_at_the_webhook() {
     // Given a controller that polls Git only every 10 minutes, with a GitHub webhook secret,
     // and a set generating an application per directory under apps/.
-    let port = free_port();
-    let w = World::with_controller_args(
-        &[("apps/web/settings.yaml", cm("web-settings", "v1"))],
-        600,
-        &["--webhook-listen".into(), format!("127.0.0.1:{port}")],
-    )
-    .await;
-    let secret = json!({"apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "ferry-secret"},
-        "stringData": {"webhook.github.secret": "s3cret"}});
-    w.apply_mgmt(&secret_res(), Some("ferry"), secret).await;
+    let (w, port) =
+        World::with_webhook(&[("apps/web/settings.yaml", cm("web-settings", "v1"))]).await;
     let set = json!({"apiVersion": "ferry.dev/v1alpha1", "kind": "ApplicationSet",
         "metadata": {"name": "dirs"},
         "spec": {

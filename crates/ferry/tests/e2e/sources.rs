@@ -1,6 +1,5 @@
 //! Where changes come from: a config management plugin, and a push webhook.
 
-use ferry_cluster::api_resource as ar;
 use serde_json::json;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -137,18 +136,7 @@ async fn a_config_management_plugin_renders_and_its_failure_changes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_push_webhook_makes_a_change_live_within_seconds_and_an_unsigned_one_is_refused() {
     // Given a controller that polls only every 10 minutes, with a GitHub webhook secret.
-    let port = free_port();
-    let w = World::with_controller_args(
-        &[("web/config.yaml", cm("settings", "v1"))],
-        600,
-        &["--webhook-listen".into(), format!("127.0.0.1:{port}")],
-    )
-    .await;
-    let secret = json!({"apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": "ferry-secret"},
-        "stringData": {"webhook.github.secret": "s3cret"}});
-    w.apply_mgmt(&ar("", "v1", "Secret", "secrets"), Some("ferry"), secret)
-        .await;
+    let (w, port) = World::with_webhook(&[("web/config.yaml", cm("settings", "v1"))]).await;
     w.app("web", "web", true, false).await;
     w.expect_app("web", 60, "Synced and Healthy", synced_healthy)
         .await;

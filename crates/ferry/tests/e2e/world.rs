@@ -211,6 +211,24 @@ impl World {
         w
     }
 
+    /// Given a world whose controller polls Git only every 10 minutes and serves push
+    /// webhooks, with the GitHub webhook secret `s3cret`; answers it and the webhook port.
+    pub(crate) async fn with_webhook(files: &[(&str, String)]) -> (World, u16) {
+        let port = free_port();
+        let w = World::with_controller_args(
+            files,
+            600,
+            &["--webhook-listen".into(), format!("127.0.0.1:{port}")],
+        )
+        .await;
+        let secret = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "ferry-secret"},
+            "stringData": {"webhook.github.secret": "s3cret"}});
+        w.apply_mgmt(&ar("", "v1", "Secret", "secrets"), Some("ferry"), secret)
+            .await;
+        (w, port)
+    }
+
     pub(crate) async fn new(files: &[(&str, String)]) -> World {
         let mut w = World::new_stopped(files).await;
         w.start_controller();
@@ -324,12 +342,7 @@ impl World {
 
     /// An object of namespace `ferry` on the management cluster, if it exists.
     pub(crate) async fn mgmt_get(&self, r: &ApiResource, name: &str) -> Option<Value> {
-        let api: Api<DynamicObject> = Api::namespaced_with(self.mgmt.clone(), "ferry", r);
-        api.get_opt(name)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|o| serde_json::to_value(o).ok())
+        get_object(&self.mgmt, "ferry", r, name).await
     }
 
     /// Then, within `secs`, the object of namespace `ferry` satisfies `ok`.
@@ -341,30 +354,13 @@ impl World {
         what: &str,
         ok: impl Fn(Option<&Value>) -> bool,
     ) -> Option<Value> {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let v = self.mgmt_get(r, name).await;
-            if ok(v.as_ref()) {
-                return v;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} {name}: expected {what} within {secs}s; got {v:#}",
-                r.kind,
-                v = v.clone().unwrap_or(Value::Null)
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        let shown = format!("{} {name}", r.kind);
+        eventually(secs, &shown, what, || self.mgmt_get(r, name), ok).await
     }
 
     /// A ConfigMap of the target cluster in namespace `ns`, if it exists.
     pub(crate) async fn target_cm(&self, ns: &str, name: &str) -> Option<Value> {
-        let api: Api<DynamicObject> = Api::namespaced_with(self.target.clone(), ns, &cm_res());
-        api.get_opt(name)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|o| serde_json::to_value(o).ok())
+        get_object(&self.target, ns, &cm_res(), name).await
     }
 
     /// When an application is created: the usual one (this repository's `main`, the target
@@ -521,12 +517,7 @@ impl World {
     }
 
     pub(crate) async fn target_get(&self, r: &ApiResource, name: &str) -> Option<Value> {
-        let api: Api<DynamicObject> = Api::namespaced_with(self.target.clone(), "demo", r);
-        api.get_opt(name)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|o| serde_json::to_value(o).ok())
+        get_object(&self.target, "demo", r, name).await
     }
 
     pub(crate) async fn expect_target(
@@ -537,19 +528,8 @@ impl World {
         what: &str,
         ok: impl Fn(Option<&Value>) -> bool,
     ) {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let v = self.target_get(r, name).await;
-            if ok(v.as_ref()) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{} {name}: expected {what} within {secs}s; got {v:#?}",
-                r.kind
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        let shown = format!("{} {name}", r.kind);
+        eventually(secs, &shown, what, || self.target_get(r, name), ok).await;
     }
 
     pub(crate) async fn ferry(&self, args: &[&str]) -> (bool, String) {
@@ -646,4 +626,42 @@ pub(crate) async fn post_webhook(port: u16, headers: &[(&str, String)], body: &s
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0)
+}
+
+/// An object as JSON, if it exists.
+async fn get_object(client: &kube::Client, ns: &str, r: &ApiResource, name: &str) -> Option<Value> {
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, r);
+    api.get_opt(name)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|o| serde_json::to_value(o).ok())
+}
+
+/// Then, within `secs`, what `fetch` answers satisfies `ok` (`shown` and `what` name the
+/// object and the expectation when it does not); answers the last thing fetched.
+async fn eventually<F, Fut>(
+    secs: u64,
+    shown: &str,
+    what: &str,
+    fetch: F,
+    ok: impl Fn(Option<&Value>) -> bool,
+) -> Option<Value>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Option<Value>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let v = fetch().await;
+        if ok(v.as_ref()) {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{shown}: expected {what} within {secs}s; got {:#}",
+            v.unwrap_or(Value::Null)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
