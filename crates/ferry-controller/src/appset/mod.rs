@@ -813,7 +813,7 @@ async fn strip_resource_finalizers(ctx: &AppSetCtx, app: &Application) -> Result
         .patch(
             &name,
             &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"finalizers": if left.is_empty() { Value::Null } else { json!(left) }}})),
+            &Patch::Merge(json!({"metadata": {"finalizers": list_or_null(&left)}})),
         )
         .await
         .map(|_| ())
@@ -849,7 +849,7 @@ async fn finalize(ctx: &AppSetCtx, set: &ApplicationSet) -> Result<(), kube::Err
                 .patch(
                     &n,
                     &PatchParams::default(),
-                    &Patch::Merge(json!({"metadata": {"ownerReferences": if refs.is_empty() { Value::Null } else { json!(refs) }}})),
+                    &Patch::Merge(json!({"metadata": {"ownerReferences": list_or_null(&refs)}})),
                 )
                 .await?;
             tracing::info!(applicationset = %name, app = %n, "Application released: the policy does not allow deleting it");
@@ -867,7 +867,7 @@ async fn finalize(ctx: &AppSetCtx, set: &ApplicationSet) -> Result<(), kube::Err
         .patch(
             &name,
             &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"finalizers": if left.is_empty() { Value::Null } else { json!(left) }}})),
+            &Patch::Merge(json!({"metadata": {"finalizers": list_or_null(&left)}})),
         )
         .await?;
     Ok(())
@@ -964,4 +964,13 @@ async fn create_all(api: &Api<DynamicObject>, set: &str, apps: Vec<Application>)
     .collect::<Vec<_>>()
     .await;
     results.into_iter().filter_map(Result::err).collect()
+}
+
+/// A list for a merge patch: `null` when empty (which removes the field).
+fn list_or_null<T: serde::Serialize>(items: &[T]) -> Value {
+    if items.is_empty() {
+        Value::Null
+    } else {
+        json!(items)
+    }
 }
