@@ -294,8 +294,13 @@ pub fn start(
         watcher(ctx.sets_api.clone(), watcher::Config::default()),
         stop.clone(),
         move |ev| match ev {
-            watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
+            watcher::Event::Apply(mut o) | watcher::Event::InitApply(mut o) => {
                 let shown = o.metadata.name.clone().unwrap_or_default();
+                // Items of a list may come without their type.
+                o.types.get_or_insert_with(|| kube::api::TypeMeta {
+                    api_version: ferry_api::API_VERSION.into(),
+                    kind: "ApplicationSet".into(),
+                });
                 match serde_json::to_value(&o).and_then(serde_json::from_value::<ApplicationSet>) {
                     Ok(set) => {
                         let before = write(&c.sets).insert(shown.clone(), set.clone());

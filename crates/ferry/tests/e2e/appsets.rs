@@ -57,7 +57,7 @@ fn set_condition<'a>(set: Option<&'a Value>, kind: &str) -> Option<(&'a str, &'a
 async fn a_registered_cluster_gets_its_applications_and_a_failing_generator_changes_nothing() {
     // Given a repository with one ConfigMap, and a set generating an application for every
     // cluster labelled env=prod (there is none yet).
-    let w = World::new(&[("web/settings.yaml", cm("settings", "v1"))]).await;
+    let mut w = World::new(&[("web/settings.yaml", cm("settings", "v1"))]).await;
     w.apply_mgmt(
         &appset_res(),
         Some("ferry"),
@@ -123,7 +123,12 @@ async fn a_registered_cluster_gets_its_applications_and_a_failing_generator_chan
     )
     .await;
 
-    // When a generated application is edited by hand, then the set puts it back.
+    // When the controller restarts (it lists the sets, cluster Secrets and Applications
+    // anew), then nothing is lost or duplicated, and it goes on: a generated application
+    // edited by hand is put back.
+    w.kill_controller();
+    w.start_controller();
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let apps =
         kube::Api::<kube::api::DynamicObject>::namespaced_with(w.mgmt.clone(), "ferry", &app_res());
     apps.patch(
