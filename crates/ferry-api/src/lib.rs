@@ -29,6 +29,23 @@ pub const TRACKING_ANNOTATION: &str = "ferry.dev/tracking-id";
 pub const RESOURCES_FINALIZER: &str = "ferry.dev/resources-finalizer";
 /// Finalizer the ApplicationSet controller keeps on an ApplicationSet while it cleans up.
 pub const APPLICATIONSET_FINALIZER: &str = "ferry.dev/applicationset-finalizer";
+/// Argo CD's equivalents of [`RESOURCES_FINALIZER`], honoured as they are (an Argo CD
+/// manifest keeps its finalizer): foreground propagation, and with `/background` background.
+pub const ARGOCD_RESOURCES_FINALIZERS: [&str; 3] = [
+    "resources-finalizer.argocd.argoproj.io",
+    "resources-finalizer.argocd.argoproj.io/foreground",
+    "resources-finalizer.argocd.argoproj.io/background",
+];
+
+/// Whether deleting an Application with finalizer `f` deletes its resources first.
+pub fn is_resources_finalizer(f: &str) -> bool {
+    f == RESOURCES_FINALIZER || ARGOCD_RESOURCES_FINALIZERS.contains(&f)
+}
+
+/// Argo CD's finalizer on an ApplicationSet that holds its deletion until its Applications
+/// are dealt with (Ferry's is [`APPLICATIONSET_FINALIZER`]; both are honoured).
+pub const ARGOCD_APPLICATIONSET_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
+
 /// Label of cluster Secrets (Argo CD's declarative format).
 pub const SECRET_TYPE_LABEL: &str = "argocd.argoproj.io/secret-type";
 /// The server URL that names the management cluster itself.

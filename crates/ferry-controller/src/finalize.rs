@@ -1,6 +1,7 @@
-//! Deleting an application: with the `ferry.dev/resources-finalizer` finalizer its managed
-//! resources are deleted first, with foreground propagation as Argo CD does (then the
-//! finalizer is removed); without it they stay. Resources annotated with the sync option
+//! Deleting an application: with the `ferry.dev/resources-finalizer` finalizer (or one of
+//! Argo CD's `resources-finalizer.argocd.argoproj.io[/foreground|/background]`) its managed
+//! resources are deleted first, with foreground propagation as Argo CD does (background with
+//! `/background`; then the finalizer is removed); without it they stay. Resources annotated with the sync option
 //! `Delete=false` always stay.
 
 use std::time::Duration;
@@ -16,10 +17,18 @@ pub async fn finalize(ctx: &ControllerCtx, app: &Application) -> Duration {
     let finalizers = app.metadata.finalizers.clone().unwrap_or_default();
     if !finalizers
         .iter()
-        .any(|f| f == ferry_api::RESOURCES_FINALIZER)
+        .any(|f| ferry_api::is_resources_finalizer(f))
     {
         return Duration::MAX;
     }
+    let propagation = if finalizers
+        .iter()
+        .any(|f| f == "resources-finalizer.argocd.argoproj.io/background")
+    {
+        DeleteParams::background()
+    } else {
+        DeleteParams::foreground()
+    };
     let dest = &app.spec.destination;
     let remaining = match ctx
         .registry
@@ -55,10 +64,7 @@ pub async fn finalize(ctx: &ControllerCtx, app: &Application) -> Duration {
                     .await
                 {
                     let _permit = cluster.limiter.acquire().await;
-                    if let Err(e) = api
-                        .delete(&live.key.name, &DeleteParams::foreground())
-                        .await
-                    {
+                    if let Err(e) = api.delete(&live.key.name, &propagation).await {
                         tracing::warn!(app = %name, object = %live.key, error = %e, "deleting a managed resource failed");
                     }
                 }
@@ -73,7 +79,7 @@ pub async fn finalize(ctx: &ControllerCtx, app: &Application) -> Duration {
     }
     let left: Vec<String> = finalizers
         .into_iter()
-        .filter(|f| f != ferry_api::RESOURCES_FINALIZER)
+        .filter(|f| !ferry_api::is_resources_finalizer(f))
         .collect();
     let patch = Patch::Merge(
         json!({"metadata": {"finalizers": if left.is_empty() { serde_json::Value::Null } else { json!(left) }}}),

@@ -620,6 +620,7 @@ pub async fn start(
     let mut stop3 = stop.clone();
     tokio::spawn(async move {
         let mut stream = apps_watch.boxed();
+        let mut relist = appset::Relist::default();
         loop {
             let ev = tokio::select! { e = stream.next() => e, _ = stop3.changed() => return };
             let Some(ev) = ev else { return };
@@ -627,6 +628,23 @@ pub async fn start(
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 continue;
             };
+            if let Some(listed) = relist.follow(&ev) {
+                // Deleted while the watch was re-listing: forgotten like a deletion.
+                let gone: Vec<String> = ctx3
+                    .app_names()
+                    .into_iter()
+                    .filter(|n| !listed.contains(n))
+                    .collect();
+                for name in gone {
+                    if let Some(sets) = ctx3.appsets.get() {
+                        sets.forget_app(&name);
+                    }
+                    ctx3.apps
+                        .write()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .remove(&name);
+                }
+            }
             match ev {
                 watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
                     let shown = o.metadata.name.clone();

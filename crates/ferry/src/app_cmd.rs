@@ -440,12 +440,12 @@ pub async fn run(args: AppArgs) -> anyhow::Result<()> {
             let mut finalizers = app.metadata.finalizers.clone().unwrap_or_default();
             let has = finalizers
                 .iter()
-                .any(|f| f == ferry_api::RESOURCES_FINALIZER);
+                .any(|f| ferry_api::is_resources_finalizer(f));
             if cascade != has {
                 if cascade {
                     finalizers.push(ferry_api::RESOURCES_FINALIZER.into());
                 } else {
-                    finalizers.retain(|f| f != ferry_api::RESOURCES_FINALIZER);
+                    finalizers.retain(|f| !ferry_api::is_resources_finalizer(f));
                 }
                 api.patch(
                     &name,

@@ -54,6 +54,9 @@ pub enum AppSetCommand {
         /// Allow `file://` repository URLs (local experiments).
         #[arg(long)]
         allow_file_urls: bool,
+        /// The controller's `--appset-policy`, for a set that does not name its own.
+        #[arg(long, default_value = "sync")]
+        policy: ferry_appset::Policy,
     },
 }
 
@@ -98,7 +101,19 @@ pub async fn run(args: AppSetArgs) -> anyhow::Result<()> {
             ];
             for o in &list.items {
                 let shown = o.metadata.name.clone().unwrap_or_default();
-                let set = parse_set(serde_json::to_value(o)?, &shown)?;
+                let set = match parse_set(serde_json::to_value(o)?, &shown) {
+                    Ok(set) => set,
+                    Err(e) => {
+                        rows.push(vec![
+                            shown,
+                            "-".into(),
+                            "-".into(),
+                            "-".into(),
+                            format!("{e:#}"),
+                        ]);
+                        continue;
+                    }
+                };
                 let apps = set.status.as_ref().map_or(0, |s| s.resources.len());
                 let policy = set
                     .spec
@@ -163,6 +178,7 @@ pub async fn run(args: AppSetArgs) -> anyhow::Result<()> {
             details,
             git_cache,
             allow_file_urls,
+            policy,
         } => {
             let (set, shown) = match (&file, &name) {
                 (Some(f), _) => {
@@ -170,7 +186,10 @@ pub async fn run(args: AppSetArgs) -> anyhow::Result<()> {
                         .with_context(|| format!("reading {}", f.display()))?;
                     let mut v: Value = serde_saphyr::from_str(&text)
                         .with_context(|| format!("{} is not YAML", f.display()))?;
-                    v["apiVersion"] = json!(ferry_api::API_VERSION);
+                    let Some(m) = v.as_object_mut() else {
+                        bail!("{}: not an ApplicationSet (a mapping)", f.display());
+                    };
+                    m.insert("apiVersion".into(), json!(ferry_api::API_VERSION));
                     let mut set = parse_set(v, &f.display().to_string())?;
                     // A change to an existing set: its Applications are the ones it owns.
                     let n = set.metadata.name.clone().unwrap_or_default();
@@ -194,16 +213,13 @@ pub async fn run(args: AppSetArgs) -> anyhow::Result<()> {
                 }
                 (None, None) => bail!("preview needs --file FILE or the name of a set"),
             };
-            preview(
-                &client,
-                &ns,
-                &set,
-                &shown,
+            let opts = PreviewOpts {
                 details,
                 git_cache,
                 allow_file_urls,
-            )
-            .await?;
+                policy,
+            };
+            preview(&client, &ns, &set, &shown, opts).await?;
         }
     }
     Ok(())
@@ -222,15 +238,27 @@ fn generator_kind(g: &ferry_api::Generator) -> String {
         .unwrap_or_else(|| "?".into())
 }
 
+/// How `ferry appset preview` runs (its flags).
+struct PreviewOpts {
+    details: bool,
+    git_cache: Option<PathBuf>,
+    allow_file_urls: bool,
+    policy: ferry_appset::Policy,
+}
+
 async fn preview(
     client: &kube::Client,
     ns: &str,
     set: &ApplicationSet,
     shown: &str,
-    details: bool,
-    git_cache: Option<PathBuf>,
-    allow_file_urls: bool,
+    opts: PreviewOpts,
 ) -> anyhow::Result<()> {
+    let PreviewOpts {
+        details,
+        git_cache,
+        allow_file_urls,
+        policy: default_policy,
+    } = opts;
     let secrets: Api<DynamicObject> =
         Api::namespaced_with(client.clone(), ns, &ar("", "v1", "Secret", "secrets"));
     let labelled = secrets
@@ -258,11 +286,16 @@ async fn preview(
         Err(kube::Error::Api(s)) if s.code == 404 => Vec::new(),
         Err(e) => return Err(e).context("listing Applications"),
     };
-    let apps: Vec<Application> = listed
-        .iter()
-        .filter_map(|o| serde_json::to_value(o).ok())
-        .filter_map(|v| serde_json::from_value(v).ok())
-        .collect();
+    let mut apps: Vec<Application> = Vec::new();
+    for o in &listed {
+        match serde_json::to_value(o).and_then(serde_json::from_value) {
+            Ok(a) => apps.push(a),
+            Err(e) => eprintln!(
+                "warning: Application {} is not readable ({e}); a generated Application of that name would be refused",
+                o.metadata.name.as_deref().unwrap_or_default()
+            ),
+        }
+    }
 
     let tmp = tempfile::tempdir()?;
     let root = git_cache.unwrap_or_else(|| tmp.path().to_path_buf());
@@ -294,7 +327,7 @@ async fn preview(
         owned,
         &existing,
         &sources,
-        ferry_appset::Policy::Sync,
+        default_policy,
         true,
     )
     .await
@@ -315,7 +348,7 @@ async fn preview(
         p.generated.apps.len(),
         p.policy,
         if set_policy.is_none() {
-            " (the controller's default, `sync` unless it was started with another)"
+            " (the controller's default: give --policy if it was started with another)"
         } else {
             ""
         }

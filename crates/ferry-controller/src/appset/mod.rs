@@ -1,7 +1,8 @@
 //! The ApplicationSet controller: keeps the Applications an `ApplicationSet` generates equal
 //! to what its generators and template say, within its policy. It talks to the application
 //! controller only through Kubernetes objects (it writes Applications; the other syncs them);
-//! the two share the work-queue type and the Git cache, nothing else.
+//! in one process the two share the Application watch (as informers are shared), the
+//! work-queue type and the Git cache, never each other's state.
 //!
 //! Safety rules, each tested end to end:
 //! - Nothing is generated until the cluster Secrets and Applications have been listed once
@@ -11,7 +12,9 @@
 //! - An Application of the same name that the set does not own is never adopted.
 //! - Deleting a set deletes its Applications (Kubernetes' garbage collection, through their
 //!   owner reference) but, unless `preserveResourcesOnDeletion: false`, never their resources;
-//!   under a policy that does not allow deletion, the Applications are released and stay.
+//!   under a policy that does not allow deletion, the Applications are released and stay
+//!   (with background cascading, as in Argo CD: a foreground delete lets the garbage
+//!   collector take them first).
 
 pub mod fetched;
 
@@ -40,14 +43,6 @@ use fetched::Fetched;
 /// Annotation that makes a set fetch its Git revisions again (Argo CD's name, removed after
 /// the reconcile).
 pub const REFRESH_ANNOTATION: &str = "argocd.argoproj.io/application-set-refresh";
-
-/// Finalizers that make deleting an Application delete its resources (Ferry's and Argo CD's).
-const RESOURCE_FINALIZERS: [&str; 4] = [
-    ferry_api::RESOURCES_FINALIZER,
-    "resources-finalizer.argocd.argoproj.io",
-    "resources-finalizer.argocd.argoproj.io/foreground",
-    "resources-finalizer.argocd.argoproj.io/background",
-];
 
 pub fn applicationsets_resource() -> ApiResource {
     ar(
@@ -93,6 +88,8 @@ pub struct AppSetCtx {
     /// By Secret name.
     clusters: RwLock<BTreeMap<String, ClusterInfo>>,
     clusters_listed: AtomicBool,
+    /// When each set last resolved its Git revisions.
+    git_fetched: std::sync::Mutex<HashMap<String, std::time::Instant>>,
     apps_listed: AtomicBool,
     queue: WorkQueue,
 }
@@ -136,19 +133,45 @@ fn controlling_set(app: &Application) -> Option<String> {
         .map(|r| r.uid.clone())
 }
 
-/// What in an Application matters to its set (a status write does not).
-fn set_view(app: Option<&Application>) -> Value {
-    let Some(app) = app else {
-        return Value::Null;
+/// What the set controller keeps of an Application: for one a set controls, all but its
+/// status; for another with owners, its name and owners (for conflict messages); else
+/// nothing (its name is the key).
+fn kept_copy(app: &Application, controlled: bool) -> Option<Box<Application>> {
+    if controlled {
+        return Some(Box::new(Application {
+            api_version: app.api_version.clone(),
+            kind: app.kind.clone(),
+            metadata: app.metadata.clone(),
+            spec: app.spec.clone(),
+            operation: app.operation.clone(),
+            status: None,
+        }));
+    }
+    let owners = app.metadata.owner_references.clone()?;
+    let mut slim = Application::default();
+    slim.metadata.name = app.metadata.name.clone();
+    slim.metadata.owner_references = Some(owners);
+    Some(Box::new(slim))
+}
+
+/// Whether `app` is the same as the kept copy in all that matters to its set (a status
+/// write is not).
+fn unchanged_for_sets(kept: Option<&Application>, app: &Application) -> bool {
+    let (m, k) = match kept {
+        None => return app.metadata.owner_references.is_none(),
+        Some(k) => (&app.metadata, &k.metadata),
     };
-    json!({
-        "spec": app.spec,
-        "labels": app.metadata.labels,
-        "annotations": app.metadata.annotations,
-        "finalizers": app.metadata.finalizers,
-        "owners": app.metadata.owner_references,
-        "deleting": app.metadata.deletion_timestamp.is_some(),
-    })
+    if m.owner_references != k.owner_references {
+        return false;
+    }
+    if controlling_set(app).is_none() {
+        return true;
+    }
+    kept.is_some_and(|k| k.spec == app.spec)
+        && m.labels == k.labels
+        && m.annotations == k.annotations
+        && m.finalizers == k.finalizers
+        && m.deletion_timestamp.is_some() == k.deletion_timestamp.is_some()
 }
 
 impl AppSetCtx {
@@ -182,6 +205,23 @@ impl AppSetCtx {
         hit.len()
     }
 
+    /// Whether set `name`'s Git revisions are due to be resolved again (`every` after the
+    /// last time); marks them resolved now when they are.
+    fn git_due(&self, name: &str, every: Duration) -> bool {
+        let mut at = self
+            .git_fetched
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let now = std::time::Instant::now();
+        match at.get(name) {
+            Some(t) if now.duration_since(*t) < every => false,
+            _ => {
+                at.insert(name.to_owned(), now);
+                true
+            }
+        }
+    }
+
     /// Whether any set's reconcile is running or due now.
     pub fn busy(&self) -> bool {
         self.queue.busy()
@@ -194,37 +234,43 @@ impl AppSetCtx {
     /// are kept (for name collisions).
     pub fn observe_app(&self, app: &Application) {
         let owner = controlling_set(app);
-        let kept = app.metadata.owner_references.is_some().then(|| {
-            Box::new(Application {
-                status: None,
-                ..app.clone()
-            })
-        });
-        let status = app.status.as_ref();
-        let known = Known {
-            owner,
-            sync: status.map(|s| s.sync.status.clone()),
-            health: status.map(|s| s.health.clone()),
-            app: kept,
-        };
         let name = app.metadata.name.clone().unwrap_or_default();
-        // Decided under the lock, queued after it (queueing reads the sets).
+        let status = app.status.as_ref();
+        let sync = status.map(|s| s.sync.status.clone());
+        let health = status.map(|s| s.health.clone());
+        // Decided under the lock, queued after it (queueing reads the sets). A status
+        // change copies nothing.
         let wake: Vec<(Option<String>, Duration)> = {
             let mut apps = write(&self.apps);
-            let before = apps.insert(name.clone(), known);
-            let now = apps.get(&name);
-            match (before, now) {
-                (Some(b), Some(n)) if set_view(b.app.as_deref()) == set_view(n.app.as_deref()) => {
-                    if b.sync != n.sync || b.health != n.health {
-                        vec![(n.owner.clone(), Duration::from_secs(2))]
+            let same = apps
+                .get(&name)
+                .is_some_and(|k| k.owner == owner && unchanged_for_sets(k.app.as_deref(), app));
+            match apps.get_mut(&name) {
+                Some(k) if same => {
+                    let moved = k.sync != sync || k.health != health;
+                    k.sync = sync;
+                    k.health = health;
+                    if moved {
+                        vec![(owner, Duration::from_secs(2))]
                     } else {
                         Vec::new()
                     }
                 }
-                (b, n) => [b.and_then(|b| b.owner), n.and_then(|n| n.owner.clone())]
-                    .into_iter()
-                    .map(|o| (o, Duration::from_millis(100)))
-                    .collect(),
+                _ => {
+                    let before = apps.insert(
+                        name,
+                        Known {
+                            app: kept_copy(app, owner.is_some()),
+                            owner: owner.clone(),
+                            sync,
+                            health,
+                        },
+                    );
+                    [before.and_then(|b| b.owner), owner]
+                        .into_iter()
+                        .map(|o| (o, Duration::from_millis(100)))
+                        .collect()
+                }
             }
         };
         for (owner, delay) in wake {
@@ -283,6 +329,7 @@ pub fn start(
         apps: RwLock::new(HashMap::new()),
         clusters: RwLock::new(BTreeMap::new()),
         clusters_listed: AtomicBool::new(false),
+        git_fetched: std::sync::Mutex::new(HashMap::new()),
         apps_listed: AtomicBool::new(false),
         queue: WorkQueue::default(),
         config,
@@ -290,42 +337,51 @@ pub fn start(
 
     // ApplicationSets.
     let c = ctx.clone();
+    let mut relist = Relist::default();
     spawn_watch(
         watcher(ctx.sets_api.clone(), watcher::Config::default()),
         stop.clone(),
-        move |ev| match ev {
-            watcher::Event::Apply(mut o) | watcher::Event::InitApply(mut o) => {
-                let shown = o.metadata.name.clone().unwrap_or_default();
-                // Items of a list may come without their type.
-                o.types.get_or_insert_with(|| kube::api::TypeMeta {
-                    api_version: ferry_api::API_VERSION.into(),
-                    kind: "ApplicationSet".into(),
-                });
-                match serde_json::to_value(&o).and_then(serde_json::from_value::<ApplicationSet>) {
-                    Ok(set) => {
-                        let before = write(&c.sets).insert(shown.clone(), set.clone());
-                        let same = before.is_some_and(|b| {
-                            b.spec == set.spec
-                                && b.metadata.annotations == set.metadata.annotations
-                                && b.metadata.deletion_timestamp == set.metadata.deletion_timestamp
-                                && b.metadata.finalizers == set.metadata.finalizers
-                        });
-                        if !same {
-                            c.queue.add(&shown, Duration::ZERO);
+        move |ev| {
+            if let Some(listed) = relist.follow(&ev) {
+                write(&c.sets).retain(|n, _| listed.contains(n));
+            }
+            match ev {
+                watcher::Event::Apply(mut o) | watcher::Event::InitApply(mut o) => {
+                    let shown = o.metadata.name.clone().unwrap_or_default();
+                    // Items of a list may come without their type.
+                    o.types.get_or_insert_with(|| kube::api::TypeMeta {
+                        api_version: ferry_api::API_VERSION.into(),
+                        kind: "ApplicationSet".into(),
+                    });
+                    match serde_json::to_value(&o)
+                        .and_then(serde_json::from_value::<ApplicationSet>)
+                    {
+                        Ok(set) => {
+                            let before = write(&c.sets).insert(shown.clone(), set.clone());
+                            let same = before.is_some_and(|b| {
+                                b.spec == set.spec
+                                    && b.metadata.annotations == set.metadata.annotations
+                                    && b.metadata.deletion_timestamp
+                                        == set.metadata.deletion_timestamp
+                                    && b.metadata.finalizers == set.metadata.finalizers
+                            });
+                            if !same {
+                                c.queue.add(&shown, Duration::ZERO);
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(applicationset = %shown, error = %e, "not a valid ApplicationSet");
+                            write(&c.sets).remove(&shown);
                         }
                     }
-                    Err(e) => {
-                        tracing::warn!(applicationset = %shown, error = %e, "not a valid ApplicationSet");
-                        write(&c.sets).remove(&shown);
+                }
+                watcher::Event::Delete(o) => {
+                    if let Some(n) = o.metadata.name {
+                        write(&c.sets).remove(&n);
                     }
                 }
+                _ => {}
             }
-            watcher::Event::Delete(o) => {
-                if let Some(n) = o.metadata.name {
-                    write(&c.sets).remove(&n);
-                }
-            }
-            _ => {}
         },
     );
 
@@ -337,10 +393,14 @@ pub fn start(
     );
     let selector = format!("{}=cluster", ferry_api::SECRET_TYPE_LABEL);
     let c = ctx.clone();
+    let mut relist = Relist::default();
     spawn_watch(
         watcher(secrets, watcher::Config::default().labels(&selector)),
         stop.clone(),
         move |ev| {
+            if let Some(listed) = relist.follow(&ev) {
+                write(&c.clusters).retain(|n, _| listed.contains(n));
+            }
             match ev {
                 watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
                     let name = o.metadata.name.clone().unwrap_or_default();
@@ -390,6 +450,34 @@ pub fn start(
         });
     }
     ctx
+}
+
+/// What a watch listed between `Init` and `InitDone`: after a re-list (a watch that fell
+/// too far behind), objects deleted meanwhile are not announced, they are just not listed.
+#[derive(Debug, Default)]
+pub struct Relist {
+    seen: Option<std::collections::HashSet<String>>,
+}
+
+impl Relist {
+    /// Follows one event; at `InitDone`, answers the names listed (the caller forgets the
+    /// others).
+    pub fn follow(
+        &mut self,
+        ev: &watcher::Event<DynamicObject>,
+    ) -> Option<std::collections::HashSet<String>> {
+        match ev {
+            watcher::Event::Init => self.seen = Some(Default::default()),
+            watcher::Event::InitApply(o) => {
+                if let (Some(seen), Some(n)) = (self.seen.as_mut(), &o.metadata.name) {
+                    seen.insert(n.clone());
+                }
+            }
+            watcher::Event::InitDone => return self.seen.take(),
+            _ => {}
+        }
+        None
+    }
 }
 
 fn spawn_watch<S>(
@@ -544,12 +632,15 @@ async fn sync(ctx: &AppSetCtx, set: &ApplicationSet) -> Result<Option<Duration>,
             .await?;
         return Ok(None);
     }
-    let refresh = set
+    let asked = set
         .metadata
         .annotations
         .as_ref()
         .is_some_and(|a| a.contains_key(REFRESH_ANNOTATION));
     let git = ferry_appset::git_sources(set);
+    // Git is asked again when the set's own interval has passed (the shared resolve cache
+    // trusts a commit for the application controller's poll interval, which may be longer).
+    let refresh = asked || (!git.is_empty() && ctx.git_due(&name, git_poll(ctx, set)));
     let owned = owned_by(ctx, set);
     let clusters: Vec<ClusterInfo> = read(&ctx.clusters).values().cloned().collect();
     let existing = |n: &str| known_app(ctx, n);
@@ -600,7 +691,8 @@ async fn sync(ctx: &AppSetCtx, set: &ApplicationSet) -> Result<Option<Duration>,
     };
     let mut problems: Vec<String> = Vec::new();
 
-    problems.extend(create_all(&ctx.apps_api, &name, plan.create.clone()).await);
+    let (failed, existed) = create_all(&ctx.apps_api, &name, plan.create.clone()).await;
+    problems.extend(failed);
 
     for u in &plan.update {
         match ctx
@@ -668,7 +760,7 @@ async fn sync(ctx: &AppSetCtx, set: &ApplicationSet) -> Result<Option<Duration>,
         },
         &message,
     );
-    status.resources = resources_of(ctx, &generated);
+    status.resources = resources_of(ctx, &generated, &plan.conflicts);
     write_status(ctx, set, status).await?;
     if refresh {
         ctx.sets_api
@@ -680,8 +772,11 @@ async fn sync(ctx: &AppSetCtx, set: &ApplicationSet) -> Result<Option<Duration>,
             .await?;
     }
     tracing::debug!(applicationset = %name, created = plan.create.len(), updated = plan.update.len(), deleted = plan.delete.len(), "ApplicationSet reconciled");
-    Ok(if !problems.is_empty() {
-        // A write the API server refused is tried again.
+    Ok(if existed {
+        Some(Duration::from_millis(500))
+    } else if !problems.is_empty() || !plan.conflicts.is_empty() {
+        // A write the API server refused is tried again, and a name taken by an Application
+        // the set does not own is looked at again (it may have been deleted).
         Some(Duration::from_secs(30))
     } else if git.is_empty() {
         None
@@ -792,7 +887,19 @@ async fn delete_app(ctx: &AppSetCtx, name: &str) -> Result<(), kube::Error> {
             strip_resource_finalizers(ctx, &app).await?;
         }
     }
-    match ctx.apps_api.delete(name, &DeleteParams::default()).await {
+    // Only the Application the plan was made for: one deleted and re-created meanwhile
+    // under the same name (perhaps not the set's) is left alone.
+    let uid = read(&ctx.apps)
+        .get(name)
+        .and_then(|k| k.app.as_ref()?.metadata.uid.clone());
+    let params = DeleteParams {
+        preconditions: uid.map(|uid| kube::api::Preconditions {
+            uid: Some(uid),
+            resource_version: None,
+        }),
+        ..DeleteParams::default()
+    };
+    match ctx.apps_api.delete(name, &params).await {
         Ok(_) => {
             tracing::info!(app = %name, "generated Application deleted");
             Ok(())
@@ -808,7 +915,7 @@ async fn strip_resource_finalizers(ctx: &AppSetCtx, app: &Application) -> Result
     };
     let left: Vec<&String> = finalizers
         .iter()
-        .filter(|f| !RESOURCE_FINALIZERS.contains(&f.as_str()))
+        .filter(|f| !ferry_api::is_resources_finalizer(f))
         .collect();
     if left.len() == finalizers.len() {
         return Ok(());
@@ -832,16 +939,38 @@ async fn finalize(ctx: &AppSetCtx, set: &ApplicationSet) -> Result<(), kube::Err
     let Some(finalizers) = &set.metadata.finalizers else {
         return Ok(());
     };
-    if !finalizers
-        .iter()
-        .any(|f| f == ferry_api::APPLICATIONSET_FINALIZER)
-    {
+    // Ferry's finalizer, or Argo CD's (which its documentation tells users to put on sets).
+    let ours = |f: &String| {
+        f == ferry_api::APPLICATIONSET_FINALIZER || f == ferry_api::ARGOCD_APPLICATIONSET_FINALIZER
+    };
+    if !finalizers.iter().any(ours) {
         return Ok(());
     }
-    let owned = owned_by(ctx, set);
+    // From the API server, not the watch: an Application created a moment ago counts too.
     let uid = set.metadata.uid.clone().unwrap_or_default();
-    if !ferry_appset::policy_of(set, ctx.config.default_policy).allows_delete() {
-        for app in &owned {
+    let owned: Vec<DynamicObject> = ctx
+        .apps_api
+        .list(&kube::api::ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .filter(|o| {
+            !uid.is_empty()
+                && o.metadata.owner_references.iter().flatten().any(|r| {
+                    r.controller == Some(true) && r.kind == "ApplicationSet" && r.uid == uid
+                })
+        })
+        .collect();
+    let release = !ferry_appset::policy_of(set, ctx.config.default_policy).allows_delete();
+    for app in &owned {
+        let n = app.metadata.name.clone().unwrap_or_default();
+        let mut metadata = serde_json::Map::new();
+        // Conditioned on the version read: a change meanwhile means looking again.
+        metadata.insert(
+            "resourceVersion".into(),
+            json!(app.metadata.resource_version),
+        );
+        if release {
             let refs: Vec<_> = app
                 .metadata
                 .owner_references
@@ -849,30 +978,40 @@ async fn finalize(ctx: &AppSetCtx, set: &ApplicationSet) -> Result<(), kube::Err
                 .flatten()
                 .filter(|r| r.uid != uid)
                 .collect();
-            let n = app.metadata.name.clone().unwrap_or_default();
-            ctx.apps_api
-                .patch(
-                    &n,
-                    &PatchParams::default(),
-                    &Patch::Merge(json!({"metadata": {"ownerReferences": list_or_null(&refs)}})),
-                )
-                .await?;
+            metadata.insert("ownerReferences".into(), list_or_null(&refs));
+        } else if preserves(set) {
+            let Some(fs) = &app.metadata.finalizers else {
+                continue;
+            };
+            let left: Vec<&String> = fs
+                .iter()
+                .filter(|f| !ferry_api::is_resources_finalizer(f))
+                .collect();
+            if left.len() == fs.len() {
+                continue;
+            }
+            metadata.insert("finalizers".into(), list_or_null(&left));
+        } else {
+            continue;
+        }
+        ctx.apps_api
+            .patch(
+                &n,
+                &PatchParams::default(),
+                &Patch::Merge(json!({ "metadata": metadata })),
+            )
+            .await?;
+        if release {
             tracing::info!(applicationset = %name, app = %n, "Application released: the policy does not allow deleting it");
         }
-    } else if preserves(set) {
-        for app in &owned {
-            strip_resource_finalizers(ctx, app).await?;
-        }
     }
-    let left: Vec<&String> = finalizers
-        .iter()
-        .filter(|f| *f != ferry_api::APPLICATIONSET_FINALIZER)
-        .collect();
+    let left: Vec<&String> = finalizers.iter().filter(|f| !ours(f)).collect();
     ctx.sets_api
         .patch(
             &name,
             &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"finalizers": list_or_null(&left)}})),
+            &Patch::Merge(json!({"metadata": {"finalizers": list_or_null(&left),
+                "resourceVersion": set.metadata.resource_version}})),
         )
         .await?;
     Ok(())
@@ -926,16 +1065,19 @@ async fn write_status(
     }
 }
 
-/// The set's view of the Applications it generates: their sync and health.
+/// The set's view of the Applications it generates (not those whose name another
+/// Application holds): their sync and health.
 fn resources_of(
     ctx: &AppSetCtx,
     generated: &ferry_appset::Generated,
+    conflicts: &[ferry_appset::InvalidApp],
 ) -> Vec<ApplicationSetResource> {
     let apps = read(&ctx.apps);
     generated
         .apps
         .iter()
         .filter_map(|a| a.metadata.name.as_ref())
+        .filter(|n| !conflicts.iter().any(|c| &c.name == *n))
         .map(|n| {
             let known = apps.get(n);
             ApplicationSetResource {
@@ -949,8 +1091,14 @@ fn resources_of(
         .collect()
 }
 
-/// Creates generated Applications, eight at a time; answers what failed.
-async fn create_all(api: &Api<DynamicObject>, set: &str, apps: Vec<Application>) -> Vec<String> {
+/// Creates generated Applications, eight at a time; answers what failed, and whether one
+/// already existed (created by an earlier reconcile whose result the watch has not brought
+/// yet: not an error, but a reason to look again soon).
+async fn create_all(
+    api: &Api<DynamicObject>,
+    set: &str,
+    apps: Vec<Application>,
+) -> (Vec<String>, bool) {
     let results = futures::stream::iter(apps.into_iter().map(|app| {
         let api = api.clone();
         let set = set.to_owned();
@@ -959,16 +1107,24 @@ async fn create_all(api: &Api<DynamicObject>, set: &str, apps: Vec<Application>)
             let obj: DynamicObject = serde_json::to_value(&app)
                 .and_then(serde_json::from_value)
                 .map_err(|e| format!("{n}: {e}"))?;
-            api.create(&PostParams::default(), &obj)
-                .await
-                .map(|_| tracing::info!(applicationset = %set, app = %n, "Application created"))
-                .map_err(|e| format!("creating {n}: {e}"))
+            match api.create(&PostParams::default(), &obj).await {
+                Ok(_) => {
+                    tracing::info!(applicationset = %set, app = %n, "Application created");
+                    Ok(false)
+                }
+                Err(kube::Error::Api(s)) if s.code == 409 => Ok(true),
+                Err(e) => Err(format!("creating {n}: {e}")),
+            }
         }
     }))
     .buffer_unordered(8)
-    .collect::<Vec<_>>()
+    .collect::<Vec<Result<bool, String>>>()
     .await;
-    results.into_iter().filter_map(Result::err).collect()
+    let existed = results.iter().any(|r| matches!(r, Ok(true)));
+    (
+        results.into_iter().filter_map(Result::err).collect(),
+        existed,
+    )
 }
 
 /// A list for a merge patch: `null` when empty (which removes the field).

@@ -17,10 +17,6 @@ fn app_res() -> ApiResource {
     ar("ferry.dev", "v1alpha1", "Application", "applications")
 }
 
-fn secret_res() -> ApiResource {
-    ar("", "v1", "Secret", "secrets")
-}
-
 /// A set with a cluster generator selecting `env: prod`, one application per cluster:
 /// `<cluster>-web` delivering `web/` into namespace `<cluster>-web`.
 fn web_set(w: &World, extra_generators: Value, sync_policy: Value) -> Value {
@@ -147,12 +143,16 @@ async fn a_registered_cluster_gets_its_applications_and_a_failing_generator_chan
     )
     .await;
 
-    // When a generator starts failing (an unreachable repository), then the set says which
-    // and why, and nothing it generated is touched.
-    let broken = json!([{"git": {"repoURL": "git://127.0.0.1:1/nothing", "revision": "main",
-        "directories": [{"path": "*"}]}}]);
-    w.apply_mgmt(&appset_res(), Some("ferry"), web_set(&w, broken, json!({})))
-        .await;
+    // When the generator of both applications starts failing (it becomes a matrix with an
+    // unreachable repository: read as "nothing generated", it would delete both), then the
+    // set says which generator and why, and nothing it generated is touched.
+    let mut broken = web_set(&w, json!([]), json!({}));
+    broken["spec"]["generators"] = json!([{"matrix": {"generators": [
+        {"clusters": {"selector": {"matchLabels": {"env": "prod"}}}},
+        {"git": {"repoURL": "git://127.0.0.1:1/nothing", "revision": "main",
+            "directories": [{"path": "*"}]}}]}}]);
+    broken["spec"]["syncPolicy"] = json!({"preserveResourcesOnDeletion": false});
+    w.apply_mgmt(&appset_res(), Some("ferry"), broken).await;
     let s = w
         .expect_mgmt(&appset_res(), "web", 30, "ErrorOccurred", |s| {
             set_condition(s, "ErrorOccurred").is_some_and(|(t, _)| t == "True")
@@ -160,7 +160,7 @@ async fn a_registered_cluster_gets_its_applications_and_a_failing_generator_chan
         .await;
     let (_, message) = set_condition(s.as_ref(), "ErrorOccurred").unwrap_or_default();
     assert!(
-        message.contains("generators[1] (git)") && message.contains("git://127.0.0.1:1/nothing"),
+        message.contains("generators[0] (matrix)") && message.contains("git://127.0.0.1:1/nothing"),
         "the condition names the generator and the repository: {message}"
     );
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -171,8 +171,9 @@ async fn a_registered_cluster_gets_its_applications_and_a_failing_generator_chan
         .await;
     }
 
-    // When it is fixed and a cluster is unregistered, then its application goes, and what
-    // was deployed on it stays (resources are preserved by default).
+    // When it is fixed and a cluster no longer matches (relabelled, still registered), then
+    // its application goes, and what was deployed on it stays (resources are preserved by
+    // default: the application has no resources finalizer).
     w.apply_mgmt(
         &appset_res(),
         Some("ferry"),
@@ -183,7 +184,8 @@ async fn a_registered_cluster_gets_its_applications_and_a_failing_generator_chan
         set_condition(s, "ErrorOccurred").is_some_and(|(t, _)| t == "False")
     })
     .await;
-    w.delete_mgmt(&secret_res(), true, "cluster-green").await;
+    w.register_cluster_labelled("green", TOKEN, json!({"env": "staging"}))
+        .await;
     w.expect_mgmt(&app_res(), "green-web", 30, "deleted", |a| a.is_none())
         .await;
     assert!(

@@ -10,13 +10,20 @@ use crate::world::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn git_changes_reach_the_cluster_drift_heals_and_removed_files_are_pruned() {
-    // Given a repository with a ConfigMap and a Deployment, and an automated application.
+    // Given a repository with a ConfigMap and a Deployment, and an automated application
+    // carrying Argo CD's resources finalizer (as a converted Argo CD manifest does).
     let w = World::new(&[
         ("web/config.yaml", cm("settings", "v1")),
         ("web/deploy.yaml", deployment("web", "nginx:1.25")),
     ])
     .await;
-    w.app("web", "web", true, true).await;
+    w.create_app_with(
+        "web",
+        json!({"finalizers": ["resources-finalizer.argocd.argoproj.io"]}),
+        json!({"source": {"path": "web"},
+            "syncPolicy": {"automated": {"prune": true, "selfHeal": true}}}),
+    )
+    .await;
     let s = w
         .expect_app("web", 60, "Synced and Healthy", synced_healthy)
         .await;
@@ -94,9 +101,14 @@ async fn git_changes_reach_the_cluster_drift_heals_and_removed_files_are_pruned(
     })
     .await;
 
-    // When the application is deleted (with the finalizer), then its resources go.
-    let (ok, out) = w.ferry(&["delete", "web"]).await;
-    assert!(ok, "{out}");
+    // When the application is deleted (with Argo CD's finalizer), then its resources go.
+    // (Deleted through the API, as `kubectl delete` would: the finalizer alone decides.)
+    w.delete_mgmt(
+        &ar("ferry.dev", "v1alpha1", "Application", "applications"),
+        true,
+        "web",
+    )
+    .await;
     w.expect_target(
         &deploy_res(),
         "web",

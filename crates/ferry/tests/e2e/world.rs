@@ -631,11 +631,11 @@ pub(crate) async fn post_webhook(port: u16, headers: &[(&str, String)], body: &s
 /// An object as JSON, if it exists.
 async fn get_object(client: &kube::Client, ns: &str, r: &ApiResource, name: &str) -> Option<Value> {
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, r);
-    api.get_opt(name)
-        .await
-        .ok()
-        .flatten()
-        .and_then(|o| serde_json::to_value(o).ok())
+    match api.get_opt(name).await {
+        Ok(o) => o.and_then(|o| serde_json::to_value(o).ok()),
+        // A failed request is not "gone": a test of deletion must not pass on it.
+        Err(e) => panic!("getting {} {ns}/{name}: {e}", r.kind),
+    }
 }
 
 /// Then, within `secs`, what `fetch` answers satisfies `ok` (`shown` and `what` name the
