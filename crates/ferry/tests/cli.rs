@@ -241,4 +241,14 @@ fn bench_runs_end_to_end_and_reports_its_figures() {
         "a no-op resync makes no request: {v}"
     );
     assert!(v["cached_objects"].as_u64().is_some_and(|n| n >= 8), "{v}");
+    // A registered cluster got one generated application per directory, all synced.
+    assert_eq!(v["appset_apps"], 4, "{v}");
+    assert!(
+        v["appset_synced_s"].as_f64().is_some_and(|s| s > 0.0),
+        "{v}"
+    );
+    assert!(
+        v["cold_sync_server_cpu_s"].as_f64().is_some(),
+        "the emulator's CPU is read: {v}"
+    );
 }

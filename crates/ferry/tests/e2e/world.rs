@@ -633,6 +633,8 @@ async fn get_object(client: &kube::Client, ns: &str, r: &ApiResource, name: &str
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, r);
     match api.get_opt(name).await {
         Ok(o) => o.and_then(|o| serde_json::to_value(o).ok()),
+        // The kind is not served (yet: the controller installs its CRDs when it starts).
+        Err(kube::Error::Api(s)) if s.code == 404 => None,
         // A failed request is not "gone": a test of deletion must not pass on it.
         Err(e) => panic!("getting {} {ns}/{name}: {e}", r.kind),
     }
