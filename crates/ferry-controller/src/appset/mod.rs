@@ -1135,3 +1135,70 @@ fn list_or_null<T: serde::Serialize>(items: &[T]) -> Value {
         json!(items)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn obj(name: &str) -> DynamicObject {
+        let mut o = DynamicObject::new(name, &applicationsets_resource());
+        o.metadata.name = Some(name.into());
+        o
+    }
+
+    #[test]
+    fn a_relist_answers_what_it_listed_and_only_then() {
+        let mut r = Relist::default();
+        assert!(r.follow(&watcher::Event::Apply(obj("a"))).is_none());
+        assert!(r.follow(&watcher::Event::Init).is_none());
+        assert!(r.follow(&watcher::Event::InitApply(obj("b"))).is_none());
+        assert!(r.follow(&watcher::Event::InitApply(obj("c"))).is_none());
+        let listed = r
+            .follow(&watcher::Event::InitDone)
+            .expect("the listed names");
+        assert_eq!(listed.len(), 2);
+        assert!(listed.contains("b") && listed.contains("c") && !listed.contains("a"));
+        // Outside a listing nothing is answered.
+        assert!(r.follow(&watcher::Event::InitDone).is_none());
+    }
+
+    #[test]
+    fn the_set_controller_keeps_only_what_it_needs_of_an_application() {
+        let mut app = Application::default();
+        app.metadata.name = Some("web".into());
+        assert!(
+            kept_copy(&app, false).is_none(),
+            "no owners: the name is enough"
+        );
+        assert!(unchanged_for_sets(None, &app));
+        app.metadata.owner_references = Some(vec![
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+                api_version: "ferry.dev/v1alpha1".into(),
+                kind: "ApplicationSet".into(),
+                name: "set".into(),
+                uid: "u1".into(),
+                controller: Some(true),
+                block_owner_deletion: Some(true),
+            },
+        ]);
+        app.status = Some(Default::default());
+        let kept = kept_copy(&app, true).expect("a copy");
+        assert!(kept.status.is_none(), "without its status");
+        assert!(unchanged_for_sets(Some(&kept), &app));
+        let mut edited = app.clone();
+        edited.spec.source.path = "elsewhere".into();
+        assert!(
+            !unchanged_for_sets(Some(&kept), &edited),
+            "a hand edit matters"
+        );
+        let mut status_only = app.clone();
+        status_only.status = None;
+        assert!(unchanged_for_sets(Some(&kept), &status_only));
+    }
+
+    #[test]
+    fn merge_patch_lists_are_null_when_empty() {
+        assert_eq!(list_or_null::<String>(&[]), Value::Null);
+        assert_eq!(list_or_null(&["a"]), json!(["a"]));
+    }
+}
