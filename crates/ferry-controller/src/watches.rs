@@ -1,0 +1,377 @@
+//! The application controller's watches of the management cluster: cluster and repository
+//! Secrets (the registry and Git credentials), Applications (shared with the ApplicationSet
+//! controller), the settings ConfigMap, and the webhook Secret behind the push endpoint.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_api::Application;
+use ferry_cluster::api_resource as ar;
+use futures::StreamExt as _;
+use kube::api::{Api, DynamicObject};
+use kube::discovery::ApiResource;
+use kube::runtime::watcher;
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::{
+    ControllerCtx, ControllerError, SETTINGS_CONFIGMAP_NAME, WEBHOOK_SECRET_NAME, appset, reconcile,
+};
+
+/// Cluster Secrets fill the registry, repository Secrets the Git credentials; either change
+/// looks at every application again.
+pub(crate) fn secrets(
+    ctx: &Arc<ControllerCtx>,
+    client: &kube::Client,
+    stop: &watch::Receiver<bool>,
+) {
+    let secrets: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        &ctx.config.namespace,
+        &ar("", "v1", "Secret", "secrets"),
+    );
+    let secret_watch = watcher(
+        secrets,
+        watcher::Config::default().labels(ferry_api::SECRET_TYPE_LABEL),
+    );
+    let ctx2 = ctx.clone();
+    let mut stop2 = stop.clone();
+    tokio::spawn(async move {
+        let mut stream = secret_watch.boxed();
+        let mut repo_secrets: HashMap<String, Value> = HashMap::new();
+        loop {
+            let ev = tokio::select! { e = stream.next() => e, _ = stop2.changed() => return };
+            let Some(ev) = ev else { return };
+            let Ok(ev) = ev else {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            };
+            let (objs, deleted) = match ev {
+                watcher::Event::Apply(o) | watcher::Event::InitApply(o) => (vec![o], false),
+                watcher::Event::Delete(o) => (vec![o], true),
+                _ => (Vec::new(), false),
+            };
+            for o in objs {
+                let v = serde_json::to_value(&o).unwrap_or(Value::Null);
+                let source = format!(
+                    "{}/{}",
+                    ctx2.config.namespace,
+                    o.metadata.name.clone().unwrap_or_default()
+                );
+                if ferry_cluster::is_cluster_secret(&v) {
+                    if deleted {
+                        ctx2.registry.remove_by_source(&source);
+                    } else {
+                        match ferry_cluster::parse_cluster_secret(&v)
+                            .map_err(|e| e.to_string())
+                            .and_then(|s| ctx2.registry.upsert(s).map_err(|e| e.to_string()))
+                        {
+                            Ok(()) => {}
+                            Err(e) => {
+                                tracing::warn!(secret = %source, error = %e, "cluster Secret not usable")
+                            }
+                        }
+                    }
+                } else {
+                    if deleted {
+                        repo_secrets.remove(&source);
+                    } else {
+                        repo_secrets.insert(source, v);
+                    }
+                    let all: Vec<Value> = repo_secrets.values().cloned().collect();
+                    ctx2.sources
+                        .set_repo_secrets(ferry_git::repositories_from_secrets(&all));
+                }
+            }
+            for name in ctx2.app_names() {
+                ctx2.queue.add(&name, Duration::from_millis(100));
+            }
+        }
+    });
+}
+
+/// Applications: the controller's (and the ApplicationSet controller's) view of them.
+pub(crate) fn applications(ctx: &Arc<ControllerCtx>, stop: &watch::Receiver<bool>) {
+    let apps_watch = watcher(ctx.apps_api.clone(), watcher::Config::default());
+    let ctx3 = ctx.clone();
+    let mut stop3 = stop.clone();
+    tokio::spawn(async move {
+        let mut stream = apps_watch.boxed();
+        let mut relist = appset::Relist::default();
+        loop {
+            let ev = tokio::select! { e = stream.next() => e, _ = stop3.changed() => return };
+            let Some(ev) = ev else { return };
+            let Ok(ev) = ev else {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            };
+            if let Some(listed) = relist.follow(&ev) {
+                // Deleted while the watch was re-listing: forgotten like a deletion.
+                let gone: Vec<String> = ctx3
+                    .app_names()
+                    .into_iter()
+                    .filter(|n| !listed.contains(n))
+                    .collect();
+                for name in gone {
+                    forget(&ctx3, &name);
+                }
+            }
+            match ev {
+                watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
+                    let shown = o.metadata.name.clone();
+                    let app = match application_of(o) {
+                        Ok(app) => app,
+                        Err(e) => {
+                            // One malformed Application must not blind the controller to
+                            // the others: it is skipped, and said so.
+                            tracing::warn!(app = ?shown, error = %e, "not a valid Application");
+                            continue;
+                        }
+                    };
+                    if let Some(sets) = ctx3.appsets.get() {
+                        sets.observe_app(&app);
+                    }
+                    let name = app.metadata.name.clone().unwrap_or_default();
+                    let again = {
+                        let mut apps = ctx3
+                            .apps
+                            .write()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        let previous = apps.insert(name.clone(), Box::new(app));
+                        apps.get(&name)
+                            .is_some_and(|now| reconcile::needs_reconcile(previous.as_deref(), now))
+                    };
+                    if again {
+                        ctx3.queue.add(&name, Duration::ZERO);
+                    }
+                }
+                watcher::Event::Delete(o) => {
+                    if let Some(name) = o.metadata.name {
+                        forget(&ctx3, &name);
+                    }
+                }
+                watcher::Event::InitDone => {
+                    if let Some(sets) = ctx3.appsets.get() {
+                        sets.apps_listed();
+                    }
+                }
+                _ => {}
+            }
+        }
+    });
+}
+
+/// An Application is gone (deleted, or not listed again after a re-list).
+fn forget(ctx: &ControllerCtx, name: &str) {
+    if let Some(sets) = ctx.appsets.get() {
+        sets.forget_app(name);
+    }
+    ctx.apps
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .remove(name);
+}
+
+/// Controller-wide settings: a change makes every application compare again.
+pub(crate) fn settings(
+    ctx: &Arc<ControllerCtx>,
+    client: &kube::Client,
+    stop: &watch::Receiver<bool>,
+) {
+    let ctx7 = ctx.clone();
+    watch_named(
+        client,
+        &ctx.config.namespace,
+        ar("", "v1", "ConfigMap", "configmaps"),
+        SETTINGS_CONFIGMAP_NAME,
+        stop.clone(),
+        move |cm| match ignore_defaults_of(cm) {
+            Ok(rules) => {
+                *ctx7
+                    .ignore_defaults
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = rules;
+                ctx7.resync_all();
+            }
+            Err(e) => tracing::warn!(
+                configmap = SETTINGS_CONFIGMAP_NAME,
+                error = %e,
+                "ignoring invalid settings; the previous ones stay"
+            ),
+        },
+    );
+}
+
+/// Push webhooks, with their secrets from a Secret that may change at any time.
+pub(crate) async fn webhooks(
+    ctx: &Arc<ControllerCtx>,
+    client: &kube::Client,
+    stop: &watch::Receiver<bool>,
+) -> Result<(), ControllerError> {
+    if let Some(addr) = ctx.config.webhook_listen {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| ControllerError::Webhook { addr, source })?;
+        let secrets = Arc::new(ferry_webhook::SharedSecrets::new(
+            ferry_webhook::WebhookSecrets::default(),
+        ));
+        let shared = secrets.clone();
+        watch_named(
+            client,
+            &ctx.config.namespace,
+            ar("", "v1", "Secret", "secrets"),
+            WEBHOOK_SECRET_NAME,
+            stop.clone(),
+            move |secret| {
+                shared.set(secret.map(webhook_secrets).unwrap_or_default());
+            },
+        );
+        let sink_ctx = ctx.clone();
+        let sink = move |event: ferry_webhook::PushEvent| sink_ctx.refresh_matching(&event);
+        let state = ferry_webhook::WebhookState::new(secrets, Arc::new(sink));
+        let app = ferry_webhook::router(state);
+        let mut stop6 = stop.clone();
+        tracing::info!(%addr, "webhook endpoint listening");
+        tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
+                let _ = stop6.changed().await;
+            });
+            if let Err(e) = serve.await {
+                tracing::warn!(error = %e, "webhook endpoint stopped");
+            }
+        });
+    }
+    Ok(())
+}
+
+/// The controller-wide `ignoreDifferences` rules of the settings ConfigMap (none without it).
+pub fn ignore_defaults_of(
+    settings: Option<&DynamicObject>,
+) -> Result<Vec<ferry_diff::IgnoreRule>, ferry_diff::IgnoreError> {
+    let data = settings
+        .and_then(|o| o.data.get("data"))
+        .and_then(Value::as_object);
+    let pairs: Vec<(&str, &str)> = data
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.as_str(), v.as_str()?)))
+        .collect();
+    ferry_diff::parse_default_rules(pairs)
+}
+
+/// The webhook secrets of a Secret (`data` is base64 in JSON, as the API server sends it).
+fn webhook_secrets(secret: &DynamicObject) -> ferry_webhook::WebhookSecrets {
+    use base64::Engine as _;
+    let data = secret
+        .data
+        .get("data")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let decoded: Vec<(String, Vec<u8>)> = data
+        .iter()
+        .filter_map(|(k, v)| {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(v.as_str()?)
+                .ok()?;
+            Some((k.clone(), bytes))
+        })
+        .collect();
+    ferry_webhook::WebhookSecrets::from_secret_data(decoded)
+}
+
+/// Watches the object `name` of `ar` in `namespace` and calls `on_change` with it (or with
+/// `None` once it is deleted) every time it changes, until `stop` changes.
+fn watch_named(
+    client: &kube::Client,
+    namespace: &str,
+    ar: ApiResource,
+    name: &'static str,
+    mut stop: watch::Receiver<bool>,
+    on_change: impl Fn(Option<&DynamicObject>) + Send + 'static,
+) {
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &ar);
+    let stream = watcher(
+        api,
+        watcher::Config::default().fields(&format!("metadata.name={name}")),
+    );
+    tokio::spawn(async move {
+        let mut stream = stream.boxed();
+        loop {
+            let ev = tokio::select! { e = stream.next() => e, _ = stop.changed() => return };
+            let Some(ev) = ev else { return };
+            match ev {
+                Ok(watcher::Event::Apply(o) | watcher::Event::InitApply(o)) => on_change(Some(&o)),
+                Ok(watcher::Event::Delete(_)) => on_change(None),
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::debug!(%name, error = %e, "watch failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+        }
+    });
+}
+
+/// An `Application` from the watch's untyped object, moving its parts rather than going
+/// through a JSON copy of the whole object.
+fn application_of(o: DynamicObject) -> Result<Application, serde_json::Error> {
+    let DynamicObject {
+        types,
+        metadata,
+        mut data,
+    } = o;
+    let mut take = |key: &str| {
+        data.as_object_mut()
+            .and_then(|m| m.remove(key))
+            .unwrap_or(Value::Null)
+    };
+    let spec = serde_json::from_value(take("spec"))?;
+    let operation = match take("operation") {
+        Value::Null => None,
+        v => Some(serde_json::from_value(v)?),
+    };
+    let status = match take("status") {
+        Value::Null => None,
+        v => Some(serde_json::from_value(v)?),
+    };
+    let (api_version, kind) = types
+        .map(|t| (t.api_version, t.kind))
+        .unwrap_or_else(|| (ferry_api::API_VERSION.into(), "Application".into()));
+    Ok(Application {
+        api_version,
+        kind,
+        metadata,
+        spec,
+        operation,
+        status,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn applications_are_read_from_watch_objects_and_bad_ones_refused() {
+        let o: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "ferry.dev/v1alpha1", "kind": "Application",
+            "metadata": {"name": "web", "namespace": "ferry"},
+            "spec": {"source": {"repoURL": "https://git.example/a.git", "path": "web"},
+                "destination": {"name": "prod"}},
+            "status": {"sync": {"status": "Synced"}}}))
+        .expect("object");
+        let app = application_of(o).expect("valid");
+        assert_eq!(app.metadata.name.as_deref(), Some("web"));
+        assert_eq!(app.spec.source.path, "web");
+        assert_eq!(app.status.map(|s| s.sync.status), Some("Synced".into()));
+        assert!(app.operation.is_none());
+        let bad: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "ferry.dev/v1alpha1", "kind": "Application",
+            "metadata": {"name": "bad"}, "spec": {"source": "not an object"}}))
+        .expect("object");
+        assert!(application_of(bad).is_err());
+    }
+}
