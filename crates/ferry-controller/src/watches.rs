@@ -36,57 +36,47 @@ pub(crate) fn secrets(
         watcher::Config::default().labels(ferry_api::SECRET_TYPE_LABEL),
     );
     let ctx2 = ctx.clone();
-    let mut stop2 = stop.clone();
-    tokio::spawn(async move {
-        let mut stream = secret_watch.boxed();
-        let mut repo_secrets: HashMap<String, Value> = HashMap::new();
-        loop {
-            let ev = tokio::select! { e = stream.next() => e, _ = stop2.changed() => return };
-            let Some(ev) = ev else { return };
-            let Ok(ev) = ev else {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                continue;
-            };
-            let (objs, deleted) = match ev {
-                watcher::Event::Apply(o) | watcher::Event::InitApply(o) => (vec![o], false),
-                watcher::Event::Delete(o) => (vec![o], true),
-                _ => (Vec::new(), false),
-            };
-            for o in objs {
-                let v = serde_json::to_value(&o).unwrap_or(Value::Null);
-                let source = format!(
-                    "{}/{}",
-                    ctx2.config.namespace,
-                    o.metadata.name.clone().unwrap_or_default()
-                );
-                if ferry_cluster::is_cluster_secret(&v) {
-                    if deleted {
-                        ctx2.registry.remove_by_source(&source);
-                    } else {
-                        match ferry_cluster::parse_cluster_secret(&v)
-                            .map_err(|e| e.to_string())
-                            .and_then(|s| ctx2.registry.upsert(s).map_err(|e| e.to_string()))
-                        {
-                            Ok(()) => {}
-                            Err(e) => {
-                                tracing::warn!(secret = %source, error = %e, "cluster Secret not usable")
-                            }
+    let mut repo_secrets: HashMap<String, Value> = HashMap::new();
+    spawn_watch(secret_watch, stop.clone(), move |ev| {
+        let (objs, deleted) = match ev {
+            watcher::Event::Apply(o) | watcher::Event::InitApply(o) => (vec![o], false),
+            watcher::Event::Delete(o) => (vec![o], true),
+            _ => (Vec::new(), false),
+        };
+        for o in objs {
+            let v = serde_json::to_value(&o).unwrap_or(Value::Null);
+            let source = format!(
+                "{}/{}",
+                ctx2.config.namespace,
+                o.metadata.name.clone().unwrap_or_default()
+            );
+            if ferry_cluster::is_cluster_secret(&v) {
+                if deleted {
+                    ctx2.registry.remove_by_source(&source);
+                } else {
+                    match ferry_cluster::parse_cluster_secret(&v)
+                        .map_err(|e| e.to_string())
+                        .and_then(|s| ctx2.registry.upsert(s).map_err(|e| e.to_string()))
+                    {
+                        Ok(()) => {}
+                        Err(e) => {
+                            tracing::warn!(secret = %source, error = %e, "cluster Secret not usable")
                         }
                     }
-                } else {
-                    if deleted {
-                        repo_secrets.remove(&source);
-                    } else {
-                        repo_secrets.insert(source, v);
-                    }
-                    let all: Vec<Value> = repo_secrets.values().cloned().collect();
-                    ctx2.sources
-                        .set_repo_secrets(ferry_git::repositories_from_secrets(&all));
                 }
+            } else {
+                if deleted {
+                    repo_secrets.remove(&source);
+                } else {
+                    repo_secrets.insert(source, v);
+                }
+                let all: Vec<Value> = repo_secrets.values().cloned().collect();
+                ctx2.sources
+                    .set_repo_secrets(ferry_git::repositories_from_secrets(&all));
             }
-            for name in ctx2.app_names() {
-                ctx2.queue.add(&name, Duration::from_millis(100));
-            }
+        }
+        for name in ctx2.app_names() {
+            ctx2.queue.add(&name, Duration::from_millis(100));
         }
     });
 }
@@ -95,68 +85,85 @@ pub(crate) fn secrets(
 pub(crate) fn applications(ctx: &Arc<ControllerCtx>, stop: &watch::Receiver<bool>) {
     let apps_watch = watcher(ctx.apps_api.clone(), watcher::Config::default());
     let ctx3 = ctx.clone();
-    let mut stop3 = stop.clone();
-    tokio::spawn(async move {
-        let mut stream = apps_watch.boxed();
-        let mut relist = appset::Relist::default();
-        loop {
-            let ev = tokio::select! { e = stream.next() => e, _ = stop3.changed() => return };
-            let Some(ev) = ev else { return };
-            let Ok(ev) = ev else {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                continue;
-            };
-            if let Some(listed) = relist.follow(&ev) {
-                // Deleted while the watch was re-listing: forgotten like a deletion.
-                let gone: Vec<String> = ctx3
-                    .app_names()
-                    .into_iter()
-                    .filter(|n| !listed.contains(n))
-                    .collect();
-                for name in gone {
+    let mut relist = appset::Relist::default();
+    spawn_watch(apps_watch, stop.clone(), move |ev| {
+        if let Some(listed) = relist.follow(&ev) {
+            // Deleted while the watch was re-listing: forgotten like a deletion.
+            let gone: Vec<String> = ctx3
+                .app_names()
+                .into_iter()
+                .filter(|n| !listed.contains(n))
+                .collect();
+            for name in gone {
+                forget(&ctx3, &name);
+            }
+        }
+        match ev {
+            watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
+                let shown = o.metadata.name.clone();
+                let app = match application_of(o) {
+                    Ok(app) => app,
+                    Err(e) => {
+                        // One malformed Application must not blind the controller to
+                        // the others: it is skipped, and said so.
+                        tracing::warn!(app = ?shown, error = %e, "not a valid Application");
+                        return;
+                    }
+                };
+                if let Some(sets) = ctx3.appsets.get() {
+                    sets.observe_app(&app);
+                }
+                let name = app.metadata.name.clone().unwrap_or_default();
+                let again = {
+                    let mut apps = ctx3
+                        .apps
+                        .write()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let previous = apps.insert(name.clone(), Box::new(app));
+                    apps.get(&name)
+                        .is_some_and(|now| reconcile::needs_reconcile(previous.as_deref(), now))
+                };
+                if again {
+                    ctx3.queue.add(&name, Duration::ZERO);
+                }
+            }
+            watcher::Event::Delete(o) => {
+                if let Some(name) = o.metadata.name {
                     forget(&ctx3, &name);
                 }
             }
+            watcher::Event::InitDone => {
+                if let Some(sets) = ctx3.appsets.get() {
+                    sets.apps_listed();
+                }
+            }
+            _ => {}
+        }
+    });
+}
+
+/// Follows a watch until `stop` changes, handing each event to `on`; an error (the watcher
+/// retries by itself) is logged and followed by a short pause.
+pub(crate) fn spawn_watch<S>(
+    stream: S,
+    mut stop: watch::Receiver<bool>,
+    mut on: impl FnMut(watcher::Event<DynamicObject>) + Send + 'static,
+) where
+    S: futures::Stream<Item = Result<watcher::Event<DynamicObject>, watcher::Error>>
+        + Send
+        + 'static,
+{
+    tokio::spawn(async move {
+        let mut stream = stream.boxed();
+        loop {
+            let ev = tokio::select! { e = stream.next() => e, _ = stop.changed() => return };
             match ev {
-                watcher::Event::Apply(o) | watcher::Event::InitApply(o) => {
-                    let shown = o.metadata.name.clone();
-                    let app = match application_of(o) {
-                        Ok(app) => app,
-                        Err(e) => {
-                            // One malformed Application must not blind the controller to
-                            // the others: it is skipped, and said so.
-                            tracing::warn!(app = ?shown, error = %e, "not a valid Application");
-                            continue;
-                        }
-                    };
-                    if let Some(sets) = ctx3.appsets.get() {
-                        sets.observe_app(&app);
-                    }
-                    let name = app.metadata.name.clone().unwrap_or_default();
-                    let again = {
-                        let mut apps = ctx3
-                            .apps
-                            .write()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner);
-                        let previous = apps.insert(name.clone(), Box::new(app));
-                        apps.get(&name)
-                            .is_some_and(|now| reconcile::needs_reconcile(previous.as_deref(), now))
-                    };
-                    if again {
-                        ctx3.queue.add(&name, Duration::ZERO);
-                    }
+                None => return,
+                Some(Ok(ev)) => on(ev),
+                Some(Err(e)) => {
+                    tracing::debug!(error = %e, "watch failed; the watcher retries");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
                 }
-                watcher::Event::Delete(o) => {
-                    if let Some(name) = o.metadata.name {
-                        forget(&ctx3, &name);
-                    }
-                }
-                watcher::Event::InitDone => {
-                    if let Some(sets) = ctx3.appsets.get() {
-                        sets.apps_listed();
-                    }
-                }
-                _ => {}
             }
         }
     });

@@ -29,7 +29,6 @@ use std::time::Duration;
 use ferry_api::{Application, ApplicationSet, HealthStatus};
 use ferry_appset::{ClusterInfo, Policy};
 use ferry_cluster::api_resource as ar;
-use futures::StreamExt as _;
 use kube::api::{Api, DynamicObject};
 use kube::discovery::ApiResource;
 use kube::runtime::watcher;
@@ -38,6 +37,7 @@ use tokio::sync::watch;
 
 use crate::queue::WorkQueue;
 use crate::source::Sources;
+use crate::watches::spawn_watch;
 
 /// Annotation that makes a set fetch its Git revisions again (Argo CD's name, removed after
 /// the reconcile).
@@ -477,31 +477,6 @@ impl Relist {
         }
         None
     }
-}
-
-fn spawn_watch<S>(
-    stream: S,
-    mut stop: watch::Receiver<bool>,
-    mut on: impl FnMut(watcher::Event<DynamicObject>) + Send + 'static,
-) where
-    S: futures::Stream<Item = Result<watcher::Event<DynamicObject>, watcher::Error>>
-        + Send
-        + 'static,
-{
-    tokio::spawn(async move {
-        let mut stream = stream.boxed();
-        loop {
-            let ev = tokio::select! { e = stream.next() => e, _ = stop.changed() => return };
-            match ev {
-                None => return,
-                Some(Ok(ev)) => on(ev),
-                Some(Err(e)) => {
-                    tracing::debug!(error = %e, "ApplicationSet controller watch");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-            }
-        }
-    });
 }
 
 #[cfg(test)]
