@@ -59,6 +59,8 @@ pub struct ControllerConfig {
     pub plugin_timeout: Duration,
     /// Where push webhooks are received (`POST /api/webhook`); none: no webhook endpoint.
     pub webhook_listen: Option<std::net::SocketAddr>,
+    /// How large, how many at once and how slow webhook bodies may be.
+    pub webhook_limits: ferry_webhook::WebhookLimits,
     /// Run the ApplicationSet controller beside the application controller.
     pub applicationsets: bool,
     /// The policy of ApplicationSets that do not name one (default `sync`, as Argo CD).
@@ -88,6 +90,7 @@ impl ControllerConfig {
             plugins_dir: None,
             plugin_timeout: Duration::from_secs(90),
             webhook_listen: None,
+            webhook_limits: ferry_webhook::WebhookLimits::default(),
             applicationsets: true,
             appset_policy: ferry_appset::Policy::Sync,
         }

@@ -236,7 +236,8 @@ pub(crate) async fn webhooks(
         );
         let sink_ctx = ctx.clone();
         let sink = move |event: ferry_webhook::PushEvent| sink_ctx.refresh_matching(&event);
-        let state = ferry_webhook::WebhookState::new(secrets, Arc::new(sink));
+        let state = ferry_webhook::WebhookState::new(secrets, Arc::new(sink))
+            .with_limits(ctx.config.webhook_limits);
         let app = ferry_webhook::router(state);
         let mut stop6 = stop.clone();
         tracing::info!(%addr, "webhook endpoint listening");

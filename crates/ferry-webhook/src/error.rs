@@ -1,6 +1,7 @@
 //! Why a webhook was refused, and the HTTP status that says so.
 
 use std::fmt;
+use std::time::Duration;
 
 use axum::http::StatusCode;
 
@@ -81,10 +82,28 @@ pub enum WebhookError {
         message: String,
     },
     /// The body is larger than the configured limit (HTTP 413).
-    #[error("webhook payload is larger than {limit} bytes (webhook.maxPayloadSizeMB)")]
+    #[error(
+        "webhook payload is larger than the limit of {} (--webhook-max-payload-mib, FERRY_WEBHOOK_MAX_PAYLOAD_MIB)",
+        size(*limit)
+    )]
     TooLarge {
         /// The limit in bytes.
         limit: usize,
+    },
+    /// As many bodies as allowed are being read; the request was not read (HTTP 503, with
+    /// `Retry-After`).
+    #[error(
+        "as many webhook bodies as allowed ({bodies}, --webhook-max-concurrent-bodies, FERRY_WEBHOOK_MAX_CONCURRENT_BODIES) are being read; retry later"
+    )]
+    Busy {
+        /// How many are read at once.
+        bodies: usize,
+    },
+    /// The body did not arrive in time (HTTP 408).
+    #[error("the webhook body did not arrive within {} s", timeout.as_secs_f64())]
+    BodyTimeout {
+        /// The time allowed.
+        timeout: Duration,
     },
     /// The body could not be read (HTTP 400).
     #[error("could not read the webhook body: {message}")]
@@ -100,6 +119,8 @@ impl WebhookError {
         match self {
             WebhookError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             WebhookError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            WebhookError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            WebhookError::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             WebhookError::UnknownSender
             | WebhookError::UnsupportedSender { .. }
             | WebhookError::Malformed { .. }
@@ -125,5 +146,36 @@ impl WebhookError {
             provider,
             message: message.to_string(),
         }
+    }
+}
+
+/// `2 MiB`, or `16385 bytes` for a limit that is not a whole number of MiB.
+fn size(bytes: usize) -> String {
+    const MIB: usize = 1024 * 1024;
+    if bytes >= MIB && bytes.is_multiple_of(MIB) {
+        format!("{} MiB", bytes / MIB)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn too_large_names_ferrys_flag() {
+        let message = WebhookError::TooLarge {
+            limit: 2 * 1024 * 1024,
+        }
+        .to_string();
+        assert!(message.contains("2 MiB"), "{message}");
+        assert!(message.contains("--webhook-max-payload-mib"), "{message}");
+        assert!(!message.contains("maxPayloadSizeMB"), "{message}");
+        assert!(
+            WebhookError::TooLarge { limit: 16 * 1024 }
+                .to_string()
+                .contains("16384 bytes")
+        );
     }
 }

@@ -6,7 +6,7 @@ use crate::error::{AuthFailure, WebhookError};
 use crate::event::{Provider, PushEvent};
 use crate::payload;
 use crate::secrets::WebhookSecrets;
-use crate::verify::{tokens_equal, verify_hmac_sha256, verify_token};
+use crate::verify::{signature_tag, tokens_equal, verify_hmac_sha256, verify_token};
 
 /// GitHub's event header.
 pub const GITHUB_EVENT_HEADER: &str = "X-GitHub-Event";
@@ -107,8 +107,10 @@ pub(crate) fn detect_provider(headers: &HeaderMap) -> Result<Provider, WebhookEr
     Err(WebhookError::UnknownSender)
 }
 
-/// What can be checked before the body is read: a secret is configured and the request
-/// carries the header; for token-based providers (GitLab, Bitbucket Cloud) the whole check.
+/// What can be checked before the body is read, so that nothing of an unauthenticated
+/// request's body is read: a secret is configured and the request carries a well-formed
+/// signature header (GitHub, Bitbucket Server, generic); for token-based providers (GitLab's
+/// `X-Gitlab-Token`, Bitbucket Cloud's `X-Hook-UUID`) the whole check.
 pub(crate) fn authenticate_headers(
     provider: Provider,
     secrets: &WebhookSecrets,
@@ -139,12 +141,11 @@ pub(crate) fn authenticate_headers(
                 }))
             }
         }
-        Provider::GitHub | Provider::BitbucketServer | Provider::Generic => match value {
-            Some(_) => Ok(()),
-            None => Err(fail(AuthFailure::Missing {
-                header: credential_header,
-            })),
-        },
+        Provider::GitHub | Provider::BitbucketServer | Provider::Generic => {
+            signature_tag(credential_header, value)
+                .map(drop)
+                .map_err(fail)
+        }
     }
 }
 

@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::json;
 
+use crate::body::{BodyGate, WebhookLimits};
 use crate::error::WebhookError;
 use crate::event::{Provider, PushEvent};
 use crate::handle::{
@@ -20,8 +21,8 @@ use crate::handle::{
 };
 use crate::secrets::SecretSource;
 
-/// Argo CD's default `webhook.maxPayloadSizeMB` (50), in bytes.
-pub const DEFAULT_MAX_PAYLOAD_BYTES: usize = 50 * 1024 * 1024;
+/// The `Retry-After` of a 503: a body takes well under a second to read.
+const RETRY_AFTER_SECONDS: &str = "1";
 
 /// Where verified push events go: the controller refreshes every application the event
 /// [`matches`](crate::matches()) and says how many. Called on the request's task, so it should
@@ -47,31 +48,37 @@ pub struct WebhookState {
     pub secrets: Arc<dyn SecretSource>,
     /// Where push events go.
     pub sink: Arc<dyn PushSink>,
-    /// Bodies larger than this are refused with 413 (Argo CD's `webhook.maxPayloadSizeMB`).
-    pub max_payload_bytes: usize,
+    /// The limits and the slots of the bodies being read, shared by the state's clones.
+    bodies: Arc<BodyGate>,
 }
 
 impl WebhookState {
-    /// A state with the default payload limit of 50 MiB.
+    /// A state with the default [`WebhookLimits`] (2 MiB, 8 bodies at once, 10 s each).
     pub fn new(secrets: Arc<dyn SecretSource>, sink: Arc<dyn PushSink>) -> Self {
         Self {
             secrets,
             sink,
-            max_payload_bytes: DEFAULT_MAX_PAYLOAD_BYTES,
+            bodies: Arc::new(BodyGate::new(WebhookLimits::default())),
         }
     }
 
-    /// Sets the payload limit in MiB, as Argo CD's `webhook.maxPayloadSizeMB`.
-    pub fn with_max_payload_size_mb(mut self, megabytes: usize) -> Self {
-        self.max_payload_bytes = megabytes.saturating_mul(1024 * 1024);
+    /// Sets the limits (a `max_concurrent_bodies` of 0 counts as 1). Call it before the state
+    /// is served: the slots are new, not shared with the state this was cloned from.
+    pub fn with_limits(mut self, limits: WebhookLimits) -> Self {
+        self.bodies = Arc::new(BodyGate::new(limits));
         self
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> WebhookLimits {
+        self.bodies.limits()
     }
 }
 
 impl fmt::Debug for WebhookState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("WebhookState")
-            .field("max_payload_bytes", &self.max_payload_bytes)
+            .field("limits", &self.limits())
             .finish_non_exhaustive()
     }
 }
@@ -81,7 +88,13 @@ impl fmt::Debug for WebhookState {
 /// Answers: 200 `{"refreshed": N}` for a push, 200 `{"ok": true}` for a ping, 200
 /// `{"ignored": "<event>"}` for another event of a known provider, 400 `{"error": …}` for an
 /// unknown sender or a malformed payload, 401 for a missing, wrong or unconfigured signature
-/// or token, 413 for a body over the limit.
+/// or token, 408 for a body that does not arrive in time, 413 for a body over the limit, 503
+/// with `Retry-After` when as many bodies as allowed are being read.
+///
+/// Everything that can be refused by its headers is refused before its body is read (so
+/// without a `100 Continue`): an unknown sender, a provider without a secret, a missing or
+/// malformed signature header, a wrong GitLab token or Bitbucket Cloud UUID, a
+/// `Content-Length` over the limit, and a request finding no free slot. See [`WebhookLimits`].
 pub fn router(state: WebhookState) -> Router {
     Router::new()
         .route("/api/webhook", post(provider_webhook))
@@ -96,11 +109,12 @@ async fn provider_webhook(
 ) -> Response {
     let secrets = state.secrets.secrets();
     let result = async {
-        // Refuse what can be refused before reading up to the limit.
+        // What the headers refuse is refused before a byte of the body is read; the body is
+        // then read under a slot, and the slot given back when this block ends.
         let provider = detect_provider(&headers)?;
         authenticate_headers(provider, &secrets, &headers)?;
-        let body = read_body(&headers, body, state.max_payload_bytes).await?;
-        handle_request(&secrets, &headers, &body)
+        let body = state.bodies.read(&headers, body).await?;
+        handle_request(&secrets, &headers, &body.bytes)
     }
     .await;
     respond(&state, result)
@@ -114,31 +128,11 @@ async fn generic_webhook(
     let secrets = state.secrets.secrets();
     let result = async {
         authenticate_headers(Provider::Generic, &secrets, &headers)?;
-        let body = read_body(&headers, body, state.max_payload_bytes).await?;
-        handle_generic_request(&secrets, &headers, &body).map(Outcome::Push)
+        let body = state.bodies.read(&headers, body).await?;
+        handle_generic_request(&secrets, &headers, &body.bytes).map(Outcome::Push)
     }
     .await;
     respond(&state, result)
-}
-
-async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, WebhookError> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit as u64) {
-        return Err(WebhookError::TooLarge { limit });
-    }
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let inner = e.into_inner();
-        if inner.is::<http_body_util::LengthLimitError>() {
-            WebhookError::TooLarge { limit }
-        } else {
-            WebhookError::Body {
-                message: inner.to_string(),
-            }
-        }
-    })
 }
 
 fn respond(state: &WebhookState, result: Result<Outcome, WebhookError>) -> Response {
@@ -194,9 +188,24 @@ fn error_response(error: &WebhookError) -> Response {
         WebhookError::TooLarge { limit } => {
             tracing::warn!(limit, "webhook refused: payload too large");
         }
+        WebhookError::Busy { bodies } => {
+            tracing::warn!(
+                bodies,
+                "webhook refused: as many bodies as allowed are being read"
+            );
+        }
+        WebhookError::BodyTimeout { .. } => tracing::warn!(error = %error, "webhook refused"),
         other => tracing::info!(error = %other, "webhook refused"),
     }
-    (error.status(), Json(json!({ "error": error.to_string() }))).into_response()
+    let mut response =
+        (error.status(), Json(json!({ "error": error.to_string() }))).into_response();
+    if let WebhookError::Busy { .. } = error {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from_static(RETRY_AFTER_SECONDS),
+        );
+    }
+    response
 }
 
 #[cfg(test)]

@@ -20,6 +20,18 @@
 //! SHA-256 digests compared with `subtle`). Gogs, Gitea and Azure DevOps requests are
 //! recognised and refused with 400.
 //!
+//! # Limits
+//!
+//! A request is refused by its headers whenever it can be, before anything of its body is
+//! read: an unknown sender (400), a provider without a secret or a request without a
+//! well-formed signature header, a wrong GitLab token or Bitbucket Cloud UUID (401), a
+//! `Content-Length` over the limit (413). Bodies are then read within [`WebhookLimits`]:
+//! at most `max_payload_bytes` (default 2 MiB; a body without `Content-Length` is cut off as
+//! soon as it passes it, 413), at most `max_concurrent_bodies` at once (default 8; a request
+//! finding none free is answered 503 with `Retry-After: 1` at once, without waiting or
+//! reading), each within `body_timeout` (default 10 s, then 408). The `ferry` binary sets the
+//! first two with `--webhook-max-payload-mib` and `--webhook-max-concurrent-bodies`.
+//!
 //! # The generic format
 //!
 //! For senders without a supported webhook (a CI job, a Git server hook, a script):
@@ -49,7 +61,9 @@
 //!   signature or token. Pings are verified like pushes.
 //! - Events of a known provider that are not pushes (GitHub `issues`, GitLab `Merge Request
 //!   Hook`, …) are answered 200 `{"ignored": …}` after verification; Argo CD answers 400
-//!   ("event not defined to be parsed"). A body over the limit is answered 413 (Argo CD: 400).
+//!   ("event not defined to be parsed"). A body over the limit is answered 413 (Argo CD: 400),
+//!   and the default limit is 2 MiB (Argo CD's `webhook.maxPayloadSizeMB`: 50, read whole
+//!   before any check).
 //! - Every reference of a Bitbucket push is considered (Argo CD reads only the first change),
 //!   and all the repository URLs a payload carries are matched (Argo CD uses the web URL, or
 //!   Bitbucket Server's clone URLs).
@@ -64,6 +78,7 @@
 //!   push, as in Argo CD.
 //! - Bitbucket Cloud UUIDs are compared without braces and case.
 
+mod body;
 mod error;
 mod event;
 mod handle;
@@ -73,6 +88,7 @@ mod payload;
 mod secrets;
 mod verify;
 
+pub use body::WebhookLimits;
 pub use error::{AuthFailure, WebhookError};
 pub use event::{Provider, PushEvent, PushedRef, RefKind};
 pub use handle::{
@@ -80,7 +96,7 @@ pub use handle::{
     GENERIC_SIGNATURE_HEADER, GITHUB_EVENT_HEADER, GITHUB_SIGNATURE_HEADER, GITLAB_EVENT_HEADER,
     GITLAB_TOKEN_HEADER, Outcome, handle_generic_request, handle_request,
 };
-pub use http::{DEFAULT_MAX_PAYLOAD_BYTES, PushSink, WebhookState, router};
+pub use http::{PushSink, WebhookState, router};
 pub use matching::{matches, repo_url_matches, revision_matches};
 pub use secrets::{
     BITBUCKET_SERVER_SECRET_KEY, BITBUCKET_UUID_KEY, GENERIC_SECRET_KEY, GITHUB_SECRET_KEY,

@@ -38,6 +38,20 @@ pub(crate) fn verify_hmac_sha256(
     secret: &str,
     body: &[u8],
 ) -> Result<(), AuthFailure> {
+    let tag = signature_tag(header, value)?;
+    let mut mac = HmacSha256::new_from_slice(secret.as_bytes())
+        .map_err(|_| AuthFailure::Mismatch { header })?;
+    Mac::update(&mut mac, body);
+    mac.verify_slice(&tag)
+        .map_err(|_| AuthFailure::Mismatch { header })
+}
+
+/// The HMAC tag of a `sha256=<64 hex digits>` header, or why there is none: what can be
+/// checked of a signature before the body it signs is read.
+pub(crate) fn signature_tag(
+    header: &'static str,
+    value: Option<&str>,
+) -> Result<Vec<u8>, AuthFailure> {
     let value = value.ok_or(AuthFailure::Missing { header })?;
     let hex = value
         .trim()
@@ -47,11 +61,7 @@ pub(crate) fn verify_hmac_sha256(
     if tag.len() != 32 {
         return Err(AuthFailure::Malformed { header });
     }
-    let mut mac = HmacSha256::new_from_slice(secret.as_bytes())
-        .map_err(|_| AuthFailure::Mismatch { header })?;
-    Mac::update(&mut mac, body);
-    mac.verify_slice(&tag)
-        .map_err(|_| AuthFailure::Mismatch { header })
+    Ok(tag)
 }
 
 /// Compares a shared token with the configured one in constant time, also hiding its length

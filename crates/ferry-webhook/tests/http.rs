@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex};
 
 use ferry_core::Sensitive;
 use ferry_webhook::{
-    PushEvent, RefKind, SharedSecrets, WebhookSecrets, WebhookState, router, signature_header_value,
+    PushEvent, RefKind, SharedSecrets, WebhookLimits, WebhookSecrets, WebhookState, router,
+    signature_header_value,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -139,12 +140,19 @@ async fn serves_signed_pushes_and_refuses_the_rest() {
         ..WebhookSecrets::default()
     }));
     let sink = Arc::new(RecordingSink::default());
-    let mut state = WebhookState::new(secrets.clone(), sink.clone());
-    assert_eq!(state.max_payload_bytes, 50 * 1024 * 1024);
-    state = state.with_max_payload_size_mb(1);
-    assert_eq!(state.max_payload_bytes, 1024 * 1024);
+    let state = WebhookState::new(secrets.clone(), sink.clone());
+    assert_eq!(state.limits().max_payload_bytes, 2 * 1024 * 1024);
+    assert_eq!(
+        WebhookLimits::default()
+            .with_max_payload_mib(1)
+            .max_payload_bytes,
+        1024 * 1024
+    );
     // Small enough to test cheaply, large enough for the fixtures.
-    state.max_payload_bytes = 16 * 1024;
+    let state = state.with_limits(WebhookLimits {
+        max_payload_bytes: 16 * 1024,
+        ..WebhookLimits::default()
+    });
 
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");

@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::Args;
 use ferry_cluster::Limits;
 use ferry_controller::ControllerConfig;
+use ferry_webhook::WebhookLimits;
 
 use crate::mgmt::MgmtArgs;
 
@@ -51,6 +52,22 @@ pub struct ControllerArgs {
     /// `ferry-secret` in Ferry's namespace; a provider without one is refused.
     #[arg(long, env = "FERRY_WEBHOOK_LISTEN")]
     pub webhook_listen: Option<std::net::SocketAddr>,
+    /// Largest webhook body accepted, in MiB: a larger one is answered 413, before it is read
+    /// when its `Content-Length` says so, as soon as it passes the limit otherwise.
+    #[arg(
+        long,
+        env = "FERRY_WEBHOOK_MAX_PAYLOAD_MIB",
+        default_value_t = WebhookLimits::DEFAULT_MAX_PAYLOAD_MIB
+    )]
+    pub webhook_max_payload_mib: usize,
+    /// Webhook bodies read at once: a request beyond them is answered 503 with
+    /// `Retry-After: 1` at once, without reading its body.
+    #[arg(
+        long,
+        env = "FERRY_WEBHOOK_MAX_CONCURRENT_BODIES",
+        default_value_t = WebhookLimits::DEFAULT_MAX_CONCURRENT_BODIES
+    )]
+    pub webhook_max_concurrent_bodies: usize,
     /// What the ApplicationSet controller may do to generated Applications when a set does
     /// not say (`syncPolicy.applicationsSync`): `sync` (create, update, delete),
     /// `create-update`, `create-delete` or `create-only`.
@@ -77,6 +94,9 @@ impl ControllerArgs {
         c.plugins_dir = self.plugins_dir.clone();
         c.plugin_timeout = Duration::from_secs(self.plugin_timeout_seconds.max(1));
         c.webhook_listen = self.webhook_listen;
+        c.webhook_limits = WebhookLimits::default()
+            .with_max_payload_mib(self.webhook_max_payload_mib.max(1))
+            .with_max_concurrent_bodies(self.webhook_max_concurrent_bodies.max(1));
         c.appset_policy = self.appset_policy;
         c.applicationsets = !self.no_applicationsets;
         c
