@@ -35,6 +35,11 @@ pub struct SyncOptions {
     pub apply_out_of_sync_only: bool,
     /// `RespectIgnoreDifferences=true`: ignored fields keep their live values on sync.
     pub respect_ignore_differences: bool,
+    /// `FailOnSharedResource=true`: a sync fails when an object it would apply is tracked by
+    /// another Application. Without it the sync leaves such objects to their owner (and the
+    /// application reports them in a `SharedResourceWarning` condition); either way Ferry
+    /// never overwrites another application's object.
+    pub fail_on_shared_resource: bool,
 }
 
 #[derive(Debug, Error, PartialEq, Eq)]
@@ -99,6 +104,7 @@ impl SyncOptions {
                 "RespectIgnoreDifferences" => {
                     out.respect_ignore_differences = boolean(name, value)?
                 }
+                "FailOnSharedResource" => out.fail_on_shared_resource = boolean(name, value)?,
                 "PrunePropagationPolicy" => {
                     out.prune_propagation = match value {
                         "foreground" => Propagation::Foreground,
@@ -149,10 +155,11 @@ mod tests {
             "CreateNamespace=true",
             "Validate=false",
             "FailOnSharedResource=true",
+            "SomeFutureOption=true",
         ])
         .expect("parses");
-        assert!(o.create_namespace && o.skip_validation);
-        assert_eq!(unknown, vec!["FailOnSharedResource=true"]);
+        assert!(o.create_namespace && o.skip_validation && o.fail_on_shared_resource);
+        assert_eq!(unknown, vec!["SomeFutureOption=true"]);
         assert!(SyncOptions::parse(&["CreateNamespace"]).is_err());
         assert!(SyncOptions::parse(&["CreateNamespace=yes"]).is_err());
     }

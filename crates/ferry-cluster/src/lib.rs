@@ -3,11 +3,13 @@
 //! protect the API server, discovery, and a compact watch-fed cache of the objects Ferry
 //! manages.
 
+pub mod explain;
 pub mod limiter;
 pub mod live;
 pub mod registry;
 pub mod secret;
 
+pub use explain::{cause, explain, status_cause, watch_cause};
 pub use limiter::{Limiter, Limits};
 pub use live::{LiveCache, LiveObject, ObjectKey};
 pub use registry::{Cluster, ClusterError, Registry};

@@ -5,6 +5,7 @@
 //! application that owns it.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -98,6 +99,11 @@ struct Shared {
     error: Mutex<Option<String>>,
     /// Versions Ferry itself just wrote: their watch events are echoes, not news.
     expected: Mutex<HashMap<ObjectKey, String>>,
+    /// Watch failures so far (a recovery probe that saw none during its wait trusts its
+    /// answer).
+    failures: AtomicU64,
+    /// A recovery probe is running.
+    probing: AtomicBool,
 }
 
 /// The managed objects of one cluster. Cheap to clone.
@@ -296,12 +302,83 @@ impl LiveCache {
         self.set_error(None);
     }
 
-    fn set_error(&self, e: Option<String>) {
-        *self
+    /// Sets or clears the error; answers whether there was one before.
+    fn set_error(&self, e: Option<String>) -> bool {
+        std::mem::replace(
+            &mut *self
+                .shared
+                .error
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+            e,
+        )
+        .is_some()
+    }
+
+    /// A watch failed: the error is kept until the cluster answers again, which a probe
+    /// finds out (a resumed watch says nothing until something changes, so its silence
+    /// cannot tell).
+    fn watch_failed(&self, error: String) {
+        self.set_error(Some(error));
+        self.shared.failures.fetch_add(1, Ordering::SeqCst);
+        if !self.shared.probing.swap(true, Ordering::SeqCst) {
+            tokio::spawn(self.clone().probe_until_recovered());
+        }
+    }
+
+    /// Asks the cluster for its version, 1 s after the last failure and then less and less
+    /// often (at most every 10 s), until it answers while no watch failed meanwhile; then
+    /// the error is cleared and every application of this cluster is woken (a deletion or
+    /// comparison held by the outage goes on at once instead of after its backoff).
+    async fn probe_until_recovered(self) {
+        let mut period = Duration::from_secs(1);
+        let mut stop = self.stop.clone();
+        loop {
+            let seen = self.shared.failures.load(Ordering::SeqCst);
+            tokio::select! {
+                _ = tokio::time::sleep(period) => {}
+                _ = stop.changed() => break,
+            }
+            period = (period * 2).min(Duration::from_secs(10));
+            if self.error().is_none() {
+                break;
+            }
+            if self.shared.failures.load(Ordering::SeqCst) != seen {
+                continue;
+            }
+            let answered = {
+                let _permit = self.cluster.limiter.acquire().await;
+                tokio::time::timeout(
+                    Duration::from_secs(5),
+                    self.cluster.client.apiserver_version(),
+                )
+                .await
+                .is_ok_and(|r| r.is_ok())
+            };
+            if answered && self.shared.failures.load(Ordering::SeqCst) == seen {
+                tracing::debug!(cluster = %self.cluster.spec.name, "cluster answers again");
+                if self.set_error(None) {
+                    self.notify_all();
+                }
+                break;
+            }
+        }
+        self.shared.probing.store(false, Ordering::SeqCst);
+    }
+
+    /// Wakes every application with an object in this cache, once each.
+    fn notify_all(&self) {
+        let apps: HashSet<String> = self
             .shared
-            .error
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = e;
+            .objects
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .filter_map(|c| ferry_api::app_of_tracking_id(&c.tracking).map(str::to_owned))
+            .collect();
+        for app in apps {
+            let _ = self.changed.send(app);
+        }
     }
 
     fn notify(&self, tracking: &str) {
@@ -325,12 +402,20 @@ impl LiveCache {
                 Ok(e) => e,
                 Err(e) => {
                     tracing::debug!(cluster = %self.cluster.spec.name, kind = %ar.kind, error = %e, "watch failed; retrying");
-                    self.set_error(Some(e.to_string()));
+                    self.watch_failed(format!(
+                        "watching {}: {}",
+                        ar.plural,
+                        crate::explain::watch_cause(&e)
+                    ));
                     tokio::time::sleep(Duration::from_millis(500)).await;
                     continue;
                 }
             };
-            self.set_error(None);
+            if self.set_error(None) {
+                // The cluster answers again: its applications need not wait out a backoff
+                // (a deletion held by the outage, a comparison that failed).
+                self.notify_all();
+            }
             match event {
                 watcher::Event::Init => relisted.clear(),
                 watcher::Event::InitApply(obj) => {

@@ -13,8 +13,13 @@ use crate::secret::{ClusterAuth, ClusterSpec};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
-    #[error("no cluster is registered with {what} {value:?}")]
-    Unknown { what: &'static str, value: String },
+    #[error("no cluster is registered with {what} {value:?}{unusable}")]
+    Unknown {
+        what: &'static str,
+        value: String,
+        /// Cluster Secrets that could not be read (one may be the one meant), or empty.
+        unusable: String,
+    },
     #[error("cluster {cluster}: invalid server URL {server:?}: {reason}")]
     BadServer {
         cluster: String,
@@ -25,15 +30,15 @@ pub enum ClusterError {
     Credentials { cluster: String, reason: String },
     #[error("cluster {cluster}: AWS authentication (awsAuthConfig) is not built yet")]
     AwsNotBuilt { cluster: String },
-    #[error("cluster {cluster}: building a client: {source}")]
-    Client {
-        cluster: String,
-        source: kube::Error,
-    },
-    #[error("cluster {cluster} is unreachable or refused discovery: {source}")]
+    // The kube-rs error is told in words and not chained as a source: its own Display is a
+    // debug structure, and a chain would print the cause a second time.
+    #[error("cluster {cluster}: building a client: {}", crate::explain::cause(.error))]
+    Client { cluster: String, error: kube::Error },
+    #[error("cluster {cluster} ({server}): discovery failed: {}", crate::explain::cause(.error))]
     Discovery {
         cluster: String,
-        source: kube::Error,
+        server: String,
+        error: kube::Error,
     },
     #[error("cluster {cluster} does not serve {group}/{version} {kind}")]
     UnknownKind {
@@ -116,9 +121,10 @@ impl Cluster {
             self.client
                 .apiserver_version()
                 .await
-                .map_err(|source| ClusterError::Discovery {
+                .map_err(|error| ClusterError::Discovery {
                     cluster: self.spec.name.clone(),
-                    source,
+                    server: self.spec.server.clone(),
+                    error,
                 })?;
         Ok((info.git_version, versions))
     }
@@ -155,9 +161,10 @@ impl Cluster {
         let d = Discovery::new(self.client.clone())
             .run()
             .await
-            .map_err(|source| ClusterError::Discovery {
+            .map_err(|error| ClusterError::Discovery {
                 cluster: self.spec.name.clone(),
-                source,
+                server: self.spec.server.clone(),
+                error,
             })?;
         let d = Arc::new(d);
         *slot = Some(d.clone());
@@ -234,9 +241,9 @@ pub fn client_for(spec: &ClusterSpec, in_cluster: &Config) -> Result<Client, Clu
             c
         }
     };
-    Client::try_from(config).map_err(|source| ClusterError::Client {
+    Client::try_from(config).map_err(|error| ClusterError::Client {
         cluster: spec.name.clone(),
-        source,
+        error,
     })
 }
 
@@ -246,6 +253,9 @@ pub struct Registry {
     in_cluster: Config,
     limits: Limits,
     clusters: Arc<RwLock<HashMap<String, Cluster>>>,
+    /// Why a cluster Secret could not be used, by the Secret (`ferry/cluster-blue`): the
+    /// cluster it registered before, if any, keeps its last good config meanwhile.
+    problems: Arc<RwLock<HashMap<String, String>>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -263,6 +273,7 @@ impl Registry {
             in_cluster,
             limits,
             clusters: Arc::new(RwLock::new(HashMap::new())),
+            problems: Arc::new(RwLock::new(HashMap::new())),
         };
         if let Err(e) = r.upsert(crate::secret::in_cluster()) {
             tracing::warn!(error = %e, "the in-cluster default is unusable");
@@ -313,6 +324,64 @@ impl Registry {
         Some(name)
     }
 
+    /// Records why the cluster Secret `source` could not be used (its parse error, which
+    /// names fields, never values). A cluster it registered before stays as it was.
+    pub fn report_problem(&self, source: &str, problem: String) {
+        self.problems
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(source.to_owned(), problem);
+    }
+
+    /// The cluster Secret `source` is usable again, or gone.
+    pub fn clear_problem(&self, source: &str) {
+        self.problems
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(source);
+    }
+
+    /// Why the Secret that registered `cluster` cannot be used now, and that the cluster's
+    /// last good config is still in use; `None` while the Secret is fine.
+    pub fn problem_of(&self, cluster: &Cluster) -> Option<String> {
+        let problems = self
+            .problems
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let problem = problems.get(&cluster.spec.source)?;
+        Some(format!(
+            "{problem}; the last good config of cluster {} is still in use",
+            cluster.name()
+        ))
+    }
+
+    /// The problems of Secrets that registered no cluster, for an unknown destination.
+    fn unusable(&self) -> String {
+        let registered: Vec<String> = self
+            .read()
+            .values()
+            .map(|c| c.spec.source.clone())
+            .collect();
+        let problems = self
+            .problems
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut list: Vec<&str> = problems
+            .iter()
+            .filter(|(source, _)| !registered.contains(source))
+            .map(|(_, p)| p.as_str())
+            .collect();
+        list.sort_unstable();
+        if list.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (cluster Secrets that could not be read: {})",
+                list.join("; ")
+            )
+        }
+    }
+
     pub fn names(&self) -> Vec<String> {
         let mut n: Vec<String> = self.read().keys().cloned().collect();
         n.sort();
@@ -321,6 +390,17 @@ impl Registry {
 
     /// A destination names a cluster by `server` URL or by `name`.
     pub fn find(&self, server: Option<&str>, name: Option<&str>) -> Result<Cluster, ClusterError> {
+        self.lookup(server, name).map_err(|e| match e {
+            ClusterError::Unknown { what, value, .. } => ClusterError::Unknown {
+                what,
+                value,
+                unusable: self.unusable(),
+            },
+            other => other,
+        })
+    }
+
+    fn lookup(&self, server: Option<&str>, name: Option<&str>) -> Result<Cluster, ClusterError> {
         let map = self.read();
         match (
             server.filter(|s| !s.is_empty()),
@@ -333,14 +413,17 @@ impl Registry {
                 .ok_or_else(|| ClusterError::Unknown {
                     what: "server",
                     value: s.into(),
+                    unusable: String::new(),
                 }),
             (None, Some(n)) => map.get(n).cloned().ok_or_else(|| ClusterError::Unknown {
                 what: "name",
                 value: n.into(),
+                unusable: String::new(),
             }),
             (None, None) => Err(ClusterError::Unknown {
                 what: "server or name",
                 value: String::new(),
+                unusable: String::new(),
             }),
         }
     }

@@ -54,7 +54,9 @@ pub enum ClusterSecretError {
     Missing { secret: String, key: &'static str },
     #[error("cluster Secret {secret}: key {key:?} is not valid base64 UTF-8")]
     Encoding { secret: String, key: &'static str },
-    #[error("cluster Secret {secret}: config is not valid JSON: {reason}")]
+    /// `reason` names the field and what was expected, never the value found: `config`
+    /// holds tokens and keys.
+    #[error("cluster Secret {secret}: key \"config\": {reason}")]
     Config { secret: String, reason: String },
     #[error("cluster Secret {secret}: tlsClientConfig.{field} is not valid base64")]
     TlsData { secret: String, field: &'static str },
@@ -98,6 +100,63 @@ fn b64(v: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD
         .decode(v.trim())
         .ok()
+}
+
+/// A `config` that does not parse, said without its content: the field (`config.
+/// tlsClientConfig.insecure`), what kind of value was found and what was expected, and where.
+/// serde's own message quotes the value (`invalid type: string "<the token>", expected a
+/// boolean`), and a misplaced token is exactly what a wrong type often is.
+fn config_error(e: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    let inner = e.inner();
+    let path = e.path().to_string();
+    let field = if path.is_empty() || path == "." {
+        "config".to_owned()
+    } else {
+        format!("config.{path}")
+    };
+    let at = format!("(line {}, column {})", inner.line(), inner.column());
+    use serde_json::error::Category;
+    match inner.classify() {
+        Category::Syntax | Category::Eof | Category::Io => {
+            format!("not valid JSON {at}: {}", syntax_kind(inner))
+        }
+        Category::Data => {
+            let text = inner.to_string();
+            let expected = text
+                .rsplit_once(", expected ")
+                .map(|(_, x)| x.split(" at line ").next().unwrap_or(x).to_owned());
+            let found = text
+                .strip_prefix("invalid type: ")
+                .map(|rest| {
+                    rest.split(['"', '`', ','])
+                        .next()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_owned()
+                })
+                .filter(|k| !k.is_empty());
+            if let Some(missing) = text.strip_prefix("missing field ") {
+                let name = missing.split(" at line ").next().unwrap_or(missing);
+                format!("{field}: missing field {name} {at}")
+            } else {
+                match (found, expected) {
+                    (Some(found), Some(expected)) => {
+                        format!("{field}: wrong type: a {found} where {expected} is expected {at}")
+                    }
+                    (None, Some(expected)) => {
+                        format!("{field}: invalid value, expected {expected} {at}")
+                    }
+                    _ => format!("{field}: invalid value {at}"),
+                }
+            }
+        }
+    }
+}
+
+/// What kind of syntax error, in serde_json's words without the position (given apart).
+fn syntax_kind(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    text.split(" at line ").next().unwrap_or(&text).to_owned()
 }
 
 /// Whether a Secret is a cluster registration.
@@ -159,9 +218,10 @@ pub fn parse_cluster_secret(secret: &Value) -> Result<ClusterSpec, ClusterSecret
     };
     let config: Config = match get("config")? {
         Some(c) if !c.trim().is_empty() => {
-            serde_json::from_str(&c).map_err(|e| ClusterSecretError::Config {
+            let mut de = serde_json::Deserializer::from_str(&c);
+            serde_path_to_error::deserialize(&mut de).map_err(|e| ClusterSecretError::Config {
                 secret: source.clone(),
-                reason: e.to_string(),
+                reason: config_error(&e),
             })?
         }
         _ => Config::default(),
@@ -272,5 +332,35 @@ mod tests {
             parse_cluster_secret(&aws).expect("aws").auth,
             ClusterAuth::Aws { .. }
         ));
+    }
+
+    #[test]
+    fn cluster_secret_config_errors_name_the_field_never_the_value() {
+        let token = "s3cr3t-token-value, expected nothing";
+        let cases = [
+            json!({"tlsClientConfig": {"insecure": token}}).to_string(),
+            json!({"bearerToken": {"nested": token}}).to_string(),
+            json!({"tlsClientConfig": {"caData": 12345}}).to_string(),
+            json!({"awsAuthConfig": {"roleARN": token}}).to_string(),
+            format!("{{\"bearerToken\": \"{token}\", oops}}"),
+        ];
+        let expect = [
+            "config.tlsClientConfig.insecure: wrong type: a string where a boolean is expected",
+            "config.bearerToken: wrong type: a map where a string is expected",
+            "config.tlsClientConfig.caData: wrong type: a integer where a string is expected",
+            "config.awsAuthConfig: missing field `clusterName`",
+            "not valid JSON (line 1, column",
+        ];
+        for (config, want) in cases.iter().zip(expect) {
+            let s = json!({"metadata": {"name": "c5", "namespace": "ferry"},
+                "stringData": {"server": "https://x", "config": config}});
+            let e = parse_cluster_secret(&s)
+                .expect_err("bad config")
+                .to_string();
+            assert!(e.contains("ferry/c5"), "{e}");
+            assert!(e.contains(want), "{e} should contain {want}");
+            assert!(!e.contains("s3cr3t"), "the value leaked: {e}");
+            assert!(!e.contains("12345"), "the value leaked: {e}");
+        }
     }
 }

@@ -25,6 +25,37 @@ pub struct Desired {
     pub in_sync: bool,
     /// Its kind is not served yet: a CRD of the same application defines it.
     pub pending_kind: bool,
+    /// Another Application tracks the live object (its `ferry.dev/tracking-id` names that
+    /// application): a shared object, never applied by this one unless handed over.
+    pub owner: Option<String>,
+}
+
+/// Annotation on a desired object that hands the live object over from the Application
+/// named in it: `ferry.dev/take-over-from: <application>`. Without it, an object another
+/// Application tracks is left to that application.
+pub const TAKE_OVER_ANNOTATION: &str = "ferry.dev/take-over-from";
+
+/// The Application that tracks `live` when it is another one than `app` and `desired` does
+/// not take the object over from it: the object is shared, and `app` must not write it.
+pub fn shared_owner(app: &str, desired: &Value, live_tracking: &str) -> Option<String> {
+    let owner = ferry_api::app_of_tracking_id(live_tracking)?;
+    if owner == app {
+        return None;
+    }
+    let handed_over = desired
+        .pointer("/metadata/annotations")
+        .and_then(|a| a.get(TAKE_OVER_ANNOTATION))
+        .and_then(Value::as_str)
+        .is_some_and(|from| from.trim() == owner);
+    (!handed_over).then(|| owner.to_owned())
+}
+
+/// What a comparison says of one shared object, for the `SharedResourceWarning` condition.
+pub fn describe_shared(key: &ObjectKey, owner: &str) -> String {
+    format!(
+        "{key} is tracked by Application {owner}, so this application leaves it as it is \
+         (to hand it over, annotate it in Git with {TAKE_OVER_ANNOTATION}: {owner})"
+    )
 }
 
 /// The result of a comparison.
@@ -44,6 +75,27 @@ pub struct Comparison {
     pub lives: Vec<Option<Value>>,
 }
 
+impl Comparison {
+    /// Desired objects another Application tracks, with that application.
+    pub fn shared(&self) -> impl Iterator<Item = (&ObjectKey, &str)> {
+        self.desired
+            .iter()
+            .filter_map(|d| d.owner.as_deref().map(|o| (&d.key, o)))
+    }
+
+    /// Whether resource status `r` is of a shared object (left to its owner).
+    pub fn is_shared(&self, r: &ResourceStatus) -> bool {
+        !r.requires_pruning
+            && self.desired.iter().any(|d| {
+                d.owner.is_some()
+                    && d.key.group == r.group
+                    && d.key.kind == r.kind
+                    && d.key.namespace == r.namespace
+                    && d.key.name == r.name
+            })
+    }
+}
+
 /// Why a comparison could not be made at all.
 #[derive(Debug, thiserror::Error)]
 pub enum CompareError {
@@ -51,8 +103,12 @@ pub enum CompareError {
     Source(#[from] crate::source::SourceError),
     #[error("{0}")]
     Cluster(#[from] ferry_cluster::ClusterError),
-    #[error("cluster {cluster} cannot be read: {detail}")]
-    Unreachable { cluster: String, detail: String },
+    #[error("cluster {cluster} ({server}) cannot be read: {detail}")]
+    Unreachable {
+        cluster: String,
+        server: String,
+        detail: String,
+    },
     #[error("{object} in {file}: {reason}")]
     Invalid {
         object: String,
@@ -113,6 +169,25 @@ pub fn hash_of(v: &Value) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     feed(v, &mut h);
     h.finish()
+}
+
+/// The cluster did not answer (or refused to): what is deployed stays, the status says why.
+fn unreachable(cluster: &Cluster, detail: String) -> CompareError {
+    CompareError::Unreachable {
+        cluster: cluster.name().into(),
+        server: cluster.spec.server.clone(),
+        detail,
+    }
+}
+
+/// The cause of a cluster error, without repeating the cluster's name and URL.
+fn cluster_cause(e: &ferry_cluster::ClusterError) -> String {
+    match e {
+        ferry_cluster::ClusterError::Discovery { error, .. } => {
+            format!("discovery failed: {}", ferry_cluster::cause(error))
+        }
+        other => other.to_string(),
+    }
 }
 
 fn is_transport(e: &kube::Error) -> bool {
@@ -181,7 +256,7 @@ async fn full_live(cluster: &Cluster, d: &Desired) -> Option<Value> {
 
 /// A watch of this cluster failed at some point, and a resumed watch says nothing until
 /// something changes: ask the cluster (cheaply) whether it answers now.
-async fn recheck(cluster: &Cluster, cache: &LiveCache) -> Result<(), CompareError> {
+pub(crate) async fn recheck(cluster: &Cluster, cache: &LiveCache) -> Result<(), CompareError> {
     let Some(e) = cache.error() else {
         return Ok(());
     };
@@ -195,10 +270,7 @@ async fn recheck(cluster: &Cluster, cache: &LiveCache) -> Result<(), CompareErro
         }
         Err(probe) => {
             tracing::debug!(cluster = %cluster.name(), error = %probe, "cluster still unreachable");
-            Err(CompareError::Unreachable {
-                cluster: cluster.name().into(),
-                detail: e,
-            })
+            Err(unreachable(cluster, e))
         }
     }
 }
@@ -217,14 +289,10 @@ pub async fn compare(
     let app_ctx = match &source.plugin {
         None => None,
         Some(_) => {
-            let (kube_version, kube_api_versions) =
-                cluster
-                    .kube_versions()
-                    .await
-                    .map_err(|e| CompareError::Unreachable {
-                        cluster: cluster.name().into(),
-                        detail: e.to_string(),
-                    })?;
+            let (kube_version, kube_api_versions) = cluster
+                .kube_versions()
+                .await
+                .map_err(|e| unreachable(cluster, cluster_cause(&e)))?;
             Some(crate::source::AppContext {
                 app_name: app_name.clone(),
                 app_namespace: app.spec.destination.namespace.clone().unwrap_or_default(),
@@ -314,11 +382,8 @@ pub async fn compare(
         let mut pending_kind = false;
         let (ar, caps) = match cluster.resolve(group, version, kind).await {
             Ok(found) => found,
-            Err(ferry_cluster::ClusterError::Discovery { cluster, source }) => {
-                return Err(CompareError::Unreachable {
-                    cluster,
-                    detail: source.to_string(),
-                });
+            Err(e @ ferry_cluster::ClusterError::Discovery { .. }) => {
+                return Err(unreachable(cluster, cluster_cause(&e)));
             }
             Err(e) => {
                 let defined = matches!(e, ferry_cluster::ClusterError::UnknownKind { .. })
@@ -384,6 +449,7 @@ pub async fn compare(
             object,
             in_sync: false,
             pending_kind,
+            owner: None,
         };
         if hook.is_some() {
             hooks.push(d);
@@ -405,12 +471,12 @@ pub async fn compare(
         if watched.insert((d.ar.group.clone(), d.ar.version.clone(), d.ar.kind.clone()))
             && !cache.ensure_watch(&d.ar, wait).await
         {
-            return Err(CompareError::Unreachable {
-                cluster: cluster.name().into(),
-                detail: cache.error().unwrap_or_else(|| {
-                    format!("no answer to a watch of {} within {wait:?}", d.ar.kind)
+            return Err(unreachable(
+                cluster,
+                cache.error().unwrap_or_else(|| {
+                    format!("no answer to a watch of {} within {wait:?}", d.ar.plural)
                 }),
-            });
+            ));
         }
     }
     // Objects of kinds the application had before (and may need pruning) are watched too.
@@ -448,7 +514,12 @@ pub async fn compare(
             .memo(&memo_key)
             .filter(|m| m.desired_hash == want.desired_hash && m.live_hash == want.live_hash);
         let mut status = "Synced";
+        // An object another Application tracks is never dry-run or applied by this one.
+        d.owner = live
+            .as_ref()
+            .and_then(|l| shared_owner(&app_name, &d.object, &l.tracking));
         d.in_sync = match (remembered, &live) {
+            _ if d.owner.is_some() => false,
             (Some(m), _) => m.in_sync,
             (None, None) => false,
             (None, Some(l)) => match apply(cluster, d, true).await {
@@ -473,19 +544,19 @@ pub async fn compare(
                     ferry_diff::compare(Some(&live), &predicted).in_sync
                 }
                 Err(e) if is_transport(&e) => {
-                    return Err(CompareError::Unreachable {
-                        cluster: cluster.name().into(),
-                        detail: e.to_string(),
-                    });
+                    return Err(unreachable(
+                        cluster,
+                        format!("dry run of {}: {}", d.key, ferry_cluster::cause(&e)),
+                    ));
                 }
                 Err(e) => {
-                    problems.push(format!("{}: {e}", d.key));
+                    problems.push(format!("{}: {}", d.key, ferry_cluster::cause(&e)));
                     status = "Unknown";
                     false
                 }
             },
         };
-        if status != "Unknown" {
+        if status != "Unknown" && d.owner.is_none() {
             ctx.remember(
                 memo_key,
                 Memo {
@@ -614,5 +685,39 @@ mod tests {
         assert_eq!(live_hash(&a), live_hash(&b));
         let c = json!({"metadata": {"name": "x"}, "spec": {"a": 2, "b": 2}});
         assert_ne!(live_hash(&a), live_hash(&c));
+    }
+
+    #[test]
+    fn an_object_another_application_tracks_is_shared_until_handed_over() {
+        let desired = json!({"metadata": {"name": "x", "annotations": {}}});
+        let theirs = ferry_api::tracking_id("owner", "", "ConfigMap", "demo", "x");
+        let ours = ferry_api::tracking_id("claimer", "", "ConfigMap", "demo", "x");
+        assert_eq!(
+            shared_owner("claimer", &desired, &theirs).as_deref(),
+            Some("owner")
+        );
+        assert_eq!(shared_owner("claimer", &desired, &ours), None);
+        // A tracking id that names no application claims nothing.
+        assert_eq!(
+            shared_owner("claimer", &desired, ":/ConfigMap:demo/x"),
+            None
+        );
+        let handed = json!({"metadata": {"name": "x",
+            "annotations": {TAKE_OVER_ANNOTATION: "owner"}}});
+        assert_eq!(shared_owner("claimer", &handed, &theirs), None);
+        // Handing over names the application it is taken from, and only that one.
+        let elsewhere = json!({"metadata": {"name": "x",
+            "annotations": {TAKE_OVER_ANNOTATION: "someone-else"}}});
+        assert_eq!(
+            shared_owner("claimer", &elsewhere, &theirs).as_deref(),
+            Some("owner")
+        );
+        let key = ObjectKey::of(&json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "x", "namespace": "demo"}}));
+        let text = describe_shared(&key, "owner");
+        assert!(
+            text.contains("ConfigMap demo/x is tracked by Application owner"),
+            "{text}"
+        );
     }
 }

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use ferry_api::Application;
+use ferry_api::{Application, ApplicationStatus};
 use kube::api::{DeleteParams, Patch};
 use serde_json::json;
 
@@ -43,9 +43,14 @@ pub async fn finalize(ctx: &ControllerCtx, app: &Application) -> Duration {
                     }
                 }
             }
-            if let Some(e) = cache.error() {
-                tracing::warn!(app = %name, error = %e, "cannot delete the application's resources yet");
-                return ctx.failure_delay(&name);
+            if let Err(e) = crate::compare::recheck(&cluster, &cache).await {
+                // The live cache tells when the cluster answers again (it wakes the
+                // applications it holds objects of); until then, a bounded backoff.
+                let retry = ctx.failure_delay(&name).min(DELETION_RETRY_MAX);
+                let cause = e.to_string();
+                tracing::warn!(app = %name, error = %cause, "cannot delete the application's resources yet");
+                held(ctx, app, cause, retry).await;
+                return retry;
             }
             // `Delete=false` resources stay (and are no longer counted); hooks go as well.
             let managed: Vec<_> = cache
@@ -57,17 +62,39 @@ pub async fn finalize(ctx: &ControllerCtx, app: &Application) -> Duration {
                         .no_delete
                 })
                 .collect();
+            let mut failed = Vec::new();
             for live in &managed {
                 let (group, version) = live.group_version();
-                if let Ok(api) = cluster
+                let outcome = match cluster
                     .api_of(group, version, &live.key.kind, &live.key.namespace)
                     .await
                 {
-                    let _permit = cluster.limiter.acquire().await;
-                    if let Err(e) = api.delete(&live.key.name, &propagation).await {
-                        tracing::warn!(app = %name, object = %live.key, error = %e, "deleting a managed resource failed");
+                    Ok(api) => {
+                        let _permit = cluster.limiter.acquire().await;
+                        match api.delete(&live.key.name, &propagation).await {
+                            Ok(_) => Ok(()),
+                            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+                            Err(e) => Err(ferry_cluster::cause(&e)),
+                        }
                     }
+                    Err(e) => Err(e.to_string()),
+                };
+                if let Err(e) = outcome {
+                    tracing::warn!(app = %name, object = %live.key, error = %e, "deleting a managed resource failed");
+                    failed.push(format!("{}: {e}", live.key));
                 }
+            }
+            if !failed.is_empty() {
+                let retry = ctx.failure_delay(&name).min(DELETION_RETRY_MAX);
+                let n = failed.len();
+                failed.truncate(3);
+                let cause = format!(
+                    "deleting {n} resources in cluster {} failed: {}",
+                    cluster.name(),
+                    failed.join("; ")
+                );
+                held(ctx, app, cause, retry).await;
+                return retry;
             }
             managed.len()
         }
@@ -93,4 +120,31 @@ pub async fn finalize(ctx: &ControllerCtx, app: &Application) -> Duration {
         return ctx.failure_delay(&name);
     }
     Duration::MAX
+}
+
+/// The longest wait between two attempts at a held deletion (a recovering cluster wakes it
+/// sooner, through its watch).
+const DELETION_RETRY_MAX: Duration = Duration::from_secs(15);
+
+/// A deletion that cannot go on: `DeletionError` says why and when it is tried again, and the
+/// health says the resources are not known to be gone.
+async fn held(ctx: &ControllerCtx, app: &Application, cause: String, retry: Duration) {
+    let old: ApplicationStatus = app.status.clone().unwrap_or_default();
+    let mut status = old.clone();
+    let next = time::OffsetDateTime::now_utc() + retry;
+    let next = next
+        .replace_nanosecond(0)
+        .unwrap_or(next)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    crate::reconcile::set_condition(
+        &mut status,
+        "DeletionError",
+        Some(format!(
+            "the application is being deleted but its resources cannot be yet: {cause}; next attempt at {next}, or as soon as the cluster answers"
+        )),
+    );
+    status.health.status = "Unknown".into();
+    status.health.message = cause;
+    ctx.write_status(app, &old, status).await;
 }

@@ -16,7 +16,7 @@ use crate::compare::{CompareError, compare};
 /// Annotation that asks for a fresh resolve of the target revision.
 pub const REFRESH_ANNOTATION: &str = "ferry.dev/refresh";
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     let t = time::OffsetDateTime::now_utc();
     t.replace_nanosecond(0)
         .unwrap_or(t)
@@ -24,7 +24,9 @@ fn now() -> String {
         .unwrap_or_default()
 }
 
-fn set_condition(status: &mut ApplicationStatus, kind: &str, message: Option<String>) {
+/// Sets (or with `None` removes) the condition `kind`, keeping its transition time while its
+/// message stays the same.
+pub(crate) fn set_condition(status: &mut ApplicationStatus, kind: &str, message: Option<String>) {
     match message {
         Some(message) => match status.conditions.iter_mut().find(|c| c.type_ == kind) {
             Some(c) if c.message == message => {}
@@ -74,6 +76,11 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
         }
     };
     set_condition(&mut status, "InvalidSpecError", None);
+    set_condition(
+        &mut status,
+        "ClusterSecretWarning",
+        ctx.registry.problem_of(&cluster),
+    );
     let cache = ctx.cache_for(&cluster);
     let refresh = app
         .metadata
@@ -148,6 +155,7 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
         Some(cmp.problems.join("; "))
     };
     set_condition(&mut status, "ComparisonError", problems);
+    set_condition(&mut status, "SharedResourceWarning", shared_warning(&cmp));
     status.sync.status = cmp.sync.into();
     status.sync.revision = cmp.revision.clone();
     status.sync.compared_to = Some(ComparedTo {
@@ -183,7 +191,7 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
                 let drifted = if heal {
                     cmp.resources
                         .iter()
-                        .filter(|r| r.status != "Synced")
+                        .filter(|r| r.status != "Synced" && !cmp.is_shared(r))
                         .map(|r| ferry_api::SyncOperationResource {
                             group: r.group.clone(),
                             kind: r.kind.clone(),
@@ -269,10 +277,11 @@ async fn conclude(
 /// Git may be pruned. Objects that only wait for a prune that is off, or that say
 /// `Prune=false`, keep the application OutOfSync without syncing it again and again.
 fn actionable(cmp: &crate::compare::Comparison, prune: bool) -> bool {
+    // Objects another application tracks are left to it: they never start a sync.
     let differs = cmp
         .resources
         .iter()
-        .any(|r| r.status != "Synced" && !r.requires_pruning);
+        .any(|r| r.status != "Synced" && !r.requires_pruning && !cmp.is_shared(r));
     let prunable = prune
         && cmp.prunable.iter().any(|p| {
             !ferry_api::SyncOptions::default()
@@ -280,6 +289,19 @@ fn actionable(cmp: &crate::compare::Comparison, prune: bool) -> bool {
                 .no_prune
         });
     differs || prunable
+}
+
+/// The `SharedResourceWarning` of a comparison: the objects another Application tracks.
+fn shared_warning(cmp: &crate::compare::Comparison) -> Option<String> {
+    let shared: Vec<String> = cmp
+        .shared()
+        .map(|(key, owner)| crate::compare::describe_shared(key, owner))
+        .collect();
+    match shared.len() {
+        0 => None,
+        1..=5 => Some(shared.join("; ")),
+        n => Some(format!("{}; and {} more", shared[..5].join("; "), n - 5)),
+    }
 }
 
 /// What [`drive`] left the operation as.
@@ -381,6 +403,18 @@ async fn drive(
         set_condition(status, "SyncError", Some(msg.clone()));
         return end(status, state, "Failed", msg);
     }
+    // FailOnSharedResource: a sync that would have to write another application's object
+    // fails, naming it, before anything is applied (Argo CD's message).
+    if options.fail_on_shared_resource
+        && let Some((key, owner)) = cmp
+            .shared()
+            .find(|(key, _)| crate::operation::selected(&sync_op.resources, key))
+    {
+        let msg = format!(
+            "Shared resource found: {key} is already part of application {owner} (FailOnSharedResource=true)"
+        );
+        return end(status, state, "Failed", msg);
+    }
     if sync_op.dry_run {
         return end(
             status,
@@ -461,7 +495,16 @@ async fn drive(
         }
     }
     let phase = state.phase.clone();
-    let message = state.message.clone();
+    let mut message = state.message.clone();
+    let left = cmp
+        .shared()
+        .filter(|(key, _)| crate::operation::selected(&sync_op.resources, key))
+        .count();
+    if phase == "Succeeded" && left > 0 {
+        message = format!(
+            "{message}; left {left} resources tracked by other applications as they are (see SharedResourceWarning)"
+        );
+    }
     if phase == "Succeeded" {
         after_sync(status, cmp, &fresh, state);
         let id = status.history.last().map_or(0, |h| h.id + 1);

@@ -53,14 +53,19 @@ pub(crate) fn secrets(
             if ferry_cluster::is_cluster_secret(&v) {
                 if deleted {
                     ctx2.registry.remove_by_source(&source);
+                    ctx2.registry.clear_problem(&source);
                 } else {
+                    // Errors name the Secret and the field, never a value of it; the cluster
+                    // it registered before keeps its last good config, and its applications
+                    // say so in a ClusterSecretWarning condition.
                     match ferry_cluster::parse_cluster_secret(&v)
                         .map_err(|e| e.to_string())
                         .and_then(|s| ctx2.registry.upsert(s).map_err(|e| e.to_string()))
                     {
-                        Ok(()) => {}
+                        Ok(()) => ctx2.registry.clear_problem(&source),
                         Err(e) => {
-                            tracing::warn!(secret = %source, error = %e, "cluster Secret not usable")
+                            tracing::warn!(secret = %source, error = %e, "cluster Secret not usable");
+                            ctx2.registry.report_problem(&source, e);
                         }
                     }
                 }

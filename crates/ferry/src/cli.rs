@@ -43,8 +43,18 @@ pub enum Command {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+    let mut filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // kube-rs logs every failed request as `failed with error client error (Connect)`,
+    // naming no cluster or application; Ferry reports those errors itself, with both and the
+    // cause in words. Asking for `kube_client` logs by name brings them back.
+    if !cli.log.contains("kube_client") {
+        for quiet in ["kube_client=error", "kube_client::client::builder=off"] {
+            if let Ok(directive) = quiet.parse() {
+                filter = filter.add_directive(directive);
+            }
+        }
+    }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use ferry_api::Application;
 use ferry_cluster::{Limits, ObjectKey, Registry};
-use ferry_controller::compare::{Desired, apply, place};
+use ferry_controller::compare::{Desired, apply, describe_shared, place, shared_owner};
 use ferry_controller::source::Sources;
 use kube::api::{Api, DynamicObject, ListParams};
 use kube::discovery::Scope;
@@ -83,22 +83,45 @@ pub async fn diff(mgmt: &MgmtArgs, apps: &Api<DynamicObject>, name: &str) -> any
             object,
             in_sync: false,
             pending_kind: false,
+            owner: None,
         };
         let live_api = cluster.api(&ar, namespaced, &d.key.namespace);
         let live: Option<Value> = live_api
             .get_opt(&d.key.name)
-            .await?
+            .await
+            .map_err(|e| anyhow::anyhow!(ferry_cluster::explain(&cluster, &e)))
+            .with_context(|| format!("reading {}", d.key))?
             .map(serde_json::to_value)
             .transpose()?;
+        // An object another application tracks is not written by a sync of this one.
+        if let Some(owner) = live
+            .as_ref()
+            .and_then(|l| l.pointer("/metadata/annotations"))
+            .and_then(|a| a.get(ferry_api::TRACKING_ANNOTATION))
+            .and_then(Value::as_str)
+            .and_then(|t| shared_owner(name, &d.object, t))
+        {
+            differs = true;
+            println!("===== {} (shared: a sync leaves it as it is)", d.key);
+            println!("{}", describe_shared(&d.key, &owner));
+            continue;
+        }
         let mut live = live;
         let mut predicted = match apply(&cluster, &d, true).await {
             Ok(p) => p,
             Err(e) if live.is_none() => {
-                println!("===== {} (would be created; dry run refused: {e})", d.key);
+                println!(
+                    "===== {} (would be created; dry run refused: {})",
+                    d.key,
+                    ferry_cluster::explain(&cluster, &e)
+                );
                 differs = true;
                 continue;
             }
-            Err(e) => return Err(e).with_context(|| format!("dry run of {}", d.key)),
+            Err(e) => {
+                return Err(anyhow::anyhow!(ferry_cluster::explain(&cluster, &e)))
+                    .with_context(|| format!("dry run of {}", d.key));
+            }
         };
         // The same differences are ignored as in the controller's comparison.
         let applicable = ignore.for_resource(&d.object);

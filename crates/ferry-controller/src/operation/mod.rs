@@ -48,7 +48,8 @@ pub enum Progress {
 /// How often a waiting operation looks again when no watch event wakes it.
 const WAIT: Duration = Duration::from_secs(1);
 
-fn selected(sel: &[SyncOperationResource], key: &ObjectKey) -> bool {
+/// Whether a sync of `sel` (empty: everything) touches `key`.
+pub(crate) fn selected(sel: &[SyncOperationResource], key: &ObjectKey) -> bool {
     sel.is_empty()
         || sel.iter().any(|r| {
             r.group == key.group
@@ -121,6 +122,8 @@ impl Run<'_> {
             .iter()
             .enumerate()
             .filter(|(_, d)| selected(self.selected, &d.key))
+            // An object another application tracks is left to it.
+            .filter(|(_, d)| d.owner.is_none())
             .filter(|(_, d)| !self.options.apply_out_of_sync_only || !d.in_sync)
             .map(|(i, d)| (i, item(&d.key, &d.object)))
             .collect();
@@ -321,7 +324,7 @@ impl Run<'_> {
                 }
                 Err(e) => {
                     r.status = "SyncFailed".into();
-                    r.message = e.to_string();
+                    r.message = ferry_cluster::cause(&e);
                 }
             }
             result.resources.push(r);

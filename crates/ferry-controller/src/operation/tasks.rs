@@ -171,6 +171,17 @@ impl Run<'_> {
     async fn apply_task(&self, task: &Task) -> (ResourceResult, Option<(ObjectKey, Value)>) {
         let d = &self.cmp.desired[task.index];
         let mut r = result_for(task, &d.key, &d.ar.version);
+        // Taken by another application since the comparison (a sync of several steps):
+        // still never overwritten.
+        if let Some(owner) = self
+            .cache
+            .get(&d.key)
+            .and_then(|l| crate::compare::shared_owner(self.app_name, &d.object, &l.tracking))
+        {
+            r.status = "SyncFailed".into();
+            r.message = crate::compare::describe_shared(&d.key, &owner);
+            return (r, None);
+        }
         match self
             .apply_object(d, &d.object, &d.key.name, &d.key.namespace)
             .await
@@ -185,7 +196,7 @@ impl Run<'_> {
             }
             Err(e) => {
                 r.status = "SyncFailed".into();
-                r.message = e.to_string();
+                r.message = ferry_cluster::cause(&e);
                 (r, None)
             }
         }
@@ -219,7 +230,7 @@ impl Run<'_> {
             Err(e) => {
                 r.status = "SyncFailed".into();
                 r.hook_phase = "Failed".into();
-                r.message = e.to_string();
+                r.message = ferry_cluster::cause(&e);
                 (r, None)
             }
         }
@@ -248,7 +259,7 @@ impl Run<'_> {
             Ok(api) => self
                 .delete(&api, &p.key.name, opts.prune_propagation)
                 .await
-                .map_err(|e| e.to_string()),
+                .map_err(|e| ferry_cluster::cause(&e)),
             Err(e) => Err(e.to_string()),
         };
         match outcome {

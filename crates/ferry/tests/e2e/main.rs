@@ -4,5 +4,6 @@
 mod appsets;
 mod delivery;
 mod operations;
+mod safety;
 mod sources;
 mod world;

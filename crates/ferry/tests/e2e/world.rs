@@ -33,6 +33,9 @@ pub(crate) struct World {
     /// Arguments the controller is started with, after the common ones.
     pub(crate) controller_args: Vec<String>,
     pub(crate) poll_seconds: u64,
+    /// The controller's log goes to `controller.log` in `dir` (read by
+    /// [`World::controller_log`]) instead of the test's output.
+    pub(crate) capture_log: bool,
     pub(crate) mgmt: kube::Client,
     pub(crate) target: kube::Client,
 }
@@ -191,6 +194,7 @@ impl World {
             controller: None,
             controller_args: Vec::new(),
             poll_seconds: 2,
+            capture_log: false,
             mgmt,
             target,
         };
@@ -254,9 +258,24 @@ impl World {
             .arg(self.dir.path().join("cache"))
             .args(&self.controller_args)
             .stdout(Stdio::null())
+            .stderr(if self.capture_log {
+                let log = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(self.dir.path().join("controller.log"))
+                    .expect("controller log");
+                Stdio::from(log)
+            } else {
+                Stdio::inherit()
+            })
             .spawn()
             .expect("ferry controller");
         self.controller = Some(Killed(controller));
+    }
+
+    /// What the controller logged so far (with [`World::capture_log`]).
+    pub(crate) fn controller_log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("controller.log")).unwrap_or_default()
     }
 
     /// The controller is killed (SIGKILL: no chance to finish anything).
