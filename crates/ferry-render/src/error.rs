@@ -26,8 +26,8 @@ pub enum RenderError {
     SymlinkEscapes {
         /// The link, relative to the repository root.
         link: String,
-        /// Where it points (as resolved on this machine, or as written in the link when the
-        /// target does not exist).
+        /// Where it points, as written in the link (never the path it resolves to on this
+        /// machine, which may be another process's file or a cache location).
         target: PathBuf,
     },
 

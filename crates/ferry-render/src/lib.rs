@@ -58,11 +58,14 @@
 //! pub struct BuildEnv { app_name, app_namespace, project, revision, source_path, repo_url,
 //!                       target_revision, kube_version, kube_api_versions: Vec<String> }
 //! pub struct PluginLimits { timeout, max_output_bytes, max_stderr_bytes, max_copy_bytes,
-//!                           max_documents, max_alias_nodes }  // Default: 90 s, 64 MiB, ...
+//!                           max_documents, max_alias_nodes }  // Default: 90 s, 16 MiB, ...
 //! pub fn select_plugin<'p>(plugins: &'p [PluginSpec], request: &PluginRequest,
 //!                          checkout_root: &Path, source_path: &str, build_env: &BuildEnv,
 //!                          limits: &PluginLimits, scratch_parent: &Path)
 //!                          -> Result<&'p PluginSpec, PluginError>;
+//! pub fn preselect_plugin<'p>(plugins, request, checkout_root, source_path, build_env,
+//!                             scratch_parent) -> Result<Option<&'p PluginSpec>, PluginError>;
+//!     // never runs a command: None when a discover.find.command must decide
 //! pub fn run_plugin(spec: &PluginSpec, checkout_root: &Path, source_path: &str,
 //!                   request: &PluginRequest, build_env: &BuildEnv, limits: &PluginLimits,
 //!                   scratch_parent: &Path) -> Result<Rendered, PluginError>;
@@ -95,7 +98,7 @@ pub use error::RenderError;
 pub use plugin::{
     BuildEnv, Discover, ExitKind, ParameterAnnouncement, PluginCommand, PluginCommandKind,
     PluginError, PluginLimits, PluginParameter, PluginRequest, PluginSpec, load_plugins,
-    plugin_cache_variant, run_plugin, select_plugin,
+    plugin_cache_variant, preselect_plugin, run_plugin, select_plugin,
 };
 
 /// Argo CD's `spec.source.directory` options that select files.

@@ -8,7 +8,8 @@
 //!
 //! Nothing outside the checkout is ever read: the source path may not be absolute nor climb
 //! above the root, and every symbolic link met on the way (to a file or a directory, followed
-//! or not) must resolve inside the checkout root, or the render fails naming the link.
+//! or not) must resolve inside the checkout root, or the render fails naming the link and
+//! its target as written in it (never the path it resolves to on this machine).
 
 use std::fs;
 use std::io;
@@ -110,18 +111,22 @@ pub(crate) fn resolve_app_dir(
 
 /// Where a symlink leads, if it exists; an error if it leads (or would lead) outside `root`.
 fn resolve_link(root: &Path, path: &Path, link: &str) -> Result<Option<PathBuf>, RenderError> {
+    let written = || {
+        fs::read_link(path).map_err(|source| RenderError::Io {
+            path: link.to_string(),
+            source,
+        })
+    };
     match fs::canonicalize(path) {
         Ok(target) if target.starts_with(root) => Ok(Some(target)),
-        Ok(target) => Err(RenderError::SymlinkEscapes {
+        // The target as written in the link, never where it leads on this machine.
+        Ok(_) => Err(RenderError::SymlinkEscapes {
             link: link.to_string(),
-            target,
+            target: written()?,
         }),
         Err(err) if err.kind() == io::ErrorKind::NotFound => {
             // Dangling: refuse it if it points outside, skip it otherwise (as Argo CD does).
-            let written = fs::read_link(path).map_err(|source| RenderError::Io {
-                path: link.to_string(),
-                source,
-            })?;
+            let written = written()?;
             let base = path.parent().unwrap_or(root);
             let lexical = lexical_join(base, &written);
             if lexical.starts_with(root) {

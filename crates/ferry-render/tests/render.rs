@@ -521,3 +521,16 @@ fn cache_renders_once_per_key() {
     let stats = cache.stats();
     assert_eq!((stats.hits, stats.misses, stats.entries), (2, 3, 3));
 }
+
+#[test]
+fn symlink_error_shows_link_as_written() {
+    let dir = repo(&[("app/own.yaml", &cm("own"))]);
+    // Resolved, this is `/proc/<pid>/environ` of the process that resolves it.
+    std::os::unix::fs::symlink("/proc/self/environ", dir.path().join("app/env.yaml"))
+        .expect("symlink");
+    let err = render(dir.path(), "app", &DirectoryOptions::default()).expect_err("refused");
+    assert_eq!(
+        err.to_string(),
+        "symlink \"app/env.yaml\" points outside the repository (to \"/proc/self/environ\"); refused"
+    );
+}

@@ -3,6 +3,13 @@
 //! is killed (as the CMP server's `runCommand` kills `-pid` with `SIGKILL` when its context
 //! ends).
 //!
+//! Stdout is never held in memory while the command runs: it is read in 64 KiB chunks,
+//! counted, and spooled to an unlinked file in the scratch directory (the plugin cannot
+//! reach it by name). The moment the count passes [`PluginLimits::max_output_bytes`] the
+//! group is killed and the command fails, so a command with endless output costs one chunk
+//! of memory and at most the limit of disk, and only a command that ends within the limit has
+//! its output read back, into a buffer of exactly its size.
+//!
 //! Four threads serve one command: stdout, stderr, and a waiter that reports when the
 //! process has exited without reaping it (`waitid` with `WNOWAIT`), so the process group ID
 //! cannot be reused while this code may still signal it. The group is killed after a
@@ -11,10 +18,13 @@
 //! the command time out; its reader thread then lingers until that process closes the pipe.
 
 use std::ffi::OsString;
-use std::io::{self, Read};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek as _, SeekFrom, Write as _};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
 use std::path::Path;
 use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -26,10 +36,16 @@ use super::{ExitKind, PluginCommand, PluginCommandKind, PluginError, PluginLimit
 /// How long to wait for the rest of stderr once the command was killed.
 const KILLED_GRACE: Duration = Duration::from_millis(500);
 
+/// How much of stdout is read at a time.
+const CHUNK: usize = 64 * 1024;
+
+static NEXT_SPOOL: AtomicU64 = AtomicU64::new(0);
+
 enum Event {
     Exited,
     StdoutOverflow,
-    Stdout(io::Result<Vec<u8>>),
+    /// The spool file holding all of stdout, and how many bytes that is.
+    Stdout(io::Result<(File, u64)>),
     /// The tail of stderr, and whether anything before it was dropped.
     Stderr(Vec<u8>, bool),
 }
@@ -42,6 +58,8 @@ pub(crate) struct Invocation<'a> {
     pub cwd: &'a Path,
     pub env: &'a [(String, OsString)],
     pub limits: &'a PluginLimits,
+    /// Where stdout is spooled (the scratch directory, outside the plugin's working copy).
+    pub spool_dir: &'a Path,
 }
 
 /// Runs the command and returns its stdout, or why it failed.
@@ -59,6 +77,12 @@ pub(crate) fn run(inv: &Invocation<'_>) -> Result<Vec<u8>, PluginError> {
             io::Error::new(io::ErrorKind::InvalidInput, "the command is empty"),
         ));
     };
+    let spool = spool_file(inv.spool_dir).map_err(|source| PluginError::Io {
+        plugin: inv.plugin.to_string(),
+        action: "create the output spool for",
+        path: program.to_string(),
+        source,
+    })?;
     let mut cmd = Command::new(program);
     cmd.args(argv)
         .current_dir(inv.cwd)
@@ -71,7 +95,7 @@ pub(crate) fn run(inv: &Invocation<'_>) -> Result<Vec<u8>, PluginError> {
     let mut child = cmd.spawn().map_err(|e| spawn_error(program, e))?;
     let pid = i32::try_from(child.id()).ok().and_then(Pid::from_raw);
     let (tx, rx) = mpsc::channel();
-    let started = start_threads(&mut child, pid, &tx, inv.limits);
+    let started = start_threads(&mut child, pid, &tx, inv.limits, spool);
     drop(tx);
     if let Err(source) = started {
         kill(pid, &mut child);
@@ -86,7 +110,7 @@ pub(crate) fn run(inv: &Invocation<'_>) -> Result<Vec<u8>, PluginError> {
 
     let deadline = Instant::now() + inv.limits.timeout;
     let mut exited = false;
-    let mut stdout: Option<io::Result<Vec<u8>>> = None;
+    let mut stdout: Option<io::Result<(File, u64)>> = None;
     let mut stderr: Option<(Vec<u8>, bool)> = None;
     let mut timed_out = false;
     let mut overflow = false;
@@ -167,7 +191,7 @@ pub(crate) fn run(inv: &Invocation<'_>) -> Result<Vec<u8>, PluginError> {
             stderr,
         });
     }
-    match stdout {
+    match stdout.map(|spooled| spooled.and_then(|(file, len)| read_back(file, len))) {
         Some(Ok(out)) => Ok(out),
         Some(Err(source)) => Err(PluginError::Io {
             plugin,
@@ -189,6 +213,7 @@ fn start_threads(
     pid: Option<Pid>,
     tx: &Sender<Event>,
     limits: &PluginLimits,
+    spool: File,
 ) -> io::Result<()> {
     let missing = || io::Error::other("the child's pipes are missing");
     let stdout = child.stdout.take().ok_or_else(missing)?;
@@ -198,7 +223,7 @@ fn start_threads(
     let out_tx = tx.clone();
     thread::Builder::new()
         .name("plugin-stdout".into())
-        .spawn(move || read_stdout(stdout, max_out, &out_tx))?;
+        .spawn(move || read_stdout(stdout, max_out, spool, &out_tx))?;
     let err_tx = tx.clone();
     thread::Builder::new()
         .name("plugin-stderr".into())
@@ -221,16 +246,65 @@ fn start_threads(
     Ok(())
 }
 
-fn read_stdout(mut pipe: ChildStdout, limit: u64, tx: &Sender<Event>) {
-    let mut out = Vec::new();
-    let result = (&mut pipe)
-        .take(limit.saturating_add(1))
-        .read_to_end(&mut out);
-    if result.is_ok() && out.len() as u64 > limit {
-        let _ = tx.send(Event::StdoutOverflow);
-        return;
+/// A new file in `dir`, already unlinked: only this process holds it.
+fn spool_file(dir: &Path) -> io::Result<File> {
+    let mut attempt = 0;
+    loop {
+        let n = NEXT_SPOOL.fetch_add(1, Ordering::Relaxed);
+        let path = dir.join(format!("stdout-{n}"));
+        match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
+            Ok(file) => {
+                fs::remove_file(&path)?;
+                return Ok(file);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 16 => attempt += 1,
+            Err(e) => return Err(e),
+        }
     }
-    let _ = tx.send(Event::Stdout(result.map(|_| out)));
+}
+
+/// Copies stdout into `spool` a chunk at a time, counting; reports an overflow as soon as
+/// the count passes `limit` (and stops reading, so the command gets `SIGPIPE` if it is not
+/// killed first).
+fn read_stdout(mut pipe: ChildStdout, limit: u64, mut spool: File, tx: &Sender<Event>) {
+    let mut buf = vec![0u8; CHUNK];
+    let mut total: u64 = 0;
+    let result = loop {
+        match pipe.read(&mut buf) {
+            Ok(0) => break Ok((spool, total)),
+            Ok(n) => {
+                total = total.saturating_add(n as u64);
+                if total > limit {
+                    let _ = tx.send(Event::StdoutOverflow);
+                    return;
+                }
+                if let Err(e) = spool.write_all(&buf[..n]) {
+                    break Err(e);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => break Err(e),
+        }
+    };
+    let _ = tx.send(Event::Stdout(result));
+}
+
+/// The spooled output, in a buffer of exactly its size.
+fn read_back(mut file: File, len: u64) -> io::Result<Vec<u8>> {
+    let size = usize::try_from(len).map_err(|_| io::Error::other("the output is too large"))?;
+    file.seek(SeekFrom::Start(0))?;
+    let mut out = Vec::with_capacity(size);
+    file.take(len).read_to_end(&mut out)?;
+    if out.len() != size {
+        return Err(io::Error::other("the spooled output changed size"));
+    }
+    Ok(out)
 }
 
 /// Everything from `pipe`, keeping only the last `cap` bytes; `true` when some were dropped.

@@ -8,11 +8,15 @@
 //!   the first plugin in discovery order whose rules match (`discover.fileName`, else
 //!   `discover.find.glob`, else `discover.find.command`; plugins without rules are only used
 //!   by name).
+//! - [`preselect_plugin`]: the same choice when it needs no command (a name, `fileName` or
+//!   `find.glob`), so that a caller knows the plugin before it queues the run.
 //! - [`run_plugin`]: copies the checkout into a fresh scratch directory, runs `init` (if
 //!   any) and then `generate` in the source path of the copy with a clean environment (the
 //!   controller's `PATH`, `HOME` and `TMPDIR` inside the scratch directory, and the variables
 //!   Argo CD sets, see `env`), each command under a timeout that kills its process group,
-//!   and parses `generate`'s stdout with the rules of manifest files.
+//!   and parses `generate`'s stdout with the rules of manifest files. Stdout is spooled to
+//!   disk and counted as it comes (see `exec`); a symbolic link out of the checkout is never
+//!   followed, and fails the run only where the plugin reads (see `scratch`).
 //! - [`plugin_cache_variant`]: what distinguishes one plugin render from another in the
 //!   [`RenderCache`](crate::RenderCache).
 //!
@@ -45,7 +49,9 @@ pub struct PluginLimits {
     /// How long each command (`init`, `generate`, `discover.find.command`) may run before its
     /// process group is killed.
     pub timeout: Duration,
-    /// Most bytes a command may write to stdout; more is an error, never a truncation.
+    /// Most bytes a command may write to stdout; more kills it and is an error, never a
+    /// truncation. Stdout is spooled to disk while the command runs (see `exec`), so this
+    /// bounds the memory of an output that is kept (and parsed), not of one that overflows.
     pub max_output_bytes: u64,
     /// How much of the end of a command's stderr is kept for error messages.
     pub max_stderr_bytes: usize,
@@ -58,13 +64,18 @@ pub struct PluginLimits {
 }
 
 impl Default for PluginLimits {
-    /// 90 s per command (Argo CD's `ARGOCD_EXEC_TIMEOUT` default), 64 MiB of output, 4 KiB
+    /// 90 s per command (Argo CD's `ARGOCD_EXEC_TIMEOUT` default), 16 MiB of output, 4 KiB
     /// of stderr, 1 GiB copied, and the directory renderer's document and alias limits.
+    ///
+    /// 16 MiB: the output is parsed and its objects kept (as JSON values, several times the
+    /// text) in the render cache, so the limit is what one render may make the controller
+    /// hold. Large charts with their CRDs render a few MiB; 16 MiB leaves room for several
+    /// times that, and for more than the directory renderer's 10 MiB per file.
     fn default() -> Self {
         let render = Limits::default();
         PluginLimits {
             timeout: Duration::from_secs(90),
-            max_output_bytes: 64 * 1024 * 1024,
+            max_output_bytes: 16 * 1024 * 1024,
             max_stderr_bytes: 4 * 1024,
             max_copy_bytes: 1024 * 1024 * 1024,
             max_documents: render.max_documents,
@@ -73,10 +84,12 @@ impl Default for PluginLimits {
     }
 }
 
-/// The checked source: the canonical checkout root and the source path's components.
+/// The checked source: the canonical checkout root, the source path's components, and its
+/// directory in the checkout (symbolic links resolved).
 struct Source {
     root: PathBuf,
     components: Vec<String>,
+    app: PathBuf,
 }
 
 impl Source {
@@ -89,10 +102,22 @@ impl Source {
                 source: e,
             },
         })?;
-        walk::resolve_app_dir(&root, &components, source_path)
+        let app = walk::resolve_app_dir(&root, &components, source_path)
             .map_err(|source| PluginError::Source { source })?;
-        Ok(Source { root, components })
+        Ok(Source {
+            root,
+            components,
+            app,
+        })
     }
+}
+
+/// Where the commands of one run work: the source path's directory in the copy, the full
+/// environment, and the directory stdout is spooled to.
+struct Workspace {
+    app_dir: PathBuf,
+    env: Vec<(String, std::ffi::OsString)>,
+    spool_dir: PathBuf,
 }
 
 /// Everything a command of one plugin runs with, besides the command.
@@ -144,20 +169,25 @@ impl<'a> Context<'a> {
     /// full environment), then removes the copy.
     fn in_scratch<T>(
         &self,
-        f: impl FnOnce(&Path, &[(String, std::ffi::OsString)]) -> Result<T, PluginError>,
+        f: impl FnOnce(&Workspace) -> Result<T, PluginError>,
     ) -> Result<T, PluginError> {
         let scratch = Scratch::create(self.scratch_parent, &self.plugin)?;
         let result = scratch
             .populate(
                 &self.source.root,
                 &self.source.components,
+                &self.source.app,
                 self.spec.preserve_file_mode,
                 self.limits,
             )
             .and_then(|app_dir| {
                 let mut env = scratch.base_env();
                 env.extend(self.env.iter().cloned());
-                f(&app_dir, &env)
+                f(&Workspace {
+                    app_dir,
+                    env,
+                    spool_dir: scratch.path().to_path_buf(),
+                })
             });
         let removed = scratch.remove();
         let value = result?;
@@ -169,22 +199,23 @@ impl<'a> Context<'a> {
         &'i self,
         kind: PluginCommandKind,
         command: &'i PluginCommand,
-        cwd: &'i Path,
-        env: &'i [(String, std::ffi::OsString)],
+        workspace: &'i Workspace,
     ) -> Invocation<'i> {
         Invocation {
             plugin: &self.plugin,
             kind,
             command,
-            cwd,
-            env,
+            cwd: &workspace.app_dir,
+            env: &workspace.env,
             limits: self.limits,
+            spool_dir: &workspace.spool_dir,
         }
     }
 
     /// `Ok(Ok(()))` when the plugin's discovery rule matches, `Ok(Err(why not))` when it does
     /// not; `Err` when the source cannot be copied.
-    fn discover(&self) -> Result<Result<(), String>, PluginError> {
+    /// `Ok(None)` when only a `discover.find.command` can tell and `run_commands` is off.
+    fn discover(&self, run_commands: bool) -> Result<Option<Result<(), String>>, PluginError> {
         let rules = &self.spec.discover;
         let (root, source) = (&self.source.root, &self.source.components);
         let verdict = |found: Result<bool, String>, rule: &str, pattern: &str| match found {
@@ -194,35 +225,38 @@ impl<'a> Context<'a> {
         };
         if let Some(pattern) = &rules.file_name {
             let found = discover::file_name_matches(root, source, pattern);
-            return Ok(verdict(found, "discover.fileName", pattern));
+            return Ok(Some(verdict(found, "discover.fileName", pattern)));
         }
         if let Some(pattern) = &rules.find_glob {
             let found = discover::find_glob_matches(root, source, pattern);
-            return Ok(verdict(found, "discover.find.glob", pattern));
+            return Ok(Some(verdict(found, "discover.find.glob", pattern)));
         }
         let Some(command) = &rules.find_command else {
-            return Ok(Err("no discover rules".to_string()));
+            return Ok(Some(Err("no discover rules".to_string())));
         };
+        if !run_commands {
+            return Ok(None);
+        }
         let prefix = format!("plugin {:?}: ", self.plugin);
-        self.in_scratch(|cwd, env| {
-            let inv = self.invocation(PluginCommandKind::Discover, command, cwd, env);
-            match exec::run(&inv) {
+        self.in_scratch(|workspace| {
+            let inv = self.invocation(PluginCommandKind::Discover, command, workspace);
+            Ok(Some(match exec::run(&inv) {
                 Ok(out) => {
                     let out = out.strip_suffix(b"\n").unwrap_or(&out);
-                    Ok(if out.is_empty() {
+                    if out.is_empty() {
                         Err("discover.find.command printed nothing".to_string())
                     } else {
                         Ok(())
-                    })
+                    }
                 }
                 Err(e) => {
                     let message = e.to_string();
-                    Ok(Err(message
+                    Err(message
                         .strip_prefix(&prefix)
                         .unwrap_or(&message)
-                        .to_string()))
+                        .to_string())
                 }
-            }
+            }))
         })
     }
 }
@@ -241,45 +275,108 @@ pub fn select_plugin<'p>(
     limits: &PluginLimits,
     scratch_parent: &Path,
 ) -> Result<&'p PluginSpec, PluginError> {
-    let source = Source::check(checkout_root, source_path)?;
-    let context = |spec| Context::new(spec, &source, request, build_env, limits, scratch_parent);
-    if let Some(name) = request.name.as_deref().filter(|n| !n.is_empty()) {
-        let spec = plugins
-            .iter()
-            .find(|p| p.full_name() == name)
-            .ok_or_else(|| PluginError::NotFound {
-                name: name.to_string(),
-                known: plugins.iter().map(PluginSpec::full_name).collect(),
-            })?;
-        if !spec.discover.is_configured() {
-            return Ok(spec);
-        }
-        return match context(spec)?.discover()? {
-            Ok(()) => Ok(spec),
-            Err(reason) => Err(PluginError::NotSupported {
-                name: name.to_string(),
-                reason,
-            }),
+    let choose = Choose {
+        plugins,
+        request,
+        checkout_root,
+        source_path,
+        build_env,
+        limits,
+        scratch_parent,
+    };
+    choose
+        .select(true)?
+        .ok_or_else(|| PluginError::NoneDiscovered {
+            path: source_path.to_string(),
+            tried: Vec::new(),
+        })
+}
+
+/// [`select_plugin`] without running any command: `Ok(None)` when a plugin's
+/// `discover.find.command` would have to decide (the caller then runs [`select_plugin`] where
+/// commands may run). Only file IO on the checkout; cheap enough to run before every render
+/// so that the plugin is known (for per-plugin limits, and the cache key) before any wait.
+pub fn preselect_plugin<'p>(
+    plugins: &'p [PluginSpec],
+    request: &PluginRequest,
+    checkout_root: &Path,
+    source_path: &str,
+    build_env: &BuildEnv,
+    scratch_parent: &Path,
+) -> Result<Option<&'p PluginSpec>, PluginError> {
+    let limits = PluginLimits::default();
+    let choose = Choose {
+        plugins,
+        request,
+        checkout_root,
+        source_path,
+        build_env,
+        limits: &limits,
+        scratch_parent,
+    };
+    choose.select(false)
+}
+
+/// The arguments of a selection.
+struct Choose<'a, 'p> {
+    plugins: &'p [PluginSpec],
+    request: &'a PluginRequest,
+    checkout_root: &'a Path,
+    source_path: &'a str,
+    build_env: &'a BuildEnv,
+    limits: &'a PluginLimits,
+    scratch_parent: &'a Path,
+}
+
+impl<'p> Choose<'_, 'p> {
+    /// `Ok(None)` only when `run_commands` is off and a command would have to decide.
+    fn select(&self, run_commands: bool) -> Result<Option<&'p PluginSpec>, PluginError> {
+        let (plugins, request) = (self.plugins, self.request);
+        let source = Source::check(self.checkout_root, self.source_path)?;
+        let context = |spec| {
+            let (env, limits) = (self.build_env, self.limits);
+            Context::new(spec, &source, request, env, limits, self.scratch_parent)
         };
-    }
-    let mut tried = Vec::new();
-    for spec in plugins {
-        if !spec.discover.is_configured() {
-            tried.push(format!(
-                "{}: no discover rules, used only when named",
-                spec.full_name()
-            ));
-            continue;
+        if let Some(name) = request.name.as_deref().filter(|n| !n.is_empty()) {
+            let spec = plugins
+                .iter()
+                .find(|p| p.full_name() == name)
+                .ok_or_else(|| PluginError::NotFound {
+                    name: name.to_string(),
+                    known: plugins.iter().map(PluginSpec::full_name).collect(),
+                })?;
+            if !spec.discover.is_configured() {
+                return Ok(Some(spec));
+            }
+            return match context(spec)?.discover(run_commands)? {
+                None => Ok(None),
+                Some(Ok(())) => Ok(Some(spec)),
+                Some(Err(reason)) => Err(PluginError::NotSupported {
+                    name: name.to_string(),
+                    reason,
+                }),
+            };
         }
-        match context(spec)?.discover()? {
-            Ok(()) => return Ok(spec),
-            Err(reason) => tried.push(format!("{}: {reason}", spec.full_name())),
+        let mut tried = Vec::new();
+        for spec in plugins {
+            if !spec.discover.is_configured() {
+                tried.push(format!(
+                    "{}: no discover rules, used only when named",
+                    spec.full_name()
+                ));
+                continue;
+            }
+            match context(spec)?.discover(run_commands)? {
+                None => return Ok(None),
+                Some(Ok(())) => return Ok(Some(spec)),
+                Some(Err(reason)) => tried.push(format!("{}: {reason}", spec.full_name())),
+            }
         }
+        Err(PluginError::NoneDiscovered {
+            path: self.source_path.to_string(),
+            tried,
+        })
     }
-    Err(PluginError::NoneDiscovered {
-        path: source_path.to_string(),
-        tried,
-    })
 }
 
 /// Renders `source_path` of the checkout with the plugin `spec`.
@@ -302,11 +399,12 @@ pub fn run_plugin(
 ) -> Result<Rendered, PluginError> {
     let source = Source::check(checkout_root, source_path)?;
     let context = Context::new(spec, &source, request, build_env, limits, scratch_parent)?;
-    let output = context.in_scratch(|cwd, env| {
+    let output = context.in_scratch(|workspace| {
         if let Some(init) = &spec.init {
-            exec::run(&context.invocation(PluginCommandKind::Init, init, cwd, env))?;
+            exec::run(&context.invocation(PluginCommandKind::Init, init, workspace))?;
         }
-        exec::run(&context.invocation(PluginCommandKind::Generate, &spec.generate, cwd, env))
+        let generate = &spec.generate;
+        exec::run(&context.invocation(PluginCommandKind::Generate, generate, workspace))
     })?;
     let parse_limits = Limits {
         max_documents: limits.max_documents,

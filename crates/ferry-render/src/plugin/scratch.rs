@@ -8,9 +8,14 @@
 //! regular files, directories and symbolic links, nothing else; files get mode `0644`
 //! unless `preserveFileMode` keeps their permission bits (never setuid/setgid/sticky);
 //! directories are `0755`. A symbolic link is copied as a link, rewritten relative to its
-//! resolved target inside the copy, when it resolves inside the checkout; one that resolves
-//! outside is an error (as Argo CD refuses out-of-bounds symlinks), and a dangling or looping
-//! link is left out. The copy is bounded by [`PluginLimits::max_copy_bytes`].
+//! resolved target inside the copy, when it resolves inside the checkout; a dangling or
+//! looping link is left out. A link that resolves outside the checkout is never copied nor
+//! followed: when it lies in what the plugin reads (the source path's directory, and every
+//! directory inside the checkout a link in there leads to, transitively) the run fails
+//! naming the link and its target as written in it (never the resolved path on this
+//! machine); anywhere else in the repository it is left out, so that one stray link does
+//! not break every plugin application of the repository (Argo CD refuses the whole
+//! repository). The copy is bounded by [`PluginLimits::max_copy_bytes`].
 
 use std::ffi::OsString;
 use std::fs::{self, DirBuilder};
@@ -86,12 +91,19 @@ impl Scratch {
         }
     }
 
+    /// The scratch directory itself (outside the copy; for files only Ferry uses).
+    pub(crate) fn path(&self) -> &Path {
+        &self.dir
+    }
+
     /// Copies the checkout at `root` (canonical) into `repo/` and returns the copy's
-    /// directory for the source path `components`.
+    /// directory for the source path `components`, whose directory in the checkout
+    /// (symbolic links resolved) is `app`.
     pub(crate) fn populate(
         &self,
         root: &Path,
         components: &[String],
+        app: &Path,
         preserve_file_mode: bool,
         limits: &PluginLimits,
     ) -> Result<PathBuf, PluginError> {
@@ -99,6 +111,7 @@ impl Scratch {
         let mut copy = Copy {
             scratch: self,
             root,
+            read_scope: read_scope(root, app),
             preserve_file_mode,
             limit: limits.max_copy_bytes,
             total: 0,
@@ -168,9 +181,42 @@ fn force_remove(dir: &Path) -> io::Result<()> {
     fs::remove_dir_all(dir)
 }
 
+/// The directories of the checkout a plugin reads from its source path: `app` and every
+/// directory inside `root` that a symbolic link below them leads to, transitively (none
+/// inside another). Unreadable directories are skipped: the copy reports them.
+fn read_scope(root: &Path, app: &Path) -> Vec<PathBuf> {
+    let mut scope = vec![app.to_path_buf()];
+    let mut stack = vec![app.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                stack.push(entry.path());
+            } else if kind.is_symlink()
+                && let Ok(target) = fs::canonicalize(entry.path())
+                && target.starts_with(root)
+                && target.is_dir()
+                && !scope.iter().any(|s| target.starts_with(s))
+            {
+                scope.retain(|s| !s.starts_with(&target));
+                scope.push(target.clone());
+                stack.push(target);
+            }
+        }
+    }
+    scope
+}
+
 struct Copy<'a> {
     scratch: &'a Scratch,
     root: &'a Path,
+    /// See [`read_scope`].
+    read_scope: Vec<PathBuf>,
     preserve_file_mode: bool,
     limit: u64,
     total: u64,
@@ -236,10 +282,16 @@ impl Copy<'_> {
             return Ok(());
         };
         let Ok(inside) = target.strip_prefix(self.root) else {
+            // `src` lies below directories the copy walked, none of them a link: its path
+            // is canonical up to its own name, as every directory of the read scope is.
+            if !self.read_scope.iter().any(|dir| src.starts_with(dir)) {
+                return Ok(());
+            }
+            let written = fs::read_link(src).map_err(|e| self.scratch.io("read", rel, e))?;
             return Err(PluginError::Source {
                 source: RenderError::SymlinkEscapes {
                     link: rel.to_string(),
-                    target,
+                    target: written,
                 },
             });
         };

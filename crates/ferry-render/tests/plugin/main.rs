@@ -8,3 +8,4 @@ mod output;
 mod running;
 mod selection;
 mod support;
+mod symlinks;

@@ -177,6 +177,64 @@ fn output_over_the_limit_is_an_error() {
     );
 }
 
+/// The peak resident memory of this process since the last reset, in KiB (Linux).
+fn peak_rss_kib() -> Option<u64> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[test]
+fn endless_plugin_output_is_cut_without_buffering_the_limit() {
+    let mut fx = Fixture::new(&[("app/x.txt", "")]);
+    // The old default: what the issue saw the controller's memory jump by on every attempt.
+    let limit: u64 = 64 * 1024 * 1024;
+    fx.limits.max_output_bytes = limit;
+    let spec = fx.plugin(
+        "flood.yaml",
+        &plugin_yaml(
+            "flood",
+            "",
+            None,
+            "yes 'a: bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb'\n",
+        ),
+    );
+    // Start counting the peak from here (writing 5 to clear_refs resets VmHWM).
+    let reset = fs::write("/proc/self/clear_refs", "5").is_ok();
+    let before = peak_rss_kib();
+    let err = fx
+        .run(&spec, "app", &PluginRequest::default())
+        .expect_err("too large");
+    assert!(
+        matches!(&err, PluginError::OutputTooLarge { limit: l, .. } if *l == limit),
+        "{err:?}"
+    );
+    if let (true, Some(before), Some(after)) = (reset, before, peak_rss_kib()) {
+        // Buffering the output would have held at least the limit; spooling holds a chunk.
+        let grown = after.saturating_sub(before) * 1024;
+        assert!(
+            grown < limit / 4,
+            "the peak memory grew by {grown} bytes for a limit of {limit}"
+        );
+    }
+
+    // Output within the limit is still read whole.
+    fx.limits.max_output_bytes = 1024 * 1024;
+    let spec = fx.plugin(
+        "many.yaml",
+        &plugin_yaml(
+            "many",
+            "",
+            None,
+            "i=0\nwhile [ $i -lt 2000 ]; do printf -- '---\\napiVersion: v1\\nkind: ConfigMap\\nmetadata:\\n  name: cm-%d\\n' $i; i=$((i+1)); done\n",
+        ),
+    );
+    let rendered = fx
+        .run(&spec, "app", &PluginRequest::default())
+        .expect("renders");
+    assert_eq!(rendered.len(), 2000);
+}
+
 #[test]
 fn plugins_work_on_a_copy_and_the_checkout_is_unchanged() {
     let fx = Fixture::new(&[

@@ -156,6 +156,42 @@ fn discovery_by_file_name_glob_and_command() {
         "d-named"
     );
 
+    // Preselection decides without running a command, or says that one must decide.
+    let pre = |name: Option<&str>, path: &str| {
+        let request = PluginRequest {
+            name: name.map(str::to_string),
+            ..Default::default()
+        };
+        ferry_render::preselect_plugin(
+            &plugins,
+            &request,
+            fx.repo.path(),
+            path,
+            &build_env(path),
+            fx.scratch.path(),
+        )
+        .map(|found| found.map(PluginSpec::full_name))
+    };
+    assert_eq!(
+        pre(None, "apps/chart").expect("a").as_deref(),
+        Some("a-chart")
+    );
+    assert_eq!(
+        pre(None, "apps/hf").expect("b").as_deref(),
+        Some("b-helmfile")
+    );
+    assert_eq!(pre(None, "apps/js").expect("c needs its command"), None);
+    assert_eq!(pre(Some("c-jsonnet"), "apps/js").expect("c"), None);
+    assert_eq!(
+        pre(Some("d-named"), "apps/js").expect("d").as_deref(),
+        Some("d-named")
+    );
+    assert!(matches!(
+        pre(Some("a-chart"), "apps/js"),
+        Err(PluginError::NotSupported { .. })
+    ));
+    assert!(fx.scratch_is_empty());
+
     // A source path that is not there is an error, not a failed discovery.
     let err = fx
         .select(&plugins, None, "apps/missing")
