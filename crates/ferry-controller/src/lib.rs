@@ -57,6 +57,10 @@ pub struct ControllerConfig {
     pub plugins_dir: Option<PathBuf>,
     /// How long each plugin command may run.
     pub plugin_timeout: Duration,
+    /// Most bytes a plugin command may write to stdout (default 16 MiB).
+    pub plugin_max_output_bytes: u64,
+    /// How plugin renders are scheduled: the pool, the per-plugin limit, the backoff.
+    pub plugin_runs: source::PluginRunConfig,
     /// Where push webhooks are received (`POST /api/webhook`); none: no webhook endpoint.
     pub webhook_listen: Option<std::net::SocketAddr>,
     /// How large, how many at once and how slow webhook bodies may be.
@@ -89,6 +93,8 @@ impl ControllerConfig {
             allow_file_urls: false,
             plugins_dir: None,
             plugin_timeout: Duration::from_secs(90),
+            plugin_max_output_bytes: ferry_render::PluginLimits::default().max_output_bytes,
+            plugin_runs: source::PluginRunConfig::default(),
             webhook_listen: None,
             webhook_limits: ferry_webhook::WebhookLimits::default(),
             applicationsets: true,
@@ -506,6 +512,8 @@ pub async fn start(
         ..Default::default()
     };
     plugins.limits.timeout = config.plugin_timeout;
+    plugins.limits.max_output_bytes = config.plugin_max_output_bytes;
+    plugins.runs = config.plugin_runs.clone();
     if let Some(dir) = &config.plugins_dir {
         plugins.specs = ferry_render::load_plugins(dir)?;
         tracing::info!(
@@ -538,6 +546,15 @@ pub async fn start(
         queue: WorkQueue::default(),
         appsets: std::sync::OnceLock::new(),
         config,
+    });
+    // A plugin render that ended, or whose backoff is over, brings its application back.
+    let woken = Arc::downgrade(&ctx);
+    ctx.sources.on_plugin_settled(move |app| {
+        if let Some(ctx) = woken.upgrade()
+            && ctx.has_app(app)
+        {
+            ctx.queue.add(app, Duration::ZERO);
+        }
     });
     if ctx.config.applicationsets {
         let appsets = appset::start(

@@ -1,6 +1,14 @@
 //! From an application's source to objects: resolve the target revision (remembered for one
 //! poll interval unless a refresh is asked for), check the commit out (cached by commit), and
-//! render it (cached by repository, commit, path and options).
+//! render it (cached by repository, commit, path and options). Config management plugins
+//! render in their own bounded pool with a backoff after failures, never holding the caller
+//! for long (`plugin_runs`).
+
+mod plugin_runs;
+#[cfg(test)]
+mod tests;
+
+pub use plugin_runs::{PluginRunConfig, PluginRunError, PluginRuns, Plugins, RunFailure};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -25,7 +33,7 @@ pub enum SourceError {
     Plugin {
         path: String,
         commit: String,
-        source: ferry_render::PluginError,
+        source: PluginRunError,
     },
     #[error("rendering {path:?} at {commit}: {reason}")]
     Internal {
@@ -48,16 +56,7 @@ pub struct Sources {
     /// Repository credentials, from Secrets.
     repo_secrets: Arc<Mutex<Vec<RepoSecret>>>,
     resolve_ttl: Duration,
-    plugins: Arc<Plugins>,
-}
-
-/// Config management plugins and where they run.
-#[derive(Debug, Default)]
-pub struct Plugins {
-    pub specs: Vec<ferry_render::PluginSpec>,
-    /// Parent of each run's scratch copy of the checkout.
-    pub scratch: std::path::PathBuf,
-    pub limits: ferry_render::PluginLimits,
+    plugins: Arc<PluginRuns>,
 }
 
 /// What a plugin learns of the application besides its source (Argo CD's build
@@ -89,18 +88,24 @@ impl Sources {
         let render = Arc::new(render);
         Self {
             git,
-            render,
+            render: render.clone(),
             resolved: Arc::new(Mutex::new(HashMap::new())),
             repo_secrets: Arc::new(Mutex::new(Vec::new())),
             resolve_ttl,
-            plugins: Arc::new(Plugins::default()),
+            plugins: Arc::new(PluginRuns::new(Plugins::default(), render)),
         }
     }
 
     /// With these config management plugins.
     pub fn with_plugins(mut self, plugins: Plugins) -> Self {
-        self.plugins = Arc::new(plugins);
+        self.plugins = Arc::new(PluginRuns::new(plugins, self.render.clone()));
         self
+    }
+
+    /// Calls `wake` with an application's name when a plugin render it waited for has
+    /// ended, or when the backoff after its failure is over (call after `with_plugins`).
+    pub fn on_plugin_settled(&self, wake: impl Fn(&str) + Send + Sync + 'static) {
+        self.plugins.on_settled(wake);
     }
 
     /// Forgets the commits resolved for `url` (every revision), so that the next render
@@ -204,7 +209,7 @@ impl Sources {
         let checkout = self.git.checkout(&self.repo(&source.repo_url), &id).await?;
         if let Some(plugin) = &source.plugin {
             let rendered = self
-                .render_plugin(source, plugin, &commit, checkout.path.clone(), app)
+                .render_plugin(source, plugin, &commit, checkout.path.clone(), app, refresh)
                 .await?;
             return Ok(Resolved { commit, rendered });
         }
@@ -247,6 +252,7 @@ impl Sources {
         Ok(Resolved { commit, rendered })
     }
 
+    /// A plugin render through the pool: see `plugin_runs` (`refresh` skips a backoff).
     async fn render_plugin(
         &self,
         source: &ApplicationSource,
@@ -254,6 +260,7 @@ impl Sources {
         commit: &str,
         root: std::path::PathBuf,
         app: Option<&AppContext>,
+        refresh: bool,
     ) -> Result<Arc<Rendered>, SourceError> {
         let app = app.cloned().unwrap_or_default();
         let request = ferry_render::PluginRequest {
@@ -285,51 +292,18 @@ impl Sources {
             kube_version: app.kube_version,
             kube_api_versions: app.kube_api_versions,
         };
-        let plugins = self.plugins.clone();
-        let cache = self.render.clone();
-        let path = source.path.clone();
-        let repo_url = source.repo_url.clone();
-        let commit_owned = commit.to_owned();
-        let fail = |e: ferry_render::PluginError| SourceError::Plugin {
-            path: source.path.clone(),
-            commit: commit.to_owned(),
-            source: e,
+        let input = plugin_runs::RunInput {
+            root,
+            request,
+            build,
         };
-        tokio::task::spawn_blocking(move || {
-            let spec = ferry_render::select_plugin(
-                &plugins.specs,
-                &request,
-                &root,
-                &path,
-                &build,
-                &plugins.limits,
-                &plugins.scratch,
-            )?;
-            let key = ferry_render::RenderKey::new(
-                repo_url,
-                commit_owned,
-                &path,
-                DirectoryOptions::default(),
-            )
-            .with_variant(ferry_render::plugin_cache_variant(spec, &request, &build));
-            cache.get_or_try_render(key, || {
-                ferry_render::run_plugin(
-                    spec,
-                    &root,
-                    &path,
-                    &request,
-                    &build,
-                    &plugins.limits,
-                    &plugins.scratch,
-                )
+        self.plugins
+            .render(input, refresh)
+            .await
+            .map_err(|e| SourceError::Plugin {
+                path: source.path.clone(),
+                commit: commit.to_owned(),
+                source: e,
             })
-        })
-        .await
-        .map_err(|e| SourceError::Internal {
-            path: source.path.clone(),
-            commit: commit.to_owned(),
-            reason: e.to_string(),
-        })?
-        .map_err(fail)
     }
 }

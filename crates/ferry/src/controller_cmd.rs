@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::Args;
 use ferry_cluster::Limits;
 use ferry_controller::ControllerConfig;
+use ferry_controller::source::PluginRunConfig;
 use ferry_webhook::WebhookLimits;
 
 use crate::mgmt::MgmtArgs;
@@ -47,6 +48,17 @@ pub struct ControllerArgs {
     /// Seconds each plugin command may run before it is killed.
     #[arg(long, env = "FERRY_PLUGIN_TIMEOUT_SECONDS", default_value_t = 90)]
     pub plugin_timeout_seconds: u64,
+    /// Plugin renders running at once, all plugins together. They run in their own pool, so
+    /// a hung plugin holds a slot of it, not a reconcile worker.
+    #[arg(long, env = "FERRY_PLUGIN_PARALLELISM", default_value_t = PluginRunConfig::default().parallelism)]
+    pub plugin_parallelism: usize,
+    /// Renders of one plugin running at once (the others queue, and their applications
+    /// say so in their `ComparisonError` condition).
+    #[arg(long, env = "FERRY_PLUGIN_PARALLELISM_PER_PLUGIN", default_value_t = PluginRunConfig::default().per_plugin)]
+    pub plugin_parallelism_per_plugin: usize,
+    /// MiB a plugin command may write to stdout; more kills it and fails the render.
+    #[arg(long, env = "FERRY_PLUGIN_MAX_OUTPUT_MIB", default_value_t = 16)]
+    pub plugin_max_output_mib: u64,
     /// Address for push webhooks (`POST /api/webhook` for GitHub, GitLab and Bitbucket,
     /// `POST /api/webhook/generic`), e.g. `0.0.0.0:8080`. Secrets come from the Secret
     /// `ferry-secret` in Ferry's namespace; a provider without one is refused.
@@ -93,6 +105,9 @@ impl ControllerArgs {
         c.allow_file_urls = self.allow_file_urls;
         c.plugins_dir = self.plugins_dir.clone();
         c.plugin_timeout = Duration::from_secs(self.plugin_timeout_seconds.max(1));
+        c.plugin_max_output_bytes = self.plugin_max_output_mib.max(1).saturating_mul(1 << 20);
+        c.plugin_runs.parallelism = self.plugin_parallelism.max(1);
+        c.plugin_runs.per_plugin = self.plugin_parallelism_per_plugin.max(1);
         c.webhook_listen = self.webhook_listen;
         c.webhook_limits = WebhookLimits::default()
             .with_max_payload_mib(self.webhook_max_payload_mib.max(1))

@@ -124,6 +124,10 @@ async fn a_config_management_plugin_renders_and_its_failure_changes_nothing() {
         msg.contains("has no values file") && msg.contains("helmfile"),
         "the condition carries the plugin's stderr: {msg}"
     );
+    assert!(
+        msg.contains("attempt 1 failed; next attempt at "),
+        "the condition says when the plugin runs again: {msg}"
+    );
     tokio::time::sleep(Duration::from_secs(3)).await;
     w.expect_target(&cm_res(), "web-settings", 1, "untouched", |v| {
         v.is_some_and(|v| v["data"]["environment"] == "staging")
