@@ -4,6 +4,11 @@
 
 use std::collections::BTreeMap;
 
+use ferry_core::codes::empty_as_none;
+pub use ferry_core::{
+    ConditionType, HealthCode, HookPhase, OperationPhase, ResourceKey, ResultCode, SyncCode,
+    SyncPhase,
+};
 use kube_core::ObjectMeta;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -276,7 +281,8 @@ pub struct ApplicationStatus {
 pub struct SyncStatus {
     /// `Synced`, `OutOfSync` or `Unknown`.
     #[serde(default)]
-    pub status: String,
+    #[schemars(with = "String")]
+    pub status: SyncCode,
     /// The commit compared against.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub revision: String,
@@ -296,7 +302,8 @@ pub struct ComparedTo {
 pub struct HealthStatus {
     /// `Healthy`, `Progressing`, `Degraded`, `Suspended`, `Missing` or `Unknown`.
     #[serde(default)]
-    pub status: String,
+    #[schemars(with = "String")]
+    pub status: HealthCode,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message: String,
 }
@@ -313,7 +320,8 @@ pub struct ResourceStatus {
     pub namespace: String,
     pub name: String,
     /// `Synced`, `OutOfSync` or `Unknown`.
-    pub status: String,
+    #[schemars(with = "String")]
+    pub status: SyncCode,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<HealthStatus>,
     /// In the cluster with this application's tracking id, no longer in Git.
@@ -327,7 +335,8 @@ pub struct ResourceStatus {
 pub struct ApplicationCondition {
     /// `ComparisonError`, `SyncError`, `InvalidSpecError`, `UnknownError`, ...
     #[serde(rename = "type")]
-    pub type_: String,
+    #[schemars(with = "String")]
+    pub type_: ConditionType,
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_transition_time: Option<String>,
@@ -349,7 +358,8 @@ pub struct RevisionHistory {
 pub struct OperationState {
     pub operation: Operation,
     /// `Running`, `Terminating`, `Succeeded`, `Failed`, `Error`.
-    pub phase: String,
+    #[schemars(with = "String")]
+    pub phase: OperationPhase,
     /// Names this operation's hooks (generated names, and the `ferry.dev/sync-id` annotation
     /// that tells a resumed operation its own hooks from an earlier one's).
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -385,19 +395,39 @@ pub struct ResourceResult {
     pub namespace: String,
     pub name: String,
     /// `Synced`, `SyncFailed`, `Pruned`, `PruneSkipped`.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub status: String,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "empty_as_none"
+    )]
+    #[schemars(with = "String")]
+    pub status: Option<ResultCode>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message: String,
     /// For hooks: `PreSync`, `Sync`, `PostSync` or `SyncFail`.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub hook_type: String,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "empty_as_none"
+    )]
+    #[schemars(with = "String")]
+    pub hook_type: Option<SyncPhase>,
     /// For hooks: `Running`, `Succeeded`, `Failed`, `Terminating`.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub hook_phase: String,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "empty_as_none"
+    )]
+    #[schemars(with = "String")]
+    pub hook_phase: Option<HookPhase>,
     /// The phase the resource was synced in: `PreSync`, `Sync`, `PostSync`, `SyncFail`.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub sync_phase: String,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "empty_as_none"
+    )]
+    #[schemars(with = "String")]
+    pub sync_phase: Option<SyncPhase>,
     /// Its sync wave.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub sync_wave: i64,
@@ -409,3 +439,51 @@ fn is_zero(n: &i64) -> bool {
 
 /// Labels and annotations are plain string maps.
 pub type StringMap = BTreeMap<String, String>;
+
+// === keys of the status' resource lists ===
+
+impl SyncOperationResource {
+    /// The object this selection names (an empty namespace matches any).
+    pub fn key(&self) -> ResourceKey {
+        ResourceKey::new(&self.group, &self.kind, &self.namespace, &self.name)
+    }
+
+    /// The selection of one object.
+    pub fn of(key: &ResourceKey) -> SyncOperationResource {
+        SyncOperationResource {
+            group: key.group.clone(),
+            kind: key.kind.clone(),
+            namespace: key.namespace.clone(),
+            name: key.name.clone(),
+        }
+    }
+}
+
+impl ResourceStatus {
+    /// The object this status is of.
+    pub fn key(&self) -> ResourceKey {
+        ResourceKey::new(&self.group, &self.kind, &self.namespace, &self.name)
+    }
+}
+
+impl ResourceResult {
+    /// The object this result is of.
+    pub fn key(&self) -> ResourceKey {
+        ResourceKey::new(&self.group, &self.kind, &self.namespace, &self.name)
+    }
+
+    /// Whether this result is of `key` in sync phase `phase`.
+    pub fn is_of(&self, phase: SyncPhase, key: &ResourceKey) -> bool {
+        self.sync_phase == Some(phase)
+            && self.group == key.group
+            && self.kind == key.kind
+            && self.namespace == key.namespace
+            && self.name == key.name
+    }
+
+    /// The sync or the hook failed.
+    pub fn is_failure(&self) -> bool {
+        self.status == Some(ResultCode::SyncFailed)
+            || matches!(self.hook_phase, Some(HookPhase::Failed | HookPhase::Error))
+    }
+}

@@ -11,7 +11,7 @@ pub mod secret;
 
 pub use explain::{cause, explain, status_cause, watch_cause};
 pub use limiter::{Limiter, Limits};
-pub use live::{LiveCache, LiveObject, ObjectKey};
+pub use live::{LiveCache, LiveObject, ResourceKey};
 pub use registry::{Cluster, ClusterError, Registry};
 pub use secret::{
     ClusterAuth, ClusterSecretError, ClusterSpec, is_cluster_secret, parse_cluster_secret,

@@ -19,52 +19,7 @@ use tokio::sync::{mpsc, watch};
 use crate::registry::Cluster;
 
 /// Identity of a live object.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ObjectKey {
-    pub group: String,
-    pub kind: String,
-    pub namespace: String,
-    pub name: String,
-}
-
-impl ObjectKey {
-    pub fn of(obj: &Value) -> Self {
-        let api_version = obj["apiVersion"].as_str().unwrap_or_default();
-        let group = api_version
-            .rsplit_once('/')
-            .map(|(g, _)| g)
-            .unwrap_or_default();
-        Self {
-            group: group.to_owned(),
-            kind: obj["kind"].as_str().unwrap_or_default().to_owned(),
-            namespace: obj
-                .pointer("/metadata/namespace")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-            name: obj
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-        }
-    }
-}
-
-impl std::fmt::Display for ObjectKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let g = if self.group.is_empty() {
-            String::new()
-        } else {
-            format!(".{}", self.group)
-        };
-        if self.namespace.is_empty() {
-            write!(f, "{}{g}/{}", self.kind, self.name)
-        } else {
-            write!(f, "{}{g} {}/{}", self.kind, self.namespace, self.name)
-        }
-    }
-}
+pub use ferry_core::ResourceKey;
 
 #[derive(Debug)]
 struct Cached {
@@ -76,7 +31,7 @@ struct Cached {
 /// A managed object seen in the cluster.
 #[derive(Debug, Clone)]
 pub struct LiveObject {
-    pub key: ObjectKey,
+    pub key: ResourceKey,
     pub tracking: String,
     pub resource_version: String,
     pub object: Value,
@@ -92,13 +47,13 @@ impl LiveObject {
 
 #[derive(Default)]
 struct Shared {
-    objects: RwLock<HashMap<ObjectKey, Cached>>,
+    objects: RwLock<HashMap<ResourceKey, Cached>>,
     /// Resource types watched, by `group/version/kind`, with whether their first list is done.
     watches: Mutex<HashMap<String, watch::Receiver<bool>>>,
     /// The last watch error, cleared by the next successful event.
     error: Mutex<Option<String>>,
     /// Versions Ferry itself just wrote: their watch events are echoes, not news.
-    expected: Mutex<HashMap<ObjectKey, String>>,
+    expected: Mutex<HashMap<ResourceKey, String>>,
     /// Watch failures so far (a recovery probe that saw none during its wait trusts its
     /// answer).
     failures: AtomicU64,
@@ -148,7 +103,7 @@ type Compacted = (String, String, Box<[u8]>);
 
 /// The key of a watched object and, when Ferry manages it, its compact form: straight from
 /// the typed object to bytes, without an intermediate JSON tree.
-fn compact_typed(mut obj: DynamicObject, ar: &ApiResource) -> (ObjectKey, Option<Compacted>) {
+fn compact_typed(mut obj: DynamicObject, ar: &ApiResource) -> (ResourceKey, Option<Compacted>) {
     let types = obj.types.get_or_insert_with(Default::default);
     if types.api_version.is_empty() {
         types.api_version = ar.api_version.clone();
@@ -161,7 +116,7 @@ fn compact_typed(mut obj: DynamicObject, ar: &ApiResource) -> (ObjectKey, Option
         .rsplit_once('/')
         .map(|(g, _)| g.to_owned())
         .unwrap_or_default();
-    let key = ObjectKey {
+    let key = ResourceKey {
         group,
         kind: types.kind.clone(),
         namespace: obj.metadata.namespace.clone().unwrap_or_default(),
@@ -285,7 +240,7 @@ impl LiveCache {
     /// Ferry wrote `key` and the cluster answered with `resource_version`: the watch event
     /// of that version is an echo of Ferry's own write and does not wake its application.
     /// A later version (another writer, a controller's status) does.
-    pub fn expect(&self, key: &ObjectKey, resource_version: &str) {
+    pub fn expect(&self, key: &ResourceKey, resource_version: &str) {
         let mut expected = self
             .shared
             .expected
@@ -391,7 +346,7 @@ impl LiveCache {
         let api: Api<DynamicObject> = Api::all_with(self.cluster.client.clone(), &ar);
         let mut stream = watcher(api, watcher::Config::default()).boxed();
         let mut stop = self.stop.clone();
-        let mut relisted: HashSet<ObjectKey> = HashSet::new();
+        let mut relisted: HashSet<ResourceKey> = HashSet::new();
         loop {
             let event = tokio::select! {
                 e = stream.next() => e,
@@ -424,7 +379,7 @@ impl LiveCache {
                     }
                 }
                 watcher::Event::InitDone => {
-                    let gone: Vec<(ObjectKey, String)> = {
+                    let gone: Vec<(ResourceKey, String)> = {
                         let objects = self
                             .shared
                             .objects
@@ -454,14 +409,14 @@ impl LiveCache {
                 }
                 watcher::Event::Delete(obj) => {
                     if let Ok(v) = serde_json::to_value(&obj) {
-                        self.forget(&ObjectKey::of(&typed(v, &ar)));
+                        self.forget(&ResourceKey::of(&typed(v, &ar)));
                     }
                 }
             }
         }
     }
 
-    fn store(&self, obj: DynamicObject, ar: &ApiResource) -> Option<ObjectKey> {
+    fn store(&self, obj: DynamicObject, ar: &ApiResource) -> Option<ResourceKey> {
         let (key, compacted) = compact_typed(obj, ar);
         match compacted {
             Some((tracking, rv, json)) => {
@@ -505,7 +460,7 @@ impl LiveCache {
     }
 
     /// Drops an object from the cache and tells its application.
-    fn forget(&self, key: &ObjectKey) {
+    fn forget(&self, key: &ResourceKey) {
         let removed = self
             .shared
             .objects
@@ -517,7 +472,7 @@ impl LiveCache {
         }
     }
 
-    fn live(key: &ObjectKey, c: &Cached) -> Option<LiveObject> {
+    fn live(key: &ResourceKey, c: &Cached) -> Option<LiveObject> {
         Some(LiveObject {
             key: key.clone(),
             tracking: c.tracking.clone(),
@@ -527,7 +482,7 @@ impl LiveCache {
     }
 
     /// A managed object, parsed.
-    pub fn get(&self, key: &ObjectKey) -> Option<LiveObject> {
+    pub fn get(&self, key: &ResourceKey) -> Option<LiveObject> {
         let objects = self
             .shared
             .objects
@@ -537,7 +492,7 @@ impl LiveCache {
     }
 
     /// The resourceVersion of a managed object, without parsing it.
-    pub fn resource_version(&self, key: &ObjectKey) -> Option<String> {
+    pub fn resource_version(&self, key: &ResourceKey) -> Option<String> {
         let objects = self
             .shared
             .objects
@@ -593,7 +548,7 @@ mod tests {
             "managedFields": [{"manager": "x"}]}, "data": {"k": "v"}});
         let obj: DynamicObject = serde_json::from_value(item.clone()).expect("object");
         let (key, typed_form) = compact_typed(obj, &ar);
-        assert_eq!(key, ObjectKey::of(&typed(item.clone(), &ar)));
+        assert_eq!(key, ResourceKey::of(&typed(item.clone(), &ar)));
         let (tracking, rv, bytes) = typed_form.expect("tracked");
         let (t2, rv2, bytes2) = compact(typed(item, &ar)).expect("tracked");
         assert_eq!((tracking, rv), (t2, rv2));
@@ -609,13 +564,13 @@ mod tests {
     fn list_items_get_the_type_of_the_watched_resource() {
         let ar = crate::api_resource("apps", "v1", "Deployment", "deployments");
         let item = json!({"metadata": {"name": "web", "namespace": "demo"}});
-        let key = ObjectKey::of(&typed(item, &ar));
+        let key = ResourceKey::of(&typed(item, &ar));
         assert_eq!(
             (key.group.as_str(), key.kind.as_str()),
             ("apps", "Deployment")
         );
         let own = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}});
-        assert_eq!(ObjectKey::of(&typed(own, &ar)).kind, "ConfigMap");
+        assert_eq!(ResourceKey::of(&typed(own, &ar)).kind, "ConfigMap");
     }
 
     #[test]
@@ -633,11 +588,11 @@ mod tests {
 
     #[test]
     fn keys_name_group_kind_namespace_and_name() {
-        let k = ObjectKey::of(
+        let k = ResourceKey::of(
             &json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "api", "namespace": "prod"}}),
         );
         assert_eq!(k.to_string(), "Deployment.apps prod/api");
-        let k = ObjectKey::of(
+        let k = ResourceKey::of(
             &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "prod"}}),
         );
         assert_eq!(k.to_string(), "Namespace/prod");

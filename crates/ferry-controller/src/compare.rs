@@ -7,8 +7,8 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
-use ferry_api::{Application, HealthStatus, ResourceStatus};
-use ferry_cluster::{Cluster, LiveCache, LiveObject, ObjectKey};
+use ferry_api::{Application, HealthStatus, ResourceStatus, SyncCode};
+use ferry_cluster::{Cluster, LiveCache, LiveObject, ResourceKey};
 use kube::api::{Patch, PatchParams};
 use kube::discovery::{ApiResource, Scope};
 use serde_json::{Value, json};
@@ -18,7 +18,7 @@ use crate::ControllerCtx;
 /// One desired object, ready to apply.
 #[derive(Debug, Clone)]
 pub struct Desired {
-    pub key: ObjectKey,
+    pub key: ResourceKey,
     pub ar: ApiResource,
     pub namespaced: bool,
     pub object: Value,
@@ -51,7 +51,7 @@ pub fn shared_owner(app: &str, desired: &Value, live_tracking: &str) -> Option<S
 }
 
 /// What a comparison says of one shared object, for the `SharedResourceWarning` condition.
-pub fn describe_shared(key: &ObjectKey, owner: &str) -> String {
+pub fn describe_shared(key: &ResourceKey, owner: &str) -> String {
     format!(
         "{key} is tracked by Application {owner}, so this application leaves it as it is \
          (to hand it over, annotate it in Git with {TAKE_OVER_ANNOTATION}: {owner})"
@@ -67,7 +67,7 @@ pub struct Comparison {
     pub hooks: Vec<Desired>,
     pub prunable: Vec<LiveObject>,
     pub resources: Vec<ResourceStatus>,
-    pub sync: &'static str,
+    pub sync: SyncCode,
     pub health: HealthStatus,
     /// Per-object problems (dry run refused), as `ComparisonError` messages.
     pub problems: Vec<String>,
@@ -77,7 +77,7 @@ pub struct Comparison {
 
 impl Comparison {
     /// Desired objects another Application tracks, with that application.
-    pub fn shared(&self) -> impl Iterator<Item = (&ObjectKey, &str)> {
+    pub fn shared(&self) -> impl Iterator<Item = (&ResourceKey, &str)> {
         self.desired
             .iter()
             .filter_map(|d| d.owner.as_deref().map(|o| (&d.key, o)))
@@ -443,7 +443,7 @@ pub async fn compare(
             });
         }
         let d = Desired {
-            key: ObjectKey::of(&object),
+            key: ResourceKey::of(&object),
             ar,
             namespaced,
             object,
@@ -513,7 +513,7 @@ pub async fn compare(
         let remembered = ctx
             .memo(&memo_key)
             .filter(|m| m.desired_hash == want.desired_hash && m.live_hash == want.live_hash);
-        let mut status = "Synced";
+        let mut status = SyncCode::Synced;
         // An object another Application tracks is never dry-run or applied by this one.
         d.owner = live
             .as_ref()
@@ -551,12 +551,12 @@ pub async fn compare(
                 }
                 Err(e) => {
                     problems.push(format!("{}: {}", d.key, ferry_cluster::cause(&e)));
-                    status = "Unknown";
+                    status = SyncCode::Unknown;
                     false
                 }
             },
         };
-        if status != "Unknown" && d.owner.is_none() {
+        if status != SyncCode::Unknown && d.owner.is_none() {
             ctx.remember(
                 memo_key,
                 Memo {
@@ -565,10 +565,10 @@ pub async fn compare(
                 },
             );
         }
-        if !d.in_sync && status == "Synced" {
-            status = "OutOfSync";
+        if !d.in_sync && status == SyncCode::Synced {
+            status = SyncCode::OutOfSync;
         }
-        any_out |= status != "Synced";
+        any_out |= status != SyncCode::Synced;
         let health = match &live {
             None => Some(ferry_health::Health::new(
                 ferry_health::HealthStatus::Missing,
@@ -583,15 +583,15 @@ pub async fn compare(
             kind: d.key.kind.clone(),
             namespace: d.key.namespace.clone(),
             name: d.key.name.clone(),
-            status: status.into(),
+            status,
             health: health.map(|h| HealthStatus {
-                status: h.status.as_str().into(),
+                status: h.status,
                 message: h.message,
             }),
             requires_pruning: false,
         });
     }
-    let wanted: HashMap<&ObjectKey, ()> = desired.iter().map(|d| (&d.key, ())).collect();
+    let wanted: HashMap<&ResourceKey, ()> = desired.iter().map(|d| (&d.key, ())).collect();
     // Hooks are deleted by their delete policies, never pruned.
     let prunable: Vec<LiveObject> = cache
         .managed_by(&app_name)
@@ -611,16 +611,16 @@ pub async fn compare(
             kind: p.key.kind.clone(),
             namespace: p.key.namespace.clone(),
             name: p.key.name.clone(),
-            status: "OutOfSync".into(),
+            status: SyncCode::OutOfSync,
             health: None,
             requires_pruning: true,
         });
     }
     let worst = ferry_health::aggregate(lives.iter().map(Option::as_ref));
     let sync = if any_out || !prunable.is_empty() {
-        "OutOfSync"
+        SyncCode::OutOfSync
     } else {
-        "Synced"
+        SyncCode::Synced
     };
     Ok(Comparison {
         revision: resolved.commit,
@@ -630,7 +630,7 @@ pub async fn compare(
         resources,
         sync,
         health: HealthStatus {
-            status: worst.as_str().into(),
+            status: worst,
             message: String::new(),
         },
         problems,
@@ -712,7 +712,7 @@ mod tests {
             shared_owner("claimer", &elsewhere, &theirs).as_deref(),
             Some("owner")
         );
-        let key = ObjectKey::of(&json!({"apiVersion": "v1", "kind": "ConfigMap",
+        let key = ResourceKey::of(&json!({"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": "x", "namespace": "demo"}}));
         let text = describe_shared(&key, "owner");
         assert!(

@@ -139,12 +139,12 @@ async fn held(ctx: &ControllerCtx, app: &Application, cause: String, retry: Dura
         .unwrap_or_default();
     crate::reconcile::set_condition(
         &mut status,
-        "DeletionError",
+        ferry_api::ConditionType::DeletionError,
         Some(format!(
             "the application is being deleted but its resources cannot be yet: {cause}; next attempt at {next}, or as soon as the cluster answers"
         )),
     );
-    status.health.status = "Unknown".into();
+    status.health.status = ferry_api::HealthCode::Unknown;
     status.health.message = cause;
     ctx.write_status(app, &old, status).await;
 }

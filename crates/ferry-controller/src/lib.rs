@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use ferry_api::{Application, ApplicationStatus};
-use ferry_cluster::{Cluster, Limits, LiveCache, ObjectKey, Registry};
+use ferry_cluster::{Cluster, Limits, LiveCache, Registry, ResourceKey};
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::discovery::ApiResource;
 use serde_json::{Value, json};
@@ -139,7 +139,7 @@ pub struct ControllerCtx {
     /// much each.
     apps: RwLock<HashMap<String, Box<Application>>>,
     caches: Mutex<HashMap<String, (LiveCache, watch::Sender<bool>)>>,
-    memo: Mutex<HashMap<(String, ObjectKey), Memo>>,
+    memo: Mutex<HashMap<(String, ResourceKey), Memo>>,
     failures: Mutex<HashMap<String, u32>>,
     /// When each application's next sync retry is due (a wake-up before then waits).
     retry_at: Mutex<HashMap<String, tokio::time::Instant>>,
@@ -245,11 +245,11 @@ impl ControllerCtx {
             .clone()
     }
 
-    pub fn memo(&self, key: &(String, ObjectKey)) -> Option<Memo> {
+    pub fn memo(&self, key: &(String, ResourceKey)) -> Option<Memo> {
         lock(&self.memo).get(key).cloned()
     }
 
-    pub fn remember(&self, key: (String, ObjectKey), memo: Memo) {
+    pub fn remember(&self, key: (String, ResourceKey), memo: Memo) {
         lock(&self.memo).insert(key, memo);
     }
 

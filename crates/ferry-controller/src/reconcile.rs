@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use ferry_api::{
-    Application, ApplicationCondition, ApplicationStatus, ComparedTo, InitiatedBy, Operation,
-    OperationState, RevisionHistory, SyncOptions,
+    Application, ApplicationCondition, ApplicationStatus, ComparedTo, ConditionType, HealthCode,
+    InitiatedBy, Operation, OperationPhase, OperationState, ResultCode, RevisionHistory, SyncCode,
+    SyncOptions,
 };
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
@@ -26,7 +27,11 @@ pub(crate) fn now() -> String {
 
 /// Sets (or with `None` removes) the condition `kind`, keeping its transition time while its
 /// message stays the same.
-pub(crate) fn set_condition(status: &mut ApplicationStatus, kind: &str, message: Option<String>) {
+pub(crate) fn set_condition(
+    status: &mut ApplicationStatus,
+    kind: ConditionType,
+    message: Option<String>,
+) {
     match message {
         Some(message) => match status.conditions.iter_mut().find(|c| c.type_ == kind) {
             Some(c) if c.message == message => {}
@@ -35,7 +40,7 @@ pub(crate) fn set_condition(status: &mut ApplicationStatus, kind: &str, message:
                 c.last_transition_time = Some(now());
             }
             None => status.conditions.push(ApplicationCondition {
-                type_: kind.into(),
+                type_: kind,
                 message,
                 last_transition_time: Some(now()),
             }),
@@ -63,10 +68,10 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
     {
         Ok(c) => c,
         Err(e) => {
-            status.sync.status = "Unknown".into();
+            status.sync.status = SyncCode::Unknown;
             set_condition(
                 &mut status,
-                "InvalidSpecError",
+                ConditionType::InvalidSpecError,
                 Some(format!("destination: {e}")),
             );
             if !ctx.write_status(&app, &old_status, status).await {
@@ -75,10 +80,10 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
             return poll;
         }
     };
-    set_condition(&mut status, "InvalidSpecError", None);
+    set_condition(&mut status, ConditionType::InvalidSpecError, None);
     set_condition(
         &mut status,
-        "ClusterSecretWarning",
+        ConditionType::ClusterSecretWarning,
         ctx.registry.problem_of(&cluster),
     );
     let cache = ctx.cache_for(&cluster);
@@ -93,7 +98,7 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
     let running = old_status
         .operation_state
         .clone()
-        .filter(|s| matches!(s.phase.as_str(), "Running" | "Terminating"));
+        .filter(|s| s.phase.is_running());
     let op_sync = running
         .as_ref()
         .map(|s| &s.operation)
@@ -118,12 +123,22 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
     .await
     {
         Ok(c) => c,
+        // A plugin render still running (a slow helmfile) is not an error: the status stays
+        // as it was, an operation asked for waits, and the render's end wakes the application.
+        Err(CompareError::Source(e)) if e.is_pending() => {
+            tracing::debug!(app = %name, "{e}");
+            return poll;
+        }
         Err(e) => {
             // Nothing is applied or pruned: the status says why, and what is deployed stays.
-            status.sync.status = "Unknown".into();
-            set_condition(&mut status, "ComparisonError", Some(e.to_string()));
+            status.sync.status = SyncCode::Unknown;
+            set_condition(
+                &mut status,
+                ConditionType::ComparisonError,
+                Some(e.to_string()),
+            );
             if let CompareError::Unreachable { .. } = e {
-                status.health.status = "Unknown".into();
+                status.health.status = HealthCode::Unknown;
                 status.health.message = e.to_string();
             }
             // An operation asked for ends in error; one in progress waits for the cluster.
@@ -136,7 +151,7 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
                 end(
                     &mut status,
                     &mut state,
-                    "Error",
+                    OperationPhase::Error,
                     format!("comparison failed: {e}"),
                 );
                 status.operation_state = Some(state);
@@ -154,9 +169,13 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
     } else {
         Some(cmp.problems.join("; "))
     };
-    set_condition(&mut status, "ComparisonError", problems);
-    set_condition(&mut status, "SharedResourceWarning", shared_warning(&cmp));
-    status.sync.status = cmp.sync.into();
+    set_condition(&mut status, ConditionType::ComparisonError, problems);
+    set_condition(
+        &mut status,
+        ConditionType::SharedResourceWarning,
+        shared_warning(&cmp),
+    );
+    status.sync.status = cmp.sync;
     status.sync.revision = cmp.revision.clone();
     status.sync.compared_to = Some(ComparedTo {
         source: app.spec.source.clone(),
@@ -170,7 +189,7 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
     let automated = policy.automated.clone();
     let last_synced = status.history.last().map(|h| h.revision.clone());
     let failed_here = old_status.operation_state.as_ref().is_some_and(|s| {
-        matches!(s.phase.as_str(), "Failed" | "Error")
+        s.phase.is_failure()
             && s.sync_result
                 .as_ref()
                 .is_some_and(|r| r.revision == cmp.revision)
@@ -191,13 +210,8 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
                 let drifted = if heal {
                     cmp.resources
                         .iter()
-                        .filter(|r| r.status != "Synced" && !cmp.is_shared(r))
-                        .map(|r| ferry_api::SyncOperationResource {
-                            group: r.group.clone(),
-                            kind: r.kind.clone(),
-                            name: r.name.clone(),
-                            namespace: r.namespace.clone(),
-                        })
+                        .filter(|r| r.status != SyncCode::Synced && !cmp.is_shared(r))
+                        .map(|r| ferry_api::SyncOperationResource::of(&r.key()))
                         .collect()
                 } else {
                     Vec::new()
@@ -281,7 +295,7 @@ fn actionable(cmp: &crate::compare::Comparison, prune: bool) -> bool {
     let differs = cmp
         .resources
         .iter()
-        .any(|r| r.status != "Synced" && !r.requires_pruning && !cmp.is_shared(r));
+        .any(|r| r.status != SyncCode::Synced && !r.requires_pruning && !cmp.is_shared(r));
     let prunable = prune
         && cmp.prunable.iter().any(|p| {
             !ferry_api::SyncOptions::default()
@@ -314,7 +328,7 @@ fn new_operation(operation: Operation, revision: &str) -> OperationState {
     let id = uuid::Uuid::new_v4().simple().to_string();
     OperationState {
         operation,
-        phase: "Running".into(),
+        phase: OperationPhase::Running,
         sync_id: id[..5].to_owned(),
         started_at: now(),
         sync_result: Some(ferry_api::SyncResult {
@@ -391,8 +405,8 @@ async fn drive(
         Ok((o, _unknown)) => o,
         Err(e) => {
             let msg = format!("syncOptions: {e}");
-            set_condition(status, "InvalidSpecError", Some(msg.clone()));
-            return end(status, state, "Failed", msg);
+            set_condition(status, ConditionType::InvalidSpecError, Some(msg.clone()));
+            return end(status, state, OperationPhase::Failed, msg);
         }
     };
     if new && cmp.desired.is_empty() && !cmp.prunable.is_empty() && !allow_empty {
@@ -400,8 +414,8 @@ async fn drive(
             "refusing to sync: the source rendered no resources and allowEmpty is not set; {} resources were left in place",
             cmp.prunable.len()
         );
-        set_condition(status, "SyncError", Some(msg.clone()));
-        return end(status, state, "Failed", msg);
+        set_condition(status, ConditionType::SyncError, Some(msg.clone()));
+        return end(status, state, OperationPhase::Failed, msg);
     }
     // FailOnSharedResource: a sync that would have to write another application's object
     // fails, naming it, before anything is applied (Argo CD's message).
@@ -413,13 +427,13 @@ async fn drive(
         let msg = format!(
             "Shared resource found: {key} is already part of application {owner} (FailOnSharedResource=true)"
         );
-        return end(status, state, "Failed", msg);
+        return end(status, state, OperationPhase::Failed, msg);
     }
     if sync_op.dry_run {
         return end(
             status,
             state,
-            "Succeeded",
+            OperationPhase::Succeeded,
             "dry run: nothing applied".into(),
         );
     }
@@ -437,12 +451,12 @@ async fn drive(
         Ok(t) => t,
         Err(e) => {
             let msg = e.to_string();
-            set_condition(status, "SyncError", Some(msg.clone()));
-            return end(status, state, "Failed", msg);
+            set_condition(status, ConditionType::SyncError, Some(msg.clone()));
+            return end(status, state, OperationPhase::Failed, msg);
         }
     };
     let hold = ctx.retry_wait(&name);
-    if state.phase == "Terminating" {
+    if state.phase == OperationPhase::Terminating {
         run.terminate(state).await;
     } else if !hold.is_zero() {
         // A retry waits out its backoff, whatever woke the application meanwhile.
@@ -474,7 +488,7 @@ async fn drive(
         }
     }
     // Finished: retry a failure when the policy allows it.
-    if state.phase == "Failed" && state.message != "operation terminated" {
+    if state.phase == OperationPhase::Failed && state.message != "operation terminated" {
         let attempt = state.retry_count + 1;
         if let Some(delay) = retry_delay(policy.retry.as_ref(), attempt) {
             let msg = format!(
@@ -483,10 +497,10 @@ async fn drive(
                 state.message
             );
             tracing::info!(app = %name, "{msg}");
-            set_condition(status, "SyncError", Some(msg.clone()));
+            set_condition(status, ConditionType::SyncError, Some(msg.clone()));
             ctx.retry_after(&name, delay);
             state.retry_count = attempt;
-            state.phase = "Running".into();
+            state.phase = OperationPhase::Running;
             state.message = msg;
             if let Some(r) = state.sync_result.as_mut() {
                 r.resources.clear();
@@ -494,18 +508,18 @@ async fn drive(
             return Step::Wait(delay.max(Duration::from_millis(100)));
         }
     }
-    let phase = state.phase.clone();
+    let phase = state.phase;
     let mut message = state.message.clone();
     let left = cmp
         .shared()
         .filter(|(key, _)| crate::operation::selected(&sync_op.resources, key))
         .count();
-    if phase == "Succeeded" && left > 0 {
+    if phase == OperationPhase::Succeeded && left > 0 {
         message = format!(
             "{message}; left {left} resources tracked by other applications as they are (see SharedResourceWarning)"
         );
     }
-    if phase == "Succeeded" {
+    if phase == OperationPhase::Succeeded {
         after_sync(status, cmp, &fresh, state);
         let id = status.history.last().map_or(0, |h| h.id + 1);
         status.history.push(RevisionHistory {
@@ -522,7 +536,7 @@ async fn drive(
         let extra = status.history.len().saturating_sub(limit);
         status.history.drain(..extra);
     }
-    end(status, state, &phase, message)
+    end(status, state, phase, message)
 }
 
 /// The status as the sync left it, without waiting for the next comparison: resources it
@@ -530,7 +544,7 @@ async fn drive(
 fn after_sync(
     status: &mut ApplicationStatus,
     cmp: &crate::compare::Comparison,
-    fresh: &std::collections::HashMap<ferry_cluster::ObjectKey, Value>,
+    fresh: &std::collections::HashMap<ferry_cluster::ResourceKey, Value>,
     state: &OperationState,
 ) {
     let results = state
@@ -541,32 +555,20 @@ fn after_sync(
     let outcome = |r: &ferry_api::ResourceStatus| {
         results
             .iter()
-            .find(|x| {
-                x.hook_type.is_empty()
-                    && x.group == r.group
-                    && x.kind == r.kind
-                    && x.namespace == r.namespace
-                    && x.name == r.name
-            })
-            .map(|x| x.status.as_str())
+            .find(|x| x.hook_type.is_none() && x.key() == r.key())
+            .and_then(|x| x.status)
     };
     status
         .resources
-        .retain(|r| !(r.requires_pruning && outcome(r) == Some("Pruned")));
+        .retain(|r| !(r.requires_pruning && outcome(r) == Some(ResultCode::Pruned)));
     for r in status.resources.iter_mut().filter(|r| !r.requires_pruning) {
-        if outcome(r) != Some("Synced") {
+        if outcome(r) != Some(ResultCode::Synced) {
             continue;
         }
-        r.status = "Synced".into();
-        let key = ferry_cluster::ObjectKey {
-            group: r.group.clone(),
-            kind: r.kind.clone(),
-            namespace: r.namespace.clone(),
-            name: r.name.clone(),
-        };
-        if let Some(h) = fresh.get(&key).and_then(ferry_health::assess) {
+        r.status = SyncCode::Synced;
+        if let Some(h) = fresh.get(&r.key()).and_then(ferry_health::assess) {
             r.health = Some(ferry_api::HealthStatus {
-                status: h.status.as_str().into(),
+                status: h.status,
                 message: h.message,
             });
         }
@@ -574,30 +576,30 @@ fn after_sync(
     if status
         .resources
         .iter()
-        .all(|r| r.status == "Synced" && !r.requires_pruning)
+        .all(|r| r.status == SyncCode::Synced && !r.requires_pruning)
     {
-        status.sync.status = "Synced".into();
+        status.sync.status = SyncCode::Synced;
     }
     let lives = cmp
         .desired
         .iter()
         .zip(&cmp.lives)
         .map(|(d, l)| fresh.get(&d.key).or(l.as_ref()));
-    status.health.status = ferry_health::aggregate(lives).as_str().into();
+    status.health.status = ferry_health::aggregate(lives);
 }
 
 fn end(
     status: &mut ApplicationStatus,
     state: &mut OperationState,
-    phase: &str,
+    phase: OperationPhase,
     message: String,
 ) -> Step {
     set_condition(
         status,
-        "SyncError",
-        (phase != "Succeeded").then(|| message.clone()),
+        ConditionType::SyncError,
+        (phase != OperationPhase::Succeeded).then(|| message.clone()),
     );
-    state.phase = phase.into();
+    state.phase = phase;
     state.message = message;
     state.finished_at = Some(now());
     Step::Finished

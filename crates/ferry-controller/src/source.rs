@@ -43,6 +43,20 @@ pub enum SourceError {
     },
 }
 
+impl SourceError {
+    /// A plugin render of this source is running or waits for a slot: not a failure, just
+    /// not done yet (the application is woken when it ends).
+    pub fn is_pending(&self) -> bool {
+        matches!(
+            self,
+            SourceError::Plugin {
+                source: PluginRunError::Running { .. } | PluginRunError::Queued { .. },
+                ..
+            }
+        )
+    }
+}
+
 /// `(repository URL, revision)`.
 type RevisionKey = (String, String);
 

@@ -379,7 +379,10 @@ mod tests {
         let app = application_of(o).expect("valid");
         assert_eq!(app.metadata.name.as_deref(), Some("web"));
         assert_eq!(app.spec.source.path, "web");
-        assert_eq!(app.status.map(|s| s.sync.status), Some("Synced".into()));
+        assert_eq!(
+            app.status.map(|s| s.sync.status),
+            Some(ferry_api::SyncCode::Synced)
+        );
         assert!(app.operation.is_none());
         let bad: DynamicObject = serde_json::from_value(json!({
             "apiVersion": "ferry.dev/v1alpha1", "kind": "Application",

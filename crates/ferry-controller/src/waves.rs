@@ -8,38 +8,11 @@
 
 use std::collections::BTreeMap;
 
-use ferry_cluster::ObjectKey;
+use ferry_cluster::ResourceKey;
 use serde_json::Value;
 
-/// A phase of a sync.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Phase {
-    PreSync,
-    Sync,
-    PostSync,
-    SyncFail,
-}
-
-impl Phase {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::PreSync => "PreSync",
-            Phase::Sync => "Sync",
-            Phase::PostSync => "PostSync",
-            Phase::SyncFail => "SyncFail",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Phase> {
-        match s {
-            "PreSync" => Some(Phase::PreSync),
-            "Sync" => Some(Phase::Sync),
-            "PostSync" => Some(Phase::PostSync),
-            "SyncFail" => Some(Phase::SyncFail),
-            _ => None,
-        }
-    }
-}
+/// The phase of a sync (Argo CD's `SyncPhase`), shared with the status vocabulary.
+pub use ferry_core::SyncPhase as Phase;
 
 /// When a hook object is deleted (Argo CD's `hook-delete-policy`; none given means
 /// `BeforeHookCreation`).
@@ -232,7 +205,7 @@ pub struct Task {
     pub action: Action,
     /// Index into the comparison's `desired`, `hooks` or `prunable`, by `action`.
     pub index: usize,
-    pub key: ObjectKey,
+    pub key: ResourceKey,
     pub kind_rank: usize,
 }
 
@@ -245,7 +218,7 @@ impl Task {
 /// An object the plan is made of: its key and the object (rendered, or live for prunes).
 #[derive(Debug, Clone, Copy)]
 pub struct Item<'a> {
-    pub key: &'a ObjectKey,
+    pub key: &'a ResourceKey,
     pub object: &'a Value,
 }
 
@@ -344,13 +317,13 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn obj(api: &str, kind: &str, name: &str, annotations: Value) -> (ObjectKey, Value) {
+    fn obj(api: &str, kind: &str, name: &str, annotations: Value) -> (ResourceKey, Value) {
         let o = json!({"apiVersion": api, "kind": kind,
             "metadata": {"name": name, "namespace": "ns", "annotations": annotations}});
-        (ObjectKey::of(&o), o)
+        (ResourceKey::of(&o), o)
     }
 
-    fn items(v: &[(ObjectKey, Value)]) -> Vec<Item<'_>> {
+    fn items(v: &[(ResourceKey, Value)]) -> Vec<Item<'_>> {
         v.iter().map(|(key, object)| Item { key, object }).collect()
     }
 

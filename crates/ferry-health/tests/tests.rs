@@ -52,7 +52,7 @@ fn every_status_is_covered_by_some_fixture() {
             seen.push(status.to_string());
         }
     }
-    for status in HealthStatus::ALL {
+    for &status in HealthStatus::ALL {
         if status != HealthStatus::Missing {
             assert!(
                 seen.iter().any(|s| s == status.as_str()),

@@ -217,12 +217,12 @@ pub async fn run(args: AppArgs) -> anyhow::Result<()> {
                     app.metadata.name.clone().unwrap_or_default(),
                     destination(&app),
                     app.spec.destination.namespace.clone().unwrap_or_default(),
-                    s.sync.status.clone(),
-                    s.health.status.clone(),
+                    s.sync.status.to_string(),
+                    s.health.status.to_string(),
                     short(&s.sync.revision).to_owned(),
                     s.conditions
                         .iter()
-                        .map(|c| c.type_.clone())
+                        .map(|c| c.type_.to_string())
                         .collect::<Vec<_>>()
                         .join(","),
                 ]);
@@ -313,10 +313,10 @@ pub async fn run(args: AppArgs) -> anyhow::Result<()> {
                     kind,
                     r.namespace.clone(),
                     r.name.clone(),
-                    r.status.clone(),
+                    r.status.to_string(),
                     r.health
                         .as_ref()
-                        .map(|h| h.status.clone())
+                        .map(|h| h.status.to_string())
                         .unwrap_or_default(),
                     if r.requires_pruning {
                         "requires pruning".into()
@@ -420,7 +420,7 @@ pub async fn run(args: AppArgs) -> anyhow::Result<()> {
                 .status
                 .as_ref()
                 .and_then(|s| s.operation_state.as_ref())
-                .is_some_and(|o| o.phase == "Running");
+                .is_some_and(|o| o.phase == ferry_api::OperationPhase::Running);
             if !running {
                 bail!("{name} has no running operation");
             }
@@ -513,7 +513,7 @@ async fn sync(
         .status
         .as_ref()
         .and_then(|s| s.operation_state.as_ref())
-        .filter(|o| o.phase == "Running" || o.phase == "Terminating")
+        .filter(|o| o.phase.is_running())
     {
         bail!(
             "{name} has an operation in progress (started {}: {}); wait for it or stop it with `ferry app terminate-op {name}`",
@@ -574,19 +574,23 @@ async fn sync(
             } else {
                 format!("{}.{}", r.kind, r.group)
             };
-            let hook = if r.hook_type.is_empty() {
-                String::new()
-            } else {
-                format!(" ({} hook {})", r.hook_type, r.hook_phase)
+            let hook = match (r.hook_type, r.hook_phase) {
+                (Some(t), Some(p)) => format!(" ({t} hook {p})"),
+                (Some(t), None) => format!(" ({t} hook)"),
+                _ => String::new(),
             };
             println!(
                 "  {:<10} {:<8} {kind} {}/{}{hook} {}",
-                r.status, r.sync_phase, r.namespace, r.name, r.message
+                r.status.map(|c| c.as_str()).unwrap_or_default(),
+                r.sync_phase.map(|c| c.as_str()).unwrap_or_default(),
+                r.namespace,
+                r.name,
+                r.message
             );
         }
         println!("{}: {}", op.phase, op.message);
-        if op.phase != "Succeeded" {
-            bail!("sync of {name} {}", op.phase.to_lowercase());
+        if op.phase != ferry_api::OperationPhase::Succeeded {
+            bail!("sync of {name} {}", op.phase.as_str().to_lowercase());
         }
         return Ok(());
     }

@@ -165,7 +165,7 @@ pub async fn run(args: AppSetArgs) -> anyhow::Result<()> {
                     r.status.clone().unwrap_or_default(),
                     r.health
                         .as_ref()
-                        .map(|h| h.status.clone())
+                        .map(|h| h.status.to_string())
                         .unwrap_or_default(),
                 ]);
             }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use ferry_api::Application;
-use ferry_cluster::{Limits, ObjectKey, Registry};
+use ferry_cluster::{Limits, Registry, ResourceKey};
 use ferry_controller::compare::{Desired, apply, describe_shared, place, shared_owner};
 use ferry_controller::source::Sources;
 use kube::api::{Api, DynamicObject, ListParams};
@@ -77,7 +77,7 @@ pub async fn diff(mgmt: &MgmtArgs, apps: &Api<DynamicObject>, name: &str) -> any
         let namespaced = caps.scope == Scope::Namespaced;
         let object = place(name, item.object.clone(), &ar, namespaced, &default_ns);
         let d = Desired {
-            key: ObjectKey::of(&object),
+            key: ResourceKey::of(&object),
             ar: ar.clone(),
             namespaced,
             object,

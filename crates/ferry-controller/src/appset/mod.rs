@@ -72,7 +72,7 @@ struct Known {
     app: Option<Box<Application>>,
     /// uid of the ApplicationSet that controls it.
     owner: Option<String>,
-    sync: Option<String>,
+    sync: Option<ferry_api::SyncCode>,
     health: Option<HealthStatus>,
 }
 
@@ -235,7 +235,7 @@ impl AppSetCtx {
         let owner = controlling_set(app);
         let name = app.metadata.name.clone().unwrap_or_default();
         let status = app.status.as_ref();
-        let sync = status.map(|s| s.sync.status.clone());
+        let sync = status.map(|s| s.sync.status);
         let health = status.map(|s| s.health.clone());
         // Decided under the lock, queued after it (queueing reads the sets). A status
         // change copies nothing.

@@ -596,10 +596,8 @@ fn resources_of(
             let known = apps.get(n);
             ApplicationSetResource {
                 name: n.clone(),
-                status: known.and_then(|k| k.sync.clone()).filter(|s| !s.is_empty()),
-                health: known
-                    .and_then(|k| k.health.clone())
-                    .filter(|h| !h.status.is_empty()),
+                status: known.and_then(|k| k.sync).map(|s| s.as_str().to_owned()),
+                health: known.and_then(|k| k.health.clone()),
             }
         })
         .collect()

@@ -11,9 +11,10 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use ferry_api::{
-    OperationState, Propagation, ResourceResult, SyncOperationResource, SyncOptions, SyncResult,
+    HookPhase, OperationPhase, OperationState, Propagation, ResourceResult, ResultCode,
+    SyncOperationResource, SyncOptions, SyncResult,
 };
-use ferry_cluster::{Cluster, LiveCache, ObjectKey};
+use ferry_cluster::{Cluster, LiveCache, ResourceKey};
 use ferry_health::HealthStatus as H;
 use serde_json::Value;
 
@@ -49,40 +50,25 @@ pub enum Progress {
 const WAIT: Duration = Duration::from_secs(1);
 
 /// Whether a sync of `sel` (empty: everything) touches `key`.
-pub(crate) fn selected(sel: &[SyncOperationResource], key: &ObjectKey) -> bool {
+pub(crate) fn selected(sel: &[SyncOperationResource], key: &ResourceKey) -> bool {
     sel.is_empty()
-        || sel.iter().any(|r| {
-            r.group == key.group
-                && r.kind == key.kind
-                && r.name == key.name
-                && (r.namespace.is_empty() || r.namespace == key.namespace)
-        })
+        || sel
+            .iter()
+            .any(|r| key.matches(&r.group, &r.kind, &r.namespace, &r.name))
 }
 
-fn result_for(task: &Task, key: &ObjectKey, version: &str) -> ResourceResult {
+fn result_for(task: &Task, key: &ResourceKey, version: &str) -> ResourceResult {
     ResourceResult {
         group: key.group.clone(),
         version: version.into(),
         kind: key.kind.clone(),
         namespace: key.namespace.clone(),
         name: key.name.clone(),
-        sync_phase: task.phase().as_str().into(),
+        sync_phase: Some(task.phase()),
         sync_wave: task.group.wave(),
-        hook_type: if task.action == Action::Hook {
-            task.phase().as_str().into()
-        } else {
-            String::new()
-        },
+        hook_type: (task.action == Action::Hook).then(|| task.phase()),
         ..Default::default()
     }
-}
-
-fn same(r: &ResourceResult, phase: Phase, key: &ObjectKey) -> bool {
-    r.sync_phase == phase.as_str()
-        && r.group == key.group
-        && r.kind == key.kind
-        && r.namespace == key.namespace
-        && r.name == key.name
 }
 
 /// The items of `(index, item)` pairs.
@@ -90,18 +76,9 @@ fn items_of<'a>(v: &[(usize, Item<'a>)]) -> Vec<Item<'a>> {
     v.iter().map(|(_, i)| *i).collect()
 }
 
-/// The object a recorded result names.
-fn result_key(r: &ResourceResult) -> ObjectKey {
-    ObjectKey {
-        group: r.group.clone(),
-        kind: r.kind.clone(),
-        namespace: r.namespace.clone(),
-        name: r.name.clone(),
-    }
-}
-
-fn is_failure(r: &ResourceResult) -> bool {
-    r.status == "SyncFailed" || r.hook_phase == "Failed" || r.hook_phase == "Error"
+/// A failure outside the `SyncFail` phase: what makes a sync fail.
+fn failed_outside_sync_fail(r: &ResourceResult) -> bool {
+    r.sync_phase != Some(Phase::SyncFail) && r.is_failure()
 }
 
 fn short(list: &[String]) -> String {
@@ -161,7 +138,7 @@ impl Run<'_> {
 
     /// The live object of `key`: the answer to this reconcile's own write when there is
     /// one (the watch cache may not have it yet), else the watch cache's.
-    fn live(&self, key: &ObjectKey, fresh: &HashMap<ObjectKey, Value>) -> Option<Value> {
+    fn live(&self, key: &ResourceKey, fresh: &HashMap<ResourceKey, Value>) -> Option<Value> {
         fresh
             .get(key)
             .cloned()
@@ -174,19 +151,22 @@ impl Run<'_> {
         results: &mut [ResourceResult],
         tasks: &[Task],
         sync_id: &str,
-        fresh: &HashMap<ObjectKey, Value>,
+        fresh: &HashMap<ResourceKey, Value>,
     ) -> Vec<String> {
         let mut running = Vec::new();
-        for r in results.iter_mut().filter(|r| r.hook_phase == "Running") {
-            let key = result_key(r);
+        for r in results
+            .iter_mut()
+            .filter(|r| r.hook_phase == Some(HookPhase::Running))
+        {
+            let key = r.key();
             let live = match self.live(&key, fresh) {
                 Some(live) => live,
                 // Not seen by the watch yet, or deleted by someone: ask the cluster.
                 None => match self.fetch(r).await {
                     Ok(Some(live)) => live,
                     Ok(None) => {
-                        r.hook_phase = "Failed".into();
-                        r.status = "SyncFailed".into();
+                        r.hook_phase = Some(HookPhase::Failed);
+                        r.status = Some(ResultCode::SyncFailed);
                         r.message = "the hook's object was deleted before it finished".into();
                         continue;
                     }
@@ -198,35 +178,35 @@ impl Run<'_> {
                 },
             };
             let (phase, message) = match ferry_health::assess(&live) {
-                None => ("Succeeded", "created".to_owned()),
+                None => (HookPhase::Succeeded, "created".to_owned()),
                 Some(h) => match h.status {
-                    H::Healthy => ("Succeeded", h.message),
-                    H::Degraded => ("Failed", h.message),
-                    _ => ("Running", h.message),
+                    H::Healthy => (HookPhase::Succeeded, h.message),
+                    H::Degraded => (HookPhase::Failed, h.message),
+                    _ => (HookPhase::Running, h.message),
                 },
             };
-            if phase == "Running" {
+            if phase == HookPhase::Running {
                 running.push(format!("hook {} {}", r.kind, r.name));
                 continue;
             }
-            r.hook_phase = phase.into();
+            r.hook_phase = Some(phase);
             r.message = if message.is_empty() {
-                phase.to_lowercase()
+                phase.as_str().to_lowercase()
             } else {
                 message
             };
-            if phase == "Failed" {
-                r.status = "SyncFailed".into();
+            if phase == HookPhase::Failed {
+                r.status = Some(ResultCode::SyncFailed);
             }
             // Delete policies.
             let task = tasks
                 .iter()
-                .find(|t| t.action == Action::Hook && same(r, t.phase(), &self.key_of(t, sync_id)));
+                .find(|t| t.action == Action::Hook && r.is_of(t.phase(), &self.key_of(t, sync_id)));
             if let Some(task) = task {
                 let d = &self.cmp.hooks[task.index];
                 let policy = waves::delete_policy(&d.object);
-                let delete = (phase == "Succeeded" && policy.hook_succeeded)
-                    || (phase == "Failed" && policy.hook_failed);
+                let delete = (phase == HookPhase::Succeeded && policy.hook_succeeded)
+                    || (phase == HookPhase::Failed && policy.hook_failed);
                 let api = self.cluster.api(&d.ar, d.namespaced, &key.namespace);
                 if delete
                     && let Err(e) = self.delete(&api, &key.name, Propagation::Background).await
@@ -245,21 +225,21 @@ impl Run<'_> {
         group: GroupId,
         tasks: &[&Task],
         results: &mut [ResourceResult],
-        fresh: &HashMap<ObjectKey, Value>,
+        fresh: &HashMap<ResourceKey, Value>,
     ) -> Vec<String> {
         let mut waiting = Vec::new();
         for r in results.iter_mut().filter(|r| {
-            r.hook_type.is_empty()
+            r.hook_type.is_none()
                 && tasks
                     .iter()
-                    .any(|t| t.action != Action::Hook && same(r, t.phase(), &t.key))
+                    .any(|t| t.action != Action::Hook && r.is_of(t.phase(), &t.key))
         }) {
-            let key = result_key(r);
-            match r.status.as_str() {
-                "Pruned" if group.stage == 2 && self.cache.get(&key).is_some() => {
+            let key = r.key();
+            match r.status {
+                Some(ResultCode::Pruned) if group.stage == 2 && self.cache.get(&key).is_some() => {
                     waiting.push(format!("deletion of {} {}", r.kind, r.name));
                 }
-                "Synced" if group.stage != 2 => {
+                Some(ResultCode::Synced) if group.stage != 2 => {
                     let health = match self.live(&key, fresh) {
                         None => Some(ferry_health::Health::new(H::Missing, "")),
                         Some(l) => ferry_health::assess(&l),
@@ -269,7 +249,7 @@ impl Run<'_> {
                         Some(h) => match h.status {
                             H::Healthy | H::Suspended => {}
                             H::Degraded => {
-                                r.status = "SyncFailed".into();
+                                r.status = Some(ResultCode::SyncFailed);
                                 r.message = format!("Degraded after sync: {}", h.message);
                             }
                             other => waiting.push(format!(
@@ -292,7 +272,7 @@ impl Run<'_> {
         &self,
         state: &mut OperationState,
         tasks: &[Task],
-        fresh: &mut HashMap<ObjectKey, Value>,
+        fresh: &mut HashMap<ResourceKey, Value>,
     ) -> Progress {
         let sync_id = state.sync_id.clone();
         let revision = self.cmp.revision.clone();
@@ -305,25 +285,24 @@ impl Run<'_> {
         // Namespaces asked for by CreateNamespace come before everything.
         if self.options.create_namespace
             && let Some(ns) = self.dest_ns.filter(|n| !n.is_empty())
-            && !result
-                .resources
-                .iter()
-                .any(|r| r.kind == "Namespace" && r.name == ns && r.sync_phase == "PreSync")
+            && !result.resources.iter().any(|r| {
+                r.kind == "Namespace" && r.name == ns && r.sync_phase == Some(Phase::PreSync)
+            })
         {
             let mut r = ResourceResult {
                 version: "v1".into(),
                 kind: "Namespace".into(),
                 name: ns.into(),
-                sync_phase: "PreSync".into(),
+                sync_phase: Some(Phase::PreSync),
                 ..Default::default()
             };
             match tasks::create_namespace(self.cluster, ns).await {
                 Ok(()) => {
-                    r.status = "Synced".into();
+                    r.status = Some(ResultCode::Synced);
                     r.message = "namespace created".into();
                 }
                 Err(e) => {
-                    r.status = "SyncFailed".into();
+                    r.status = Some(ResultCode::SyncFailed);
                     r.message = ferry_cluster::cause(&e);
                 }
             }
@@ -339,12 +318,9 @@ impl Run<'_> {
             }
             let done = |t: &Task, rs: &[ResourceResult]| {
                 let key = self.key_of(t, &sync_id);
-                rs.iter().any(|r| same(r, t.phase(), &key))
+                rs.iter().any(|r| r.is_of(t.phase(), &key))
             };
-            let failed = result
-                .resources
-                .iter()
-                .any(|r| r.sync_phase != "SyncFail" && is_failure(r));
+            let failed = result.resources.iter().any(failed_outside_sync_fail);
             let pending = groups
                 .iter()
                 .filter(|(g, _)| (g.phase == Phase::SyncFail) == failed)
@@ -357,10 +333,7 @@ impl Run<'_> {
             if let Some(prev) = last.or_else(|| previous_group(&groups, group)) {
                 let prev_tasks = groups.get(&prev).map(Vec::as_slice).unwrap_or_default();
                 let waiting = self.check_group(prev, prev_tasks, &mut result.resources, fresh);
-                let now_failed = result
-                    .resources
-                    .iter()
-                    .any(|r| r.sync_phase != "SyncFail" && is_failure(r));
+                let now_failed = result.resources.iter().any(failed_outside_sync_fail);
                 if now_failed != failed {
                     continue;
                 }
@@ -405,18 +378,18 @@ impl Run<'_> {
             for r in result
                 .resources
                 .iter_mut()
-                .filter(|r| r.hook_phase == "Running")
+                .filter(|r| r.hook_phase == Some(HookPhase::Running))
             {
                 if let Ok(api) = self.api_of_result(r).await
                     && let Err(e) = self.delete(&api, &r.name, Propagation::Background).await
                 {
-                    tracing::warn!(hook = %result_key(r), error = %e, "deleting a running hook failed");
+                    tracing::warn!(hook = %r.key(), error = %e, "deleting a running hook failed");
                 }
-                r.hook_phase = "Terminating".into();
+                r.hook_phase = Some(HookPhase::Terminating);
                 r.message = "terminated".into();
             }
         }
-        state.phase = "Failed".into();
+        state.phase = OperationPhase::Failed;
         state.message = "operation terminated".into();
     }
 }
@@ -441,7 +414,7 @@ fn finish(state: &mut OperationState, failed: bool) {
     if failed {
         let first = resources
             .iter()
-            .find(|r| r.sync_phase != "SyncFail" && is_failure(r))
+            .find(|r| failed_outside_sync_fail(r))
             .map(|r| {
                 let ns = if r.namespace.is_empty() {
                     String::new()
@@ -453,18 +426,21 @@ fn finish(state: &mut OperationState, failed: bool) {
             .unwrap_or_default();
         let n = resources
             .iter()
-            .filter(|r| r.sync_phase != "SyncFail" && is_failure(r))
+            .filter(|r| failed_outside_sync_fail(r))
             .count();
-        state.phase = "Failed".into();
+        state.phase = OperationPhase::Failed;
         state.message = format!("{n} resources failed to sync; first: {first}");
     } else {
         let applied = resources
             .iter()
-            .filter(|r| r.status == "Synced" && r.hook_type.is_empty())
+            .filter(|r| r.status == Some(ResultCode::Synced) && r.hook_type.is_none())
             .count();
-        let pruned = resources.iter().filter(|r| r.status == "Pruned").count();
-        let hooks = resources.iter().filter(|r| !r.hook_type.is_empty()).count();
-        state.phase = "Succeeded".into();
+        let pruned = resources
+            .iter()
+            .filter(|r| r.status == Some(ResultCode::Pruned))
+            .count();
+        let hooks = resources.iter().filter(|r| r.hook_type.is_some()).count();
+        state.phase = OperationPhase::Succeeded;
         state.message = if hooks > 0 {
             format!("successfully synced {applied} resources, pruned {pruned}, ran {hooks} hooks")
         } else {

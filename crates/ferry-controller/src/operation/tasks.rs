@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use ferry_api::{Propagation, ResourceResult};
-use ferry_cluster::{Cluster, ObjectKey};
+use ferry_api::{HookPhase, Propagation, ResourceResult, ResultCode};
+use ferry_cluster::{Cluster, ResourceKey};
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
@@ -30,7 +30,7 @@ impl Run<'_> {
 
     /// The object a hook task creates: named by [`Self::hook_name`], with the annotation
     /// naming this operation and phase.
-    fn hook_object(&self, task: &Task, sync_id: &str) -> (ObjectKey, Value) {
+    fn hook_object(&self, task: &Task, sync_id: &str) -> (ResourceKey, Value) {
         let d = &self.cmp.hooks[task.index];
         let mut obj = d.object.clone();
         obj["metadata"]["name"] = json!(self.hook_name(task, sync_id));
@@ -41,13 +41,13 @@ impl Run<'_> {
             json!(format!("{sync_id}-{}", task.phase().as_str()));
         let ns = d.key.namespace.clone();
         let obj = place(self.app_name, obj, &d.ar, d.namespaced, &ns);
-        (ObjectKey::of(&obj), obj)
+        (ResourceKey::of(&obj), obj)
     }
 
     /// The key of the object a task writes.
-    pub(super) fn key_of(&self, task: &Task, sync_id: &str) -> ObjectKey {
+    pub(super) fn key_of(&self, task: &Task, sync_id: &str) -> ResourceKey {
         match task.action {
-            Action::Hook => ObjectKey {
+            Action::Hook => ResourceKey {
                 name: self.hook_name(task, sync_id),
                 ..task.key.clone()
             },
@@ -124,7 +124,7 @@ impl Run<'_> {
     async fn delete_before_creation(
         &self,
         d: &Desired,
-        key: &ObjectKey,
+        key: &ResourceKey,
         sync_mark: &str,
     ) -> Result<(), String> {
         let api = self.cluster.api(&d.ar, d.namespaced, &key.namespace);
@@ -160,7 +160,7 @@ impl Run<'_> {
         &self,
         task: &Task,
         sync_id: &str,
-    ) -> (ResourceResult, Option<(ObjectKey, Value)>) {
+    ) -> (ResourceResult, Option<(ResourceKey, Value)>) {
         match task.action {
             Action::Apply => self.apply_task(task).await,
             Action::Hook => self.hook_task(task, sync_id).await,
@@ -168,7 +168,7 @@ impl Run<'_> {
         }
     }
 
-    async fn apply_task(&self, task: &Task) -> (ResourceResult, Option<(ObjectKey, Value)>) {
+    async fn apply_task(&self, task: &Task) -> (ResourceResult, Option<(ResourceKey, Value)>) {
         let d = &self.cmp.desired[task.index];
         let mut r = result_for(task, &d.key, &d.ar.version);
         // Taken by another application since the comparison (a sync of several steps):
@@ -178,7 +178,7 @@ impl Run<'_> {
             .get(&d.key)
             .and_then(|l| crate::compare::shared_owner(self.app_name, &d.object, &l.tracking))
         {
-            r.status = "SyncFailed".into();
+            r.status = Some(ResultCode::SyncFailed);
             r.message = crate::compare::describe_shared(&d.key, &owner);
             return (r, None);
         }
@@ -187,7 +187,7 @@ impl Run<'_> {
             .await
         {
             Ok(live) => {
-                r.status = "Synced".into();
+                r.status = Some(ResultCode::Synced);
                 r.message = if d.in_sync { "unchanged" } else { "applied" }.into();
                 if d.pending_kind {
                     self.cache.ensure_watch(&d.ar, Duration::from_secs(5)).await;
@@ -195,7 +195,7 @@ impl Run<'_> {
                 (r, Some((d.key.clone(), live)))
             }
             Err(e) => {
-                r.status = "SyncFailed".into();
+                r.status = Some(ResultCode::SyncFailed);
                 r.message = ferry_cluster::cause(&e);
                 (r, None)
             }
@@ -206,7 +206,7 @@ impl Run<'_> {
         &self,
         task: &Task,
         sync_id: &str,
-    ) -> (ResourceResult, Option<(ObjectKey, Value)>) {
+    ) -> (ResourceResult, Option<(ResourceKey, Value)>) {
         let d = &self.cmp.hooks[task.index];
         let (key, obj) = self.hook_object(task, sync_id);
         let mut r = result_for(task, &key, &d.ar.version);
@@ -214,22 +214,22 @@ impl Run<'_> {
         if waves::delete_policy(&obj).before_hook_creation
             && let Err(e) = self.delete_before_creation(d, &key, &mark).await
         {
-            r.status = "SyncFailed".into();
-            r.hook_phase = "Failed".into();
+            r.status = Some(ResultCode::SyncFailed);
+            r.hook_phase = Some(HookPhase::Failed);
             r.message = e;
             return (r, None);
         }
         match self.apply_object(d, &obj, &key.name, &key.namespace).await {
             Ok(live) => {
                 self.cache.ensure_watch(&d.ar, Duration::from_secs(5)).await;
-                r.status = "Synced".into();
-                r.hook_phase = "Running".into();
+                r.status = Some(ResultCode::Synced);
+                r.hook_phase = Some(HookPhase::Running);
                 r.message = "created".into();
                 (r, Some((key, live)))
             }
             Err(e) => {
-                r.status = "SyncFailed".into();
-                r.hook_phase = "Failed".into();
+                r.status = Some(ResultCode::SyncFailed);
+                r.hook_phase = Some(HookPhase::Failed);
                 r.message = ferry_cluster::cause(&e);
                 (r, None)
             }
@@ -241,13 +241,13 @@ impl Run<'_> {
         let (group, version) = p.group_version();
         let mut r = result_for(task, &p.key, version);
         if !self.prune {
-            r.status = "PruneSkipped".into();
+            r.status = Some(ResultCode::PruneSkipped);
             r.message = "pruning is not enabled".into();
             return r;
         }
         let opts = self.options.of_object(&p.object);
         if opts.no_prune {
-            r.status = "PruneSkipped".into();
+            r.status = Some(ResultCode::PruneSkipped);
             r.message = "the resource says Prune=false".into();
             return r;
         }
@@ -264,11 +264,11 @@ impl Run<'_> {
         };
         match outcome {
             Ok(()) => {
-                r.status = "Pruned".into();
+                r.status = Some(ResultCode::Pruned);
                 r.message = "pruned".into();
             }
             Err(e) => {
-                r.status = "SyncFailed".into();
+                r.status = Some(ResultCode::SyncFailed);
                 r.message = e;
             }
         }

@@ -232,9 +232,10 @@ async fn wait_synced(
     let total = names.len();
     let ready = |n: &str, a: &ferry_api::Application| {
         names.contains(n)
-            && a.status
-                .as_ref()
-                .is_some_and(|s| s.sync.status == "Synced" && s.health.status == "Healthy")
+            && a.status.as_ref().is_some_and(|s| {
+                s.sync.status == ferry_api::SyncCode::Synced
+                    && s.health.status == ferry_api::HealthCode::Healthy
+            })
     };
     let (mut best, mut since) = (0, Instant::now());
     loop {
