@@ -55,6 +55,9 @@ pub const IN_CLUSTER_SERVER: &str = "https://kubernetes.default.svc";
 pub const ARGOCD_PREFIX: &str = "argocd.argoproj.io/";
 /// Prefix of Ferry's own equivalents (they win over Argo CD's when both are set).
 pub const FERRY_PREFIX: &str = "ferry.dev/";
+/// Annotation on an Application that asks for a fresh resolve of its target revision
+/// (any value; Ferry removes it once answered).
+pub const REFRESH_ANNOTATION: &str = "ferry.dev/refresh";
 /// Annotation naming the operation that created a hook.
 pub const SYNC_ID_ANNOTATION: &str = "ferry.dev/sync-id";
 

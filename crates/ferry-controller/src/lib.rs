@@ -1,9 +1,12 @@
 //! Ferry's application controller (layer 4): keeps every cluster equal to Git.
 //!
-//! [`run`] watches `Application`s and cluster and repository Secrets in Ferry's namespace,
+//! [`spawn`] watches `Application`s and cluster and repository Secrets in Ferry's namespace,
 //! and reconciles each application ([`reconcile::reconcile`]) when it changes, when one of
 //! its live objects changes (the watch cache notices drift), and every poll interval. It
-//! talks to other controllers only through Kubernetes objects.
+//! talks to other controllers only through Kubernetes objects; the ApplicationSet
+//! controller (module [`appset`]) follows the same Application watch as an
+//! [`ApplicationObserver`], as informer handlers share one informer. `ferry-runtime` starts
+//! both.
 
 pub mod appset;
 pub mod compare;
@@ -11,30 +14,27 @@ pub mod finalize;
 pub mod operation;
 pub mod queue;
 pub mod reconcile;
-pub mod source;
 mod watches;
-pub mod waves;
 
-pub use watches::ignore_defaults_of;
+pub use watches::{ignore_defaults_of, watch_named};
 
 use ferry_cluster::api_resource as ar;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use ferry_api::{Application, ApplicationStatus};
 use ferry_cluster::{Cluster, Limits, LiveCache, Registry, ResourceKey};
-use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::discovery::ApiResource;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::{mpsc, watch};
 
 use crate::compare::Memo;
 use crate::queue::WorkQueue;
-use crate::source::Sources;
+use ferry_source::Sources;
 
-/// How the controller runs.
+/// How the application controller runs.
 #[derive(Debug, Clone)]
 pub struct ControllerConfig {
     /// Ferry's namespace on the management cluster (Applications and Secrets live there).
@@ -44,81 +44,37 @@ pub struct ControllerConfig {
     pub poll_interval: Duration,
     /// Applications reconciled at once.
     pub workers: usize,
-    /// Where Git caches and checkouts live.
-    pub git_root: PathBuf,
-    /// Install or upgrade the CRDs and the `default` project at start.
-    pub install_crds: bool,
     /// Client-side limits per cluster.
     pub limits: Limits,
-    /// Allow `file://` repository URLs (tests only).
-    pub allow_file_urls: bool,
-    /// Directory of config management plugins (`*.yaml` or `*/plugin.yaml`, Argo CD's
-    /// `ConfigManagementPlugin` format); none: plugin sources fail with a clear condition.
-    pub plugins_dir: Option<PathBuf>,
-    /// How long each plugin command may run.
-    pub plugin_timeout: Duration,
-    /// Most bytes a plugin command may write to stdout (default 16 MiB).
-    pub plugin_max_output_bytes: u64,
-    /// How plugin renders are scheduled: the pool, the per-plugin limit, the backoff.
-    pub plugin_runs: source::PluginRunConfig,
-    /// Where push webhooks are received (`POST /api/webhook`); none: no webhook endpoint.
-    pub webhook_listen: Option<std::net::SocketAddr>,
-    /// How large, how many at once and how slow webhook bodies may be.
-    pub webhook_limits: ferry_webhook::WebhookLimits,
-    /// Run the ApplicationSet controller beside the application controller.
-    pub applicationsets: bool,
-    /// The policy of ApplicationSets that do not name one (default `sync`, as Argo CD).
-    pub appset_policy: ferry_appset::Policy,
+}
+
+impl Default for ControllerConfig {
+    fn default() -> Self {
+        Self {
+            namespace: ferry_api::NAMESPACE.into(),
+            poll_interval: Duration::from_secs(180),
+            workers: 8,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// What else follows the Application watch, as handlers of one informer do: the
+/// ApplicationSet controller. It is told what the watch delivers and never handed the
+/// application controller's state.
+pub trait ApplicationObserver: Send + Sync {
+    /// An Application as the watch delivered it (added or changed).
+    fn applied(&self, app: &Application);
+    /// An Application is gone (deleted, or not listed again after a re-list).
+    fn deleted(&self, name: &str);
+    /// The watch's (re-)list is complete: every Application is known.
+    fn listed(&self);
 }
 
 /// The ConfigMap (in Ferry's namespace) with controller-wide settings in Argo CD's
 /// `argocd-cm` key format; for now `resource.customizations.ignoreDifferences.<group_Kind>`
 /// and `resource.customizations.ignoreDifferences.all`.
 pub const SETTINGS_CONFIGMAP_NAME: &str = "ferry-cm";
-
-/// The Secret (in Ferry's namespace) with the webhook secrets, under Argo CD's key names
-/// (`webhook.github.secret`, `webhook.gitlab.secret`, `webhook.bitbucket.uuid`,
-/// `webhook.bitbucketserver.secret`) and `webhook.generic.secret`.
-pub const WEBHOOK_SECRET_NAME: &str = "ferry-secret";
-
-impl ControllerConfig {
-    pub fn new(git_root: PathBuf) -> Self {
-        Self {
-            namespace: ferry_api::NAMESPACE.into(),
-            poll_interval: Duration::from_secs(180),
-            workers: 8,
-            git_root,
-            install_crds: true,
-            limits: Limits::default(),
-            allow_file_urls: false,
-            plugins_dir: None,
-            plugin_timeout: Duration::from_secs(90),
-            plugin_max_output_bytes: ferry_render::PluginLimits::default().max_output_bytes,
-            plugin_runs: source::PluginRunConfig::default(),
-            webhook_listen: None,
-            webhook_limits: ferry_webhook::WebhookLimits::default(),
-            applicationsets: true,
-            appset_policy: ferry_appset::Policy::Sync,
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ControllerError {
-    #[error("management cluster: {0}")]
-    Kube(#[from] kube::Error),
-    #[error("git cache: {0}")]
-    Git(#[from] ferry_git::GitError),
-    #[error("installing CRDs: {0}")]
-    Crds(String),
-    #[error("config management plugins: {0}")]
-    Plugins(#[from] ferry_render::PluginError),
-    #[error("webhook endpoint {addr}: {source}")]
-    Webhook {
-        addr: std::net::SocketAddr,
-        source: std::io::Error,
-    },
-}
 
 pub fn applications_resource() -> ApiResource {
     ar(
@@ -148,8 +104,10 @@ pub struct ControllerCtx {
     changed: mpsc::UnboundedSender<String>,
     stop: watch::Receiver<bool>,
     pub queue: WorkQueue,
-    /// The ApplicationSet controller, when it runs.
-    pub appsets: std::sync::OnceLock<Arc<appset::AppSetCtx>>,
+    /// What else follows the Application watch (the ApplicationSet controller).
+    observers: std::sync::OnceLock<Vec<Arc<dyn ApplicationObserver>>>,
+    /// Live caches' change notices, until [`spawn`] takes them.
+    changed_rx: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -224,9 +182,14 @@ impl ControllerCtx {
         }
     }
 
-    /// Whether any reconcile (of an application or a set) is running or due now.
+    /// Whether any reconcile is running or due now.
     pub fn busy(&self) -> bool {
-        self.queue.busy() || self.appsets.get().is_some_and(|s| s.busy())
+        self.queue.busy()
+    }
+
+    /// What else follows the Application watch.
+    pub(crate) fn observers(&self) -> &[Arc<dyn ApplicationObserver>] {
+        self.observers.get().map(Vec::as_slice).unwrap_or_default()
     }
 
     /// Objects held by the live caches of every cluster, and their bytes.
@@ -330,7 +293,8 @@ impl ControllerCtx {
     }
 
     /// A push webhook: every application whose source the push touched resolves its
-    /// revision again and is reconciled now. Answers how many.
+    /// revision again and is reconciled now. Answers how many (the ApplicationSet
+    /// controller is told by the listener itself).
     pub fn refresh_matching(&self, event: &ferry_webhook::PushEvent) -> usize {
         // Matched under the lock, without copying every application.
         let matched: Vec<(String, String)> = self
@@ -344,10 +308,7 @@ impl ControllerCtx {
             })
             .map(|(name, app)| (name.clone(), app.spec.source.repo_url.clone()))
             .collect();
-        let mut n = matched.len();
-        if let Some(sets) = self.appsets.get() {
-            n += sets.refresh_repo(|url, rev| event.matches(url, rev));
-        }
+        let n = matched.len();
         for (name, repo_url) in matched {
             self.sources.invalidate(&repo_url);
             tracing::info!(app = %name, provider = %event.provider, "refreshed by a push webhook");
@@ -394,161 +355,51 @@ impl ControllerCtx {
     }
 }
 
-async fn ensure(
+impl ControllerCtx {
+    /// The controller's shared state, before anything runs.
+    pub fn new(
+        client: &kube::Client,
+        mgmt: kube::Config,
+        config: ControllerConfig,
+        sources: Sources,
+        stop: &watch::Receiver<bool>,
+    ) -> Arc<ControllerCtx> {
+        let (changed_tx, changed_rx) = mpsc::unbounded_channel();
+        Arc::new(ControllerCtx {
+            apps_api: Api::namespaced_with(
+                client.clone(),
+                &config.namespace,
+                &applications_resource(),
+            ),
+            registry: Registry::new(mgmt, config.limits),
+            sources,
+            apps: RwLock::new(HashMap::new()),
+            caches: Mutex::new(HashMap::new()),
+            memo: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
+            retry_at: Mutex::new(HashMap::new()),
+            ignore_defaults: RwLock::new(Vec::new()),
+            changed: changed_tx,
+            stop: stop.clone(),
+            queue: WorkQueue::default(),
+            observers: std::sync::OnceLock::new(),
+            changed_rx: Mutex::new(Some(changed_rx)),
+            config,
+        })
+    }
+}
+
+/// Starts the controller's watches and workers (they stop when `stop` changes); the
+/// Application watch is shared with `observers`. Once per controller.
+pub fn spawn(
+    ctx: &Arc<ControllerCtx>,
     client: &kube::Client,
-    ar: &ApiResource,
-    namespace: Option<&str>,
-    obj: &Value,
-) -> Result<(), kube::Error> {
-    let api: Api<DynamicObject> = match namespace {
-        Some(ns) => Api::namespaced_with(client.clone(), ns, ar),
-        None => Api::all_with(client.clone(), ar),
-    };
-    let name = obj
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    api.patch(
-        name,
-        &PatchParams::apply(ferry_api::FIELD_MANAGER).force(),
-        &Patch::Apply(obj),
-    )
-    .await
-    .map(|_| ())
-}
-
-/// Installs or upgrades the CRDs, Ferry's namespace and the `default` project.
-pub async fn install(client: &kube::Client, namespace: &str) -> Result<(), ControllerError> {
-    let crd_ar = ar(
-        "apiextensions.k8s.io",
-        "v1",
-        "CustomResourceDefinition",
-        "customresourcedefinitions",
-    );
-    for crd in ferry_api::crd::crds() {
-        ensure(client, &crd_ar, None, &crd).await?;
-    }
-    let crds: Api<DynamicObject> = Api::all_with(client.clone(), &crd_ar);
-    for crd in ferry_api::crd::crds() {
-        let name = crd
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let mut established = false;
-        for _ in 0..100 {
-            let c = crds.get(&name).await?;
-            let v = serde_json::to_value(&c).unwrap_or(Value::Null);
-            established = v
-                .pointer("/status/conditions")
-                .and_then(Value::as_array)
-                .is_some_and(|cs| {
-                    cs.iter()
-                        .any(|c| c["type"] == "Established" && c["status"] == "True")
-                });
-            if established {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        if !established {
-            return Err(ControllerError::Crds(format!(
-                "{name} did not become Established within 10 s"
-            )));
-        }
-    }
-    ensure(
-        client,
-        &ar("", "v1", "Namespace", "namespaces"),
-        None,
-        &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}),
-    )
-    .await?;
-    let project =
-        serde_json::to_value(ferry_api::default_project(namespace)).unwrap_or(Value::Null);
-    let projects = ar(
-        ferry_api::GROUP,
-        ferry_api::VERSION,
-        "AppProject",
-        "appprojects",
-    );
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &projects);
-    if api.get_opt("default").await?.is_none() {
-        let obj: DynamicObject =
-            serde_json::from_value(project).map_err(|e| ControllerError::Crds(e.to_string()))?;
-        api.create(&PostParams::default(), &obj).await?;
-    }
-    Ok(())
-}
-
-/// Runs the controller until `stop` changes.
-pub async fn run(
-    mgmt: kube::Config,
-    config: ControllerConfig,
-    stop: watch::Receiver<bool>,
-) -> Result<(), ControllerError> {
-    let _ctx = start(mgmt, config, stop.clone()).await?;
-    let mut stop = stop;
-    let _ = stop.changed().await;
-    Ok(())
-}
-
-/// Starts the controller's watches and workers (they stop when `stop` changes) and answers
-/// its shared state, for callers that look inside (the benchmark).
-pub async fn start(
-    mgmt: kube::Config,
-    config: ControllerConfig,
-    stop: watch::Receiver<bool>,
-) -> Result<Arc<ControllerCtx>, ControllerError> {
-    let client = kube::Client::try_from(mgmt.clone())?;
-    if config.install_crds {
-        install(&client, &config.namespace).await?;
-    }
-    let mut git_config = ferry_git::GitConfig::new(config.git_root.clone());
-    git_config.allow_file_urls = config.allow_file_urls;
-    let git = ferry_git::GitCache::new(git_config)?;
-    let mut plugins = source::Plugins {
-        scratch: config.git_root.join("plugin-scratch"),
-        ..Default::default()
-    };
-    plugins.limits.timeout = config.plugin_timeout;
-    plugins.limits.max_output_bytes = config.plugin_max_output_bytes;
-    plugins.runs = config.plugin_runs.clone();
-    if let Some(dir) = &config.plugins_dir {
-        plugins.specs = ferry_render::load_plugins(dir)?;
-        tracing::info!(
-            plugins = %plugins.specs.iter().map(|p| p.full_name()).collect::<Vec<_>>().join(", "),
-            "config management plugins loaded"
-        );
-    }
-    std::fs::create_dir_all(&plugins.scratch).map_err(|e| {
-        ControllerError::Crds(format!("creating {}: {e}", plugins.scratch.display()))
-    })?;
-    let sources = Sources::new(
-        git,
-        ferry_render::RenderCache::new(256),
-        config.poll_interval,
-    )
-    .with_plugins(plugins);
-    let (changed_tx, mut changed_rx) = mpsc::unbounded_channel();
-    let ctx = Arc::new(ControllerCtx {
-        apps_api: Api::namespaced_with(client.clone(), &config.namespace, &applications_resource()),
-        registry: Registry::new(mgmt, config.limits),
-        sources,
-        apps: RwLock::new(HashMap::new()),
-        caches: Mutex::new(HashMap::new()),
-        memo: Mutex::new(HashMap::new()),
-        failures: Mutex::new(HashMap::new()),
-        retry_at: Mutex::new(HashMap::new()),
-        ignore_defaults: RwLock::new(Vec::new()),
-        changed: changed_tx,
-        stop: stop.clone(),
-        queue: WorkQueue::default(),
-        appsets: std::sync::OnceLock::new(),
-        config,
-    });
+    observers: Vec<Arc<dyn ApplicationObserver>>,
+    stop: &watch::Receiver<bool>,
+) {
+    let _ = ctx.observers.set(observers);
     // A plugin render that ended, or whose backoff is over, brings its application back.
-    let woken = Arc::downgrade(&ctx);
+    let woken = Arc::downgrade(ctx);
     ctx.sources.on_plugin_settled(move |app| {
         if let Some(ctx) = woken.upgrade()
             && ctx.has_app(app)
@@ -556,35 +407,23 @@ pub async fn start(
             ctx.queue.add(app, Duration::ZERO);
         }
     });
-    if ctx.config.applicationsets {
-        let appsets = appset::start(
-            client.clone(),
-            appset::AppSetConfig {
-                namespace: ctx.config.namespace.clone(),
-                default_policy: ctx.config.appset_policy,
-                git_poll: ctx.config.poll_interval,
-            },
-            ctx.sources.clone(),
-            stop.clone(),
-        );
-        let _ = ctx.appsets.set(appsets);
-    }
 
-    // Cluster and repository Secrets, Applications, the settings ConfigMap, push webhooks.
-    watches::secrets(&ctx, &client, &stop);
-    watches::applications(&ctx, &stop);
-    watches::settings(&ctx, &client, &stop);
-    watches::webhooks(&ctx, &client, &stop).await?;
+    // Cluster and repository Secrets, Applications, the settings ConfigMap.
+    watches::secrets(ctx, client, stop);
+    watches::applications(ctx, stop);
+    watches::settings(ctx, client, stop);
 
     // Live objects that changed re-trigger their application.
-    let ctx4 = ctx.clone();
-    tokio::spawn(async move {
-        while let Some(app) = changed_rx.recv().await {
-            if ctx4.has_app(&app) {
-                ctx4.queue.add(&app, Duration::from_millis(50));
+    if let Some(mut changed_rx) = lock(&ctx.changed_rx).take() {
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            while let Some(app) = changed_rx.recv().await {
+                if ctx.has_app(&app) {
+                    ctx.queue.add(&app, Duration::from_millis(50));
+                }
             }
-        }
-    });
+        });
+    }
 
     for _ in 0..ctx.config.workers.max(1) {
         let ctx = ctx.clone();
@@ -603,5 +442,4 @@ pub async fn start(
             }
         });
     }
-    Ok(ctx)
 }

@@ -14,8 +14,7 @@ use serde_json::{Value, json};
 use crate::ControllerCtx;
 use crate::compare::{CompareError, compare};
 
-/// Annotation that asks for a fresh resolve of the target revision.
-pub const REFRESH_ANNOTATION: &str = "ferry.dev/refresh";
+pub use ferry_api::REFRESH_ANNOTATION;
 
 pub(crate) fn now() -> String {
     let t = time::OffsetDateTime::now_utc();
@@ -464,8 +463,10 @@ async fn drive(
     } else {
         // An operation of more than one step is recorded before its first step, so that a
         // controller that stops during it finds it (and its hooks' sync id) again.
-        let steps = crate::waves::groups(&tasks).len();
-        let hooks = tasks.iter().any(|t| t.action == crate::waves::Action::Hook);
+        let steps = ferry_sync_plan::groups(&tasks).len();
+        let hooks = tasks
+            .iter()
+            .any(|t| t.action == ferry_sync_plan::Action::Hook);
         if new && (steps > 1 || hooks) {
             state.message = format!("starting: {steps} steps");
             return Step::Wait(Duration::ZERO);

@@ -1,6 +1,7 @@
 //! The application controller's watches of the management cluster: cluster and repository
 //! Secrets (the registry and Git credentials), Applications (shared with the ApplicationSet
-//! controller), the settings ConfigMap, and the webhook Secret behind the push endpoint.
+//! controller, which observes it), the settings ConfigMap; and `watch_named`, a watch of one
+//! named object (the runtime watches the webhook Secret with it).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,9 +16,7 @@ use kube::runtime::watcher;
 use serde_json::Value;
 use tokio::sync::watch;
 
-use crate::{
-    ControllerCtx, ControllerError, SETTINGS_CONFIGMAP_NAME, WEBHOOK_SECRET_NAME, appset, reconcile,
-};
+use crate::{ControllerCtx, SETTINGS_CONFIGMAP_NAME, appset, reconcile};
 
 /// Cluster Secrets fill the registry, repository Secrets the Git credentials; either change
 /// looks at every application again.
@@ -115,8 +114,8 @@ pub(crate) fn applications(ctx: &Arc<ControllerCtx>, stop: &watch::Receiver<bool
                         return;
                     }
                 };
-                if let Some(sets) = ctx3.appsets.get() {
-                    sets.observe_app(&app);
+                for o in ctx3.observers() {
+                    o.applied(&app);
                 }
                 let name = app.metadata.name.clone().unwrap_or_default();
                 let again = {
@@ -138,8 +137,8 @@ pub(crate) fn applications(ctx: &Arc<ControllerCtx>, stop: &watch::Receiver<bool
                 }
             }
             watcher::Event::InitDone => {
-                if let Some(sets) = ctx3.appsets.get() {
-                    sets.apps_listed();
+                for o in ctx3.observers() {
+                    o.listed();
                 }
             }
             _ => {}
@@ -176,8 +175,8 @@ pub(crate) fn spawn_watch<S>(
 
 /// An Application is gone (deleted, or not listed again after a re-list).
 fn forget(ctx: &ControllerCtx, name: &str) {
-    if let Some(sets) = ctx.appsets.get() {
-        sets.forget_app(name);
+    for o in ctx.observers() {
+        o.deleted(name);
     }
     ctx.apps
         .write()
@@ -215,49 +214,6 @@ pub(crate) fn settings(
     );
 }
 
-/// Push webhooks, with their secrets from a Secret that may change at any time.
-pub(crate) async fn webhooks(
-    ctx: &Arc<ControllerCtx>,
-    client: &kube::Client,
-    stop: &watch::Receiver<bool>,
-) -> Result<(), ControllerError> {
-    if let Some(addr) = ctx.config.webhook_listen {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| ControllerError::Webhook { addr, source })?;
-        let secrets = Arc::new(ferry_webhook::SharedSecrets::new(
-            ferry_webhook::WebhookSecrets::default(),
-        ));
-        let shared = secrets.clone();
-        watch_named(
-            client,
-            &ctx.config.namespace,
-            ar("", "v1", "Secret", "secrets"),
-            WEBHOOK_SECRET_NAME,
-            stop.clone(),
-            move |secret| {
-                shared.set(secret.map(webhook_secrets).unwrap_or_default());
-            },
-        );
-        let sink_ctx = ctx.clone();
-        let sink = move |event: ferry_webhook::PushEvent| sink_ctx.refresh_matching(&event);
-        let state = ferry_webhook::WebhookState::new(secrets, Arc::new(sink))
-            .with_limits(ctx.config.webhook_limits);
-        let app = ferry_webhook::router(state);
-        let mut stop6 = stop.clone();
-        tracing::info!(%addr, "webhook endpoint listening");
-        tokio::spawn(async move {
-            let serve = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = stop6.changed().await;
-            });
-            if let Err(e) = serve.await {
-                tracing::warn!(error = %e, "webhook endpoint stopped");
-            }
-        });
-    }
-    Ok(())
-}
-
 /// The controller-wide `ignoreDifferences` rules of the settings ConfigMap (none without it).
 pub fn ignore_defaults_of(
     settings: Option<&DynamicObject>,
@@ -273,30 +229,9 @@ pub fn ignore_defaults_of(
     ferry_diff::parse_default_rules(pairs)
 }
 
-/// The webhook secrets of a Secret (`data` is base64 in JSON, as the API server sends it).
-fn webhook_secrets(secret: &DynamicObject) -> ferry_webhook::WebhookSecrets {
-    use base64::Engine as _;
-    let data = secret
-        .data
-        .get("data")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    let decoded: Vec<(String, Vec<u8>)> = data
-        .iter()
-        .filter_map(|(k, v)| {
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(v.as_str()?)
-                .ok()?;
-            Some((k.clone(), bytes))
-        })
-        .collect();
-    ferry_webhook::WebhookSecrets::from_secret_data(decoded)
-}
-
 /// Watches the object `name` of `ar` in `namespace` and calls `on_change` with it (or with
 /// `None` once it is deleted) every time it changes, until `stop` changes.
-fn watch_named(
+pub fn watch_named(
     client: &kube::Client,
     namespace: &str,
     ar: ApiResource,

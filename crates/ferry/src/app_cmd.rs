@@ -236,7 +236,7 @@ pub async fn run(args: AppArgs) -> anyhow::Result<()> {
         } => {
             if refresh {
                 let patch = Patch::Merge(
-                    json!({"metadata": {"annotations": {ferry_controller::reconcile::REFRESH_ANNOTATION: "normal"}}}),
+                    json!({"metadata": {"annotations": {ferry_api::REFRESH_ANNOTATION: "normal"}}}),
                 );
                 api.patch(&name, &PatchParams::default(), &patch)
                     .await

@@ -301,7 +301,7 @@ async fn preview(
     let root = git_cache.unwrap_or_else(|| tmp.path().to_path_buf());
     let mut git_config = ferry_git::GitConfig::new(root);
     git_config.allow_file_urls = allow_file_urls;
-    let sources = ferry_controller::source::Sources::new(
+    let sources = ferry_source::Sources::new(
         ferry_git::GitCache::new(git_config)?,
         ferry_render::RenderCache::new(1),
         std::time::Duration::from_secs(60),

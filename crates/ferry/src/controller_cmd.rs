@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use clap::Args;
 use ferry_cluster::Limits;
-use ferry_controller::ControllerConfig;
-use ferry_controller::source::PluginRunConfig;
+use ferry_runtime::Config;
+use ferry_source::PluginRunConfig;
 use ferry_webhook::WebhookLimits;
 
 use crate::mgmt::MgmtArgs;
@@ -91,8 +91,8 @@ pub struct ControllerArgs {
 }
 
 impl ControllerArgs {
-    pub fn controller_config(&self) -> ControllerConfig {
-        let mut c = ControllerConfig::new(self.git_cache.clone());
+    pub fn controller_config(&self) -> Config {
+        let mut c = Config::new(self.git_cache.clone());
         c.namespace = self.mgmt.namespace.clone();
         c.poll_interval = Duration::from_secs(self.poll_seconds.max(1));
         c.workers = self.workers;
@@ -121,7 +121,7 @@ impl ControllerArgs {
 pub async fn run(args: ControllerArgs) -> anyhow::Result<()> {
     let config = args.mgmt.config().await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let controller = tokio::spawn(ferry_controller::run(
+    let controller = tokio::spawn(ferry_runtime::run(
         config,
         args.controller_config(),
         stop_rx,

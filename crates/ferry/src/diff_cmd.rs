@@ -6,11 +6,10 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use ferry_api::Application;
-use ferry_cluster::{Limits, Registry, ResourceKey};
-use ferry_controller::compare::{Desired, apply, describe_shared, place, shared_owner};
-use ferry_controller::source::Sources;
+use ferry_apply::{describe_shared, shared_owner};
+use ferry_cluster::{Limits, Registry};
+use ferry_source::Sources;
 use kube::api::{Api, DynamicObject, ListParams};
-use kube::discovery::Scope;
 use serde_json::Value;
 
 use crate::mgmt::MgmtArgs;
@@ -64,28 +63,13 @@ pub async fn diff(mgmt: &MgmtArgs, apps: &Api<DynamicObject>, name: &str) -> any
         cluster.name()
     );
     let default_ns = dest.namespace.clone().unwrap_or_else(|| "default".into());
+    // The same preparation and the same one-object diff as the controller's comparison.
+    let prepared = ferry_apply::prepare(name, resolved.rendered.objects(), &cluster, &default_ns)
+        .await
+        .with_context(|| format!("preparing {name}'s objects for cluster {}", cluster.name()))?;
     let mut differs = false;
-    for item in resolved.rendered.objects() {
-        // Hooks run during a sync; they are not compared.
-        if ferry_api::annotation(&item.object, "hook").is_some() {
-            continue;
-        }
-        let api_version = item.object["apiVersion"].as_str().unwrap_or_default();
-        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-        let kind = item.object["kind"].as_str().unwrap_or_default();
-        let (ar, caps) = cluster.resolve(group, version, kind).await?;
-        let namespaced = caps.scope == Scope::Namespaced;
-        let object = place(name, item.object.clone(), &ar, namespaced, &default_ns);
-        let d = Desired {
-            key: ResourceKey::of(&object),
-            ar: ar.clone(),
-            namespaced,
-            object,
-            in_sync: false,
-            pending_kind: false,
-            owner: None,
-        };
-        let live_api = cluster.api(&ar, namespaced, &d.key.namespace);
+    for d in &prepared.desired {
+        let live_api = cluster.api(&d.ar, d.namespaced, &d.key.namespace);
         let live: Option<Value> = live_api
             .get_opt(&d.key.name)
             .await
@@ -106,9 +90,8 @@ pub async fn diff(mgmt: &MgmtArgs, apps: &Api<DynamicObject>, name: &str) -> any
             println!("{}", describe_shared(&d.key, &owner));
             continue;
         }
-        let mut live = live;
-        let mut predicted = match apply(&cluster, &d, true).await {
-            Ok(p) => p,
+        let diff = match ferry_apply::dry_run_diff(&cluster, d, live.as_ref(), &ignore).await {
+            Ok(diff) => diff,
             Err(e) if live.is_none() => {
                 println!(
                     "===== {} (would be created; dry run refused: {})",
@@ -123,15 +106,6 @@ pub async fn diff(mgmt: &MgmtArgs, apps: &Api<DynamicObject>, name: &str) -> any
                     .with_context(|| format!("dry run of {}", d.key));
             }
         };
-        // The same differences are ignored as in the controller's comparison.
-        let applicable = ignore.for_resource(&d.object);
-        if !applicable.is_empty() {
-            let schema = ferry_kube_builtin::BuiltinSchema::for_kind(&d.key.group, &d.key.kind);
-            for w in applicable.normalize_both(live.as_mut(), &mut predicted, &schema) {
-                eprintln!("ignoreDifferences: {w}");
-            }
-        }
-        let diff = ferry_diff::compare(live.as_ref(), &predicted);
         if !diff.in_sync {
             differs = true;
             println!("===== {}", d.key);
@@ -188,7 +162,7 @@ async fn ignore_rules(
         .spec
         .ignore_differences
         .iter()
-        .map(ferry_controller::compare::ignore_rule)
+        .map(ferry_apply::ignore_rule)
         .chain(defaults);
     ferry_diff::IgnoreRules::new(rules).context("spec.ignoreDifferences")
 }

@@ -253,10 +253,10 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         .await?;
     }
 
-    let mut controller_config = ferry_controller::ControllerConfig::new(base.join("git-cache"));
+    let mut controller_config = ferry_runtime::Config::new(base.join("git-cache"));
     controller_config.poll_interval = Duration::from_secs(args.poll_seconds.max(1));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let controller = tokio::spawn(ferry_controller::run(config, controller_config, stop_rx));
+    let controller = tokio::spawn(ferry_runtime::run(config, controller_config, stop_rx));
 
     // The controller installs the CRDs; then the example ApplicationSet goes in: one
     // guestbook for every cluster labelled env=prod (both targets are).

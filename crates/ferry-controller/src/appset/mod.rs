@@ -36,8 +36,8 @@ use serde_json::Value;
 use tokio::sync::watch;
 
 use crate::queue::WorkQueue;
-use crate::source::Sources;
 use crate::watches::spawn_watch;
+use ferry_source::Sources;
 
 /// Annotation that makes a set fetch its Git revisions again (Argo CD's name, removed after
 /// the reconcile).
@@ -300,6 +300,22 @@ impl AppSetCtx {
         if let Some(name) = owner {
             self.queue.add(&name, delay);
         }
+    }
+}
+
+// === impl ApplicationObserver for AppSetCtx ===
+
+impl crate::ApplicationObserver for AppSetCtx {
+    fn applied(&self, app: &Application) {
+        self.observe_app(app);
+    }
+
+    fn deleted(&self, name: &str) {
+        self.forget_app(name);
+    }
+
+    fn listed(&self) {
+        self.apps_listed();
     }
 }
 

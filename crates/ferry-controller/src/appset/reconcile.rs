@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use super::fetched::Fetched;
 use super::{AppSetCtx, REFRESH_ANNOTATION, now, read};
-use crate::source::Sources;
+use ferry_source::Sources;
 
 /// One reconcile of set `name`; answers when to look again (`None`: when something changes).
 pub(super) async fn reconcile(ctx: &AppSetCtx, name: &str) -> Option<Duration> {

@@ -19,7 +19,7 @@ use ferry_health::HealthStatus as H;
 use serde_json::Value;
 
 use crate::compare::Comparison;
-use crate::waves::{self, Action, GroupId, Item, Phase, PlanError, Task};
+use ferry_sync_plan::{self as waves, Action, GroupId, Item, Phase, PlanError, Task};
 
 mod tasks;
 
@@ -296,7 +296,7 @@ impl Run<'_> {
                 sync_phase: Some(Phase::PreSync),
                 ..Default::default()
             };
-            match tasks::create_namespace(self.cluster, ns).await {
+            match ferry_apply::writes::create_namespace(self.cluster, ns).await {
                 Ok(()) => {
                     r.status = Some(ResultCode::Synced);
                     r.message = "namespace created".into();

@@ -4,13 +4,13 @@
 use std::time::Duration;
 
 use ferry_api::{HookPhase, Propagation, ResourceResult, ResultCode};
-use ferry_cluster::{Cluster, ResourceKey};
-use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use ferry_cluster::ResourceKey;
+use kube::api::{Api, DynamicObject};
 use serde_json::{Value, json};
 
 use super::{Run, result_for};
-use crate::compare::{Desired, place};
-use crate::waves::{self, Action, Task};
+use ferry_apply::{Desired, place, writes};
+use ferry_sync_plan::{self as waves, Action, Task};
 
 impl Run<'_> {
     /// The name of the object a hook task creates: its own, or for `generateName` hooks one
@@ -63,31 +63,7 @@ impl Run<'_> {
         namespace: &str,
     ) -> Result<Value, kube::Error> {
         let opts = self.options.of_object(obj);
-        let api = self.cluster.api(&d.ar, d.namespaced, namespace);
-        let _permit = self.cluster.limiter.acquire().await;
-        let out = if opts.replace {
-            let mut body = obj.clone();
-            match api.get_opt(name).await? {
-                Some(live) => {
-                    body["metadata"]["resourceVersion"] = json!(live.metadata.resource_version);
-                    let body: DynamicObject =
-                        serde_json::from_value(body).map_err(kube::Error::SerdeError)?;
-                    api.replace(name, &PostParams::default(), &body).await?
-                }
-                None => {
-                    let body: DynamicObject =
-                        serde_json::from_value(body).map_err(kube::Error::SerdeError)?;
-                    api.create(&PostParams::default(), &body).await?
-                }
-            }
-        } else {
-            let mut pp = PatchParams::apply(ferry_api::FIELD_MANAGER).force();
-            if opts.skip_validation {
-                pp.field_validation = Some(kube::api::ValidationDirective::Ignore);
-            }
-            api.patch(name, &pp, &Patch::Apply(obj)).await?
-        };
-        serde_json::to_value(out).map_err(kube::Error::SerdeError)
+        writes::apply_with_options(self.cluster, d, obj, name, namespace, &opts).await
     }
 
     /// Deletes `name` (gone already is fine).
@@ -97,17 +73,7 @@ impl Run<'_> {
         name: &str,
         propagation: Propagation,
     ) -> Result<(), kube::Error> {
-        let dp = match propagation {
-            Propagation::Foreground => DeleteParams::foreground(),
-            Propagation::Background => DeleteParams::background(),
-            Propagation::Orphan => DeleteParams::orphan(),
-        };
-        let _permit = self.cluster.limiter.acquire().await;
-        match api.delete(name, &dp).await {
-            Ok(_) => Ok(()),
-            Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-            Err(e) => Err(e),
-        }
+        writes::delete(self.cluster, api, name, propagation).await
     }
 
     /// The API of the object a recorded result names.
@@ -284,19 +250,4 @@ impl Run<'_> {
             .map(|o| serde_json::to_value(o).map_err(|e| e.to_string()))
             .transpose()
     }
-}
-
-/// Creates (or keeps) the destination namespace, for `CreateNamespace=true`.
-pub(super) async fn create_namespace(cluster: &Cluster, ns: &str) -> Result<(), kube::Error> {
-    let ar = ferry_cluster::api_resource("", "v1", "Namespace", "namespaces");
-    let api = cluster.api(&ar, false, "");
-    let obj = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}});
-    let _permit = cluster.limiter.acquire().await;
-    api.patch(
-        ns,
-        &PatchParams::apply(ferry_api::FIELD_MANAGER),
-        &Patch::Apply(&obj),
-    )
-    .await
-    .map(|_| ())
 }

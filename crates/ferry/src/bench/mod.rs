@@ -265,10 +265,10 @@ async fn wait_synced(
     }
 }
 
-async fn wait_idle(ctx: &ferry_controller::ControllerCtx) {
+async fn wait_idle(running: &ferry_runtime::Running) {
     let mut quiet = 0;
     while quiet < 10 {
-        if ctx.busy() {
+        if running.busy() {
             quiet = 0;
         } else {
             quiet += 1;
@@ -350,7 +350,7 @@ async fn scenario(args: &BenchArgs) -> anyhow::Result<Value> {
     if !setup::reset_peak_memory() {
         tracing::warn!("the peak resident memory could not be reset: it includes the baselines");
     }
-    let mut config = ferry_controller::ControllerConfig::new(dir.path().join("cache"));
+    let mut config = ferry_runtime::Config::new(dir.path().join("cache"));
     config.workers = args.workers;
     let webhook_port = setup::free_port()?;
     config.webhook_listen = Some(std::net::SocketAddr::from(([127, 0, 0, 1], webhook_port)));
@@ -360,12 +360,13 @@ async fn scenario(args: &BenchArgs) -> anyhow::Result<Value> {
         concurrency: args.concurrency,
     };
     let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let ctx = ferry_controller::start(
+    let running = ferry_runtime::start(
         clusters.config(&clusters.management).await?,
         config,
         stop_rx,
     )
     .await?;
+    let ctx = running.apps.clone();
     // The repository is fetched and checked out before the clock starts: the first fetch of
     // a commit is measured on its own (`ferry_git_s`, against `git clone`), and the cold
     // sync measures what the API server's limit is compared with.
@@ -464,13 +465,13 @@ async fn scenario(args: &BenchArgs) -> anyhow::Result<Value> {
     );
 
     // Steady state: one full no-op resync.
-    wait_idle(&ctx).await;
+    wait_idle(&running).await;
     let idle = total_requests(&clusters).await?;
     let cpu0 = setup::cpu_seconds();
     let t0 = Instant::now();
     ctx.resync_all();
     tokio::time::sleep(Duration::from_millis(20)).await;
-    wait_idle(&ctx).await;
+    wait_idle(&running).await;
     let noop_wall = t0.elapsed().as_secs_f64() - 0.5;
     let noop_cpu = setup::cpu_seconds() - cpu0;
     let resynced = total_requests(&clusters).await?;
@@ -561,11 +562,11 @@ async fn push_webhook(
         &api_resource("", "v1", "Secret", "secrets"),
     );
     let secret = json!({"apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": ferry_controller::WEBHOOK_SECRET_NAME},
+        "metadata": {"name": ferry_runtime::WEBHOOK_SECRET_NAME},
         "stringData": {"webhook.github.secret": SECRET}});
     secrets
         .patch(
-            ferry_controller::WEBHOOK_SECRET_NAME,
+            ferry_runtime::WEBHOOK_SECRET_NAME,
             &PatchParams::apply("bench").force(),
             &Patch::Apply(&secret),
         )

@@ -6,9 +6,11 @@
 //! last wave, highest wave first. Hooks are the objects with a `hook` annotation; `Skip`
 //! objects are never applied. Pure: no IO.
 
+#![forbid(unsafe_code)]
+
 use std::collections::BTreeMap;
 
-use ferry_cluster::ResourceKey;
+use ferry_core::ResourceKey;
 use serde_json::Value;
 
 /// The phase of a sync (Argo CD's `SyncPhase`), shared with the status vocabulary.

@@ -106,7 +106,7 @@ pub enum PluginRunError {
     /// new commit or a refresh.
     #[error(
         "{failure} (attempt {failures} failed; next attempt at {next_attempt}, or at once on a new commit or with the {} annotation)",
-        crate::reconcile::REFRESH_ANNOTATION
+        ferry_api::REFRESH_ANNOTATION
     )]
     Failed {
         failure: Arc<RunFailure>,

@@ -4,6 +4,8 @@
 //! render in their own bounded pool with a backoff after failures, never holding the caller
 //! for long (`plugin_runs`).
 
+#![forbid(unsafe_code)]
+
 mod plugin_runs;
 #[cfg(test)]
 mod tests;
