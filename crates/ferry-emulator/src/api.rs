@@ -1,5 +1,6 @@
-//! The HTTP front of one cluster: faults, authentication, routing, authorization, and
-//! dispatch to reads, writes and deletes.
+//! The HTTP front of one cluster: faults, authentication (bearer tokens of the configured
+//! users, then EKS tokens on an EKS cluster), routing, authorization, and dispatch to reads,
+//! writes and deletes.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,13 +86,14 @@ pub async fn handle(cluster: Arc<ClusterInner>, req: Request<HttpBody>) -> Respo
     cluster
         .stats
         .count(parts.method.as_str(), parts.uri.query());
-    let user = {
-        let state = cluster.lock();
-        let auth = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        state.users.authenticate(auth).cloned()
+    let auth = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let user = cluster.lock().users.authenticate(auth).cloned();
+    let user = match user {
+        Some(u) => Some(u),
+        None => crate::eks_auth::authenticate(&cluster, auth).await,
     };
     let Some(user) = user else {
         return error_response(&ApiError::unauthorized());

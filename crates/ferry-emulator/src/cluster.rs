@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Notify, watch};
 
 use crate::auth::{User, Users};
+use crate::eks_auth::{EksAuth, EksConfig};
 use crate::resources::Registry;
 use crate::store::{ObjKey, ResKey, Store};
 
@@ -36,6 +37,8 @@ pub struct ClusterConfig {
     pub controller_delay: Duration,
     /// Watch events kept for resuming watches; older resourceVersions get `410 Gone`.
     pub watch_history: usize,
+    /// Authenticate EKS tokens as this EKS cluster (besides the users' bearer tokens).
+    pub eks: Option<EksConfig>,
 }
 
 impl ClusterConfig {
@@ -51,6 +54,7 @@ impl ClusterConfig {
             workload_ready_delay: Duration::from_millis(300),
             controller_delay: Duration::from_millis(600),
             watch_history: 10_000,
+            eks: None,
         }
     }
 
@@ -61,6 +65,12 @@ impl ClusterConfig {
 
     pub fn user(mut self, name: &str, groups: &[&str], token: &str) -> Self {
         self.users.push(User::new(name, groups, token));
+        self
+    }
+
+    /// Makes this an EKS cluster: it accepts `k8s-aws-v1.` tokens (see [`EksConfig`]).
+    pub fn eks(mut self, eks: EksConfig) -> Self {
+        self.eks = Some(eks);
         self
     }
 }
@@ -239,10 +249,12 @@ pub struct ClusterInner {
     pub wake: Notify,
     /// PEM of the CA that signs this cluster's serving certificate.
     pub ca_pem: String,
+    /// The EKS authenticator, when the cluster is an EKS cluster.
+    pub eks: Option<EksAuth>,
 }
 
 impl ClusterInner {
-    pub fn new(config: ClusterConfig, ca_pem: String) -> Arc<Self> {
+    pub fn new(config: ClusterConfig, ca_pem: String, eks: Option<EksAuth>) -> Arc<Self> {
         let mut users = Users::default();
         for u in &config.users {
             users.add(u.clone());
@@ -261,6 +273,7 @@ impl ClusterInner {
             stats: RequestStats::default(),
             wake: Notify::new(),
             ca_pem,
+            eks,
         })
     }
 

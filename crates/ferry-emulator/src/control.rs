@@ -1,6 +1,7 @@
 //! The fault-injection control endpoint: plain HTTP on loopback, so that scripts and
 //! `ferry emulator fault` can make a running cluster slow, failing, unreachable, drop its
-//! watches or revoke a token, and benchmarks can read how many requests a cluster answered.
+//! watches, revoke a token or change an EKS cluster's access entries, and benchmarks can read
+//! how many requests a cluster answered (and, for an EKS cluster, how many STS calls it made).
 //! Each request carries the target cluster's admin token.
 
 use std::time::Duration;
@@ -14,7 +15,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::Cluster;
+use crate::{AccessEntry, Cluster};
 
 /// What to change; absent fields are left as they are.
 #[derive(Debug, Default, Deserialize)]
@@ -27,6 +28,20 @@ pub struct FaultRequest {
     #[serde(default)]
     pub drop_watches: bool,
     pub revoke_token: Option<String>,
+    /// Adds (or replaces) an EKS access entry.
+    pub add_access_entry: Option<AccessEntryRequest>,
+    /// Removes the EKS access entry of this principal ARN.
+    pub remove_access_entry: Option<String>,
+}
+
+/// An EKS access entry as `CreateAccessEntry` takes it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AccessEntryRequest {
+    pub principal_arn: String,
+    pub username: Option<String>,
+    #[serde(default)]
+    pub kubernetes_groups: Vec<String>,
 }
 
 type Answer = (StatusCode, Json<Value>);
@@ -66,6 +81,27 @@ async fn faults(
         Ok(c) => c,
         Err(answer) => return answer,
     };
+    if let Some(e) = req.add_access_entry {
+        let entry = AccessEntry {
+            principal_arn: e.principal_arn,
+            username: e.username,
+            groups: e.kubernetes_groups,
+        };
+        if let Err(e) = c.add_access_entry(entry) {
+            return (
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": e.to_string()})),
+            );
+        }
+    }
+    if let Some(arn) = req.remove_access_entry
+        && !c.remove_access_entry(&arn)
+    {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": format!("cluster {name} has no access entry for {arn}")})),
+        );
+    }
     if let Some(ms) = req.latency_ms {
         c.faults().set_latency(Duration::from_millis(ms));
     }
@@ -98,7 +134,10 @@ async fn stats(
     };
     (
         StatusCode::OK,
-        Json(json!({"cluster": name, "requests": c.request_stats(), "objects": c.object_count()})),
+        Json(
+            json!({"cluster": name, "requests": c.request_stats(), "objects": c.object_count(),
+            "eks": c.eks_stats()}),
+        ),
     )
 }
 

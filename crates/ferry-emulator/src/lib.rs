@@ -24,6 +24,7 @@ mod control;
 mod controllers;
 mod delete;
 mod discovery;
+mod eks_auth;
 mod hooks;
 mod kinds;
 mod read;
@@ -48,6 +49,9 @@ use tokio::task::JoinHandle;
 
 pub use cluster::{ClusterConfig, Faults};
 pub use controllers::{FAIL, NEVER_READY};
+pub use eks_auth::{
+    AccessEntry, EksConfig, EksConfigError, EksStats, MappingError, PRESIGNED_LIFETIME, StsDialect,
+};
 
 use cluster::ClusterInner;
 
@@ -65,6 +69,20 @@ pub enum EmulatorError {
     DuplicateName(String),
     #[error("cluster {0} has no users: it needs at least the admin user")]
     NoUsers(String),
+    #[error(transparent)]
+    Eks(#[from] EksConfigError),
+}
+
+/// A change to a cluster's EKS authentication that could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum EksChangeError {
+    #[error("cluster {0} is not an EKS cluster")]
+    NotEks(String),
+    #[error("cluster {cluster}: {source}")]
+    Invalid {
+        cluster: String,
+        source: MappingError,
+    },
 }
 
 /// A running cluster.
@@ -121,6 +139,38 @@ impl Cluster {
     /// Makes a token answer 401 from now on.
     pub fn revoke_token(&self, token: &str) -> bool {
         self.inner.lock().users.revoke(token)
+    }
+
+    /// The cluster's EKS configuration, when it is an EKS cluster.
+    pub fn eks(&self) -> Option<&EksConfig> {
+        self.inner.eks.as_ref().map(eks_auth::EksAuth::config)
+    }
+
+    /// What the EKS authentication did so far (STS calls, cache hits, refusals).
+    pub fn eks_stats(&self) -> Option<EksStats> {
+        self.inner.eks.as_ref().map(eks_auth::EksAuth::stats)
+    }
+
+    /// Adds an EKS access entry (replacing one for the same principal), effective at once.
+    pub fn add_access_entry(&self, entry: AccessEntry) -> Result<(), EksChangeError> {
+        let eks = self
+            .inner
+            .eks
+            .as_ref()
+            .ok_or_else(|| EksChangeError::NotEks(self.name().to_owned()))?;
+        eks.add_access_entry(entry)
+            .map_err(|source| EksChangeError::Invalid {
+                cluster: self.name().to_owned(),
+                source,
+            })
+    }
+
+    /// Removes the EKS access entry of a principal; whether there was one.
+    pub fn remove_access_entry(&self, principal_arn: &str) -> bool {
+        self.inner
+            .eks
+            .as_ref()
+            .is_some_and(|e| e.remove_access_entry(principal_arn))
     }
 
     /// Number of stored objects (all resources).
@@ -275,7 +325,8 @@ impl Emulator {
                     source,
                 })?;
             let http = http_listener.as_ref().and_then(|l| l.local_addr().ok());
-            let inner = ClusterInner::new(config, ca.pem().to_owned());
+            let eks = config.eks.clone().map(eks_auth::EksAuth::new).transpose()?;
+            let inner = ClusterInner::new(config, ca.pem().to_owned(), eks);
             bootstrap(&inner);
             tasks.push(tokio::spawn(server::run(
                 https_listener,

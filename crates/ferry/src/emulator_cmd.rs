@@ -7,13 +7,19 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
-use ferry_emulator::{ClusterConfig, Emulator};
+use ferry_emulator::{AccessEntry, ClusterConfig, EksConfig, Emulator, StsDialect};
 
 /// Serve emulated Kubernetes clusters on loopback until interrupted.
 ///
 /// Each `--cluster` is `NAME[,version=vX.Y.Z][,port=P][,http-port=P]`. Every cluster gets an
 /// admin user (group `system:masters`) with `--admin-token`, plus every `--user`. Once all
 /// clusters listen, one line per cluster is printed: `cluster NAME ready at URL (Kubernetes V)`.
+///
+/// A cluster becomes an EKS cluster with `eks=EKS_NAME,account=ACCOUNT,region=REGION` (and
+/// optionally `sts=URL`, default `https://sts.REGION.amazonaws.com`; `sts-dialect=moto` when
+/// that URL is moto's server; `token-lifetime=SECONDS`, default 900): it then also accepts
+/// `k8s-aws-v1.` tokens, verified with STS and mapped by `kube-system/aws-auth` and each
+/// `--access-entry`, then authorized by RBAC.
 ///
 /// Workloads become ready after `--ready-delay-ms`. A workload annotated
 /// `emulator.ferry.dev/never-ready: "true"` (or with an image tagged `:never-ready`) never
@@ -24,7 +30,9 @@ pub struct EmulatorArgs {
     #[command(subcommand)]
     pub action: Option<EmulatorAction>,
 
-    /// A cluster to serve: `NAME[,version=vX.Y.Z][,port=P][,http-port=P]`. Repeatable.
+    /// A cluster to serve: `NAME[,version=vX.Y.Z][,port=P][,http-port=P]`, for an EKS cluster
+    /// also `,eks=EKS_NAME,account=ACCOUNT,region=REGION[,sts=URL][,sts-dialect=aws|moto]
+    /// [,token-lifetime=SECONDS]`. Repeatable.
     #[arg(
         long = "cluster",
         env = "FERRY_EMULATOR_CLUSTERS",
@@ -41,6 +49,11 @@ pub struct EmulatorArgs {
     /// objects created in the cluster.
     #[arg(long = "user")]
     pub users: Vec<String>,
+
+    /// An EKS access entry of an EKS cluster: `CLUSTER,PRINCIPAL_ARN[,username=U][,groups=G;G]`
+    /// (the username may use `{{SessionName}}`, `{{AccountID}}`). Repeatable.
+    #[arg(long = "access-entry")]
+    pub access_entries: Vec<String>,
 
     /// Write a kubeconfig for all clusters here.
     #[arg(long, env = "FERRY_EMULATOR_KUBECONFIG")]
@@ -98,6 +111,83 @@ pub struct FaultArgs {
     /// Make this bearer token answer 401 from now on.
     #[arg(long)]
     pub revoke_token: Option<String>,
+    /// Add (or replace) an EKS access entry: `PRINCIPAL_ARN[,username=U][,groups=G;G]`.
+    #[arg(long)]
+    pub add_access_entry: Option<String>,
+    /// Remove the EKS access entry of this principal ARN.
+    #[arg(long)]
+    pub remove_access_entry: Option<String>,
+}
+
+/// The EKS keys of a `--cluster`, gathered before they make an [`EksConfig`].
+#[derive(Default)]
+struct EksKeys {
+    name: Option<String>,
+    account: Option<String>,
+    region: Option<String>,
+    sts: Option<String>,
+    dialect: Option<StsDialect>,
+    lifetime: Option<Duration>,
+}
+
+impl EksKeys {
+    /// Takes `k=v` if it is an EKS key.
+    fn take(&mut self, cluster: &str, k: &str, v: &str) -> anyhow::Result<bool> {
+        match k {
+            "eks" => self.name = Some(v.to_owned()),
+            "account" => self.account = Some(v.to_owned()),
+            "region" => self.region = Some(v.to_owned()),
+            "sts" => self.sts = Some(v.to_owned()),
+            "sts-dialect" => {
+                self.dialect = Some(match v {
+                    "aws" => StsDialect::Aws,
+                    "moto" => StsDialect::Moto,
+                    _ => bail!("cluster {cluster}: sts-dialect is aws or moto, not {v:?}"),
+                })
+            }
+            "token-lifetime" => {
+                let secs: u64 = v
+                    .parse()
+                    .with_context(|| format!("cluster {cluster}: bad token-lifetime {v:?}"))?;
+                self.lifetime = Some(Duration::from_secs(secs));
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    fn config(self, cluster: &str) -> anyhow::Result<Option<EksConfig>> {
+        let Some(name) = self.name else {
+            let extra = self.account.is_some()
+                || self.region.is_some()
+                || self.sts.is_some()
+                || self.dialect.is_some()
+                || self.lifetime.is_some();
+            if extra {
+                bail!(
+                    "cluster {cluster}: account, region, sts, sts-dialect and token-lifetime need eks=EKS_NAME"
+                );
+            }
+            return Ok(None);
+        };
+        let account = self
+            .account
+            .with_context(|| format!("cluster {cluster}: eks needs account=ACCOUNT"))?;
+        let region = self
+            .region
+            .with_context(|| format!("cluster {cluster}: eks needs region=REGION"))?;
+        let mut e = EksConfig::new(&name, &account, &region);
+        if let Some(url) = &self.sts {
+            e = e.sts_endpoint(url);
+        }
+        if let Some(d) = self.dialect {
+            e = e.sts_dialect(d);
+        }
+        if let Some(l) = self.lifetime {
+            e = e.token_lifetime(l);
+        }
+        Ok(Some(e))
+    }
 }
 
 fn parse_cluster(spec: &str, token: &str) -> anyhow::Result<ClusterConfig> {
@@ -107,10 +197,14 @@ fn parse_cluster(spec: &str, token: &str) -> anyhow::Result<ClusterConfig> {
         .filter(|n| !n.is_empty())
         .context("a --cluster needs a name")?;
     let mut c = ClusterConfig::new(name, token);
+    let mut eks = EksKeys::default();
     for p in parts {
         let (k, v) = p
             .split_once('=')
             .with_context(|| format!("cluster {name}: expected key=value, got {p:?}"))?;
+        if eks.take(name, k, v)? {
+            continue;
+        }
         match k {
             "version" => c = c.version(v),
             "port" => {
@@ -125,11 +219,42 @@ fn parse_cluster(spec: &str, token: &str) -> anyhow::Result<ClusterConfig> {
                 )
             }
             other => {
-                bail!("cluster {name}: unknown setting {other:?} (known: version, port, http-port)")
+                bail!(
+                    "cluster {name}: unknown setting {other:?} (known: version, port, http-port, \
+                     eks, account, region, sts, sts-dialect, token-lifetime)"
+                )
             }
         }
     }
+    c.eks = eks.config(name)?;
     Ok(c)
+}
+
+/// `PRINCIPAL_ARN[,username=U][,groups=G;G]`.
+fn parse_access_entry(spec: &str) -> anyhow::Result<AccessEntry> {
+    let mut parts = spec.split(',');
+    let arn = parts
+        .next()
+        .filter(|a| a.starts_with("arn:"))
+        .context("an access entry starts with the principal's ARN")?;
+    let mut entry = AccessEntry::new(arn, None, &[]);
+    for p in parts {
+        match p.split_once('=') {
+            Some(("username", u)) => entry.username = Some(u.to_owned()),
+            Some(("groups", g)) => {
+                entry.groups = g
+                    .split(';')
+                    .filter(|g| !g.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            }
+            _ => bail!("access entry {arn}: expected username=U or groups=G;G, got {p:?}"),
+        }
+    }
+    entry
+        .validate()
+        .with_context(|| format!("access entry {arn}"))?;
+    Ok(entry)
 }
 
 fn parse_user(spec: &str) -> anyhow::Result<(String, String, Vec<String>)> {
@@ -168,9 +293,22 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
         .iter()
         .map(|u| parse_user(u))
         .collect::<anyhow::Result<_>>()?;
+    let mut entries = Vec::new();
+    for spec in &args.access_entries {
+        let (cluster, entry) = spec
+            .split_once(',')
+            .context("an --access-entry is CLUSTER,PRINCIPAL_ARN[,username=U][,groups=G;G]")?;
+        entries.push((cluster.to_owned(), parse_access_entry(entry)?));
+    }
     let mut configs = Vec::new();
     for spec in &args.clusters {
         let mut c = parse_cluster(spec, &token)?;
+        for (cluster, entry) in entries.iter().filter(|(n, _)| *n == c.name) {
+            let eks = c.eks.as_mut().with_context(|| {
+                format!("--access-entry for {cluster}, which is not an EKS cluster (eks=...)")
+            })?;
+            eks.access_entries.push(entry.clone());
+        }
         c.aggregated_discovery = !args.no_aggregated_discovery;
         c.workload_ready_delay = Duration::from_millis(args.ready_delay_ms);
         c.controller_delay = Duration::from_millis(args.controller_delay_ms);
@@ -179,6 +317,12 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
             c = c.user(name, &g, tok);
         }
         configs.push(c);
+    }
+    if let Some((cluster, _)) = entries
+        .iter()
+        .find(|(n, _)| !configs.iter().any(|c| c.name == *n))
+    {
+        bail!("--access-entry for {cluster}, which is not a --cluster");
     }
     let emu = Emulator::start_with_control(configs, args.control_port).await?;
     if let Some(path) = &args.kubeconfig {
@@ -195,6 +339,15 @@ pub async fn run(args: EmulatorArgs) -> anyhow::Result<()> {
         );
         if let Some(h) = c.http_url() {
             println!("cluster {} also serves plain HTTP at {h}", c.name());
+        }
+        if let Some(e) = c.eks() {
+            println!(
+                "cluster {} is EKS cluster {} ({}), verifying tokens with {}",
+                c.name(),
+                e.cluster_name,
+                e.arn(),
+                e.sts_url()
+            );
         }
     }
     if let Some(addr) = emu.control_addr() {
@@ -245,6 +398,17 @@ fn fault(f: FaultArgs) -> anyhow::Result<()> {
     if let Some(t) = &f.revoke_token {
         body["revokeToken"] = t.clone().into();
     }
+    if let Some(spec) = &f.add_access_entry {
+        let e = parse_access_entry(spec)?;
+        body["addAccessEntry"] = serde_json::json!({
+            "principalArn": e.principal_arn,
+            "username": e.username,
+            "kubernetesGroups": e.groups,
+        });
+    }
+    if let Some(arn) = &f.remove_access_entry {
+        body["removeAccessEntry"] = arn.clone().into();
+    }
     let hostport = f
         .control
         .trim_start_matches("http://")
@@ -269,4 +433,66 @@ fn fault(f: FaultArgs) -> anyhow::Result<()> {
     }
     println!("cluster {}: faults updated", f.cluster);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn eks_keys_make_an_eks_cluster() {
+        let c = parse_cluster(
+            "prod,version=v1.30.2-eks-1,eks=prod-euw1,account=222222222222,region=eu-west-1,sts=http://127.0.0.1:5000,sts-dialect=moto,token-lifetime=60",
+            "t",
+        )
+        .expect("parses");
+        let e = c.eks.expect("an EKS cluster");
+        assert_eq!(
+            (
+                e.cluster_name.as_str(),
+                e.account_id.as_str(),
+                e.region.as_str()
+            ),
+            ("prod-euw1", "222222222222", "eu-west-1")
+        );
+        assert_eq!(e.sts_url(), "http://127.0.0.1:5000");
+        assert_eq!(e.sts_dialect, StsDialect::Moto);
+        assert_eq!(e.token_lifetime, Duration::from_secs(60));
+
+        let default = parse_cluster("stg,eks=stg,account=333333333333,region=us-east-2", "t")
+            .expect("parses")
+            .eks
+            .expect("eks");
+        assert_eq!(default.sts_url(), "https://sts.us-east-2.amazonaws.com");
+        assert!(parse_cluster("plain", "t").expect("parses").eks.is_none());
+    }
+
+    #[test]
+    fn incomplete_eks_keys_are_refused() {
+        for bad in [
+            "a,eks=a,region=us-east-1",
+            "a,eks=a,account=222222222222",
+            "a,account=222222222222",
+            "a,eks=a,account=1,region=r,sts-dialect=gcp",
+        ] {
+            assert!(parse_cluster(bad, "t").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn access_entries_parse() {
+        let e = parse_access_entry(
+            "arn:aws:iam::222222222222:role/ferry/deployer,username=ferry:{{SessionName}},groups=a;b",
+        )
+        .expect("parses");
+        assert_eq!(
+            e.principal_arn,
+            "arn:aws:iam::222222222222:role/ferry/deployer"
+        );
+        assert_eq!(e.username.as_deref(), Some("ferry:{{SessionName}}"));
+        assert_eq!(e.groups, ["a", "b"]);
+        assert!(parse_access_entry("deployer").is_err());
+        assert!(parse_access_entry("arn:aws:iam::1:role/x,username=system:x").is_err());
+        assert!(parse_access_entry("arn:aws:iam::1:role/x,admin").is_err());
+    }
 }

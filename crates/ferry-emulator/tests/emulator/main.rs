@@ -1,7 +1,9 @@
 //! Integration tests of the emulator: one binary, one module per concern.
 
+mod aws;
 mod support;
 
 mod behaviour;
 mod clients;
+mod eks;
 mod transcripts;
