@@ -4,6 +4,7 @@
 //! reconcile reads this cache and issues no LIST; a change to a managed object notifies the
 //! application that owns it.
 
+use ferry_core::locks;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -182,22 +183,14 @@ impl LiveCache {
 
     /// The last watch error, while the cluster cannot be watched.
     pub fn error(&self) -> Option<String> {
-        self.shared
-            .error
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        locks::lock(&self.shared.error).clone()
     }
 
     /// Watches a resource type (once), and waits up to `wait` for its first list.
     pub async fn ensure_watch(&self, ar: &ApiResource, wait: Duration) -> bool {
         let id = format!("{}/{}/{}", ar.group, ar.version, ar.kind);
         let mut ready = {
-            let mut watches = self
-                .shared
-                .watches
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut watches = locks::lock(&self.shared.watches);
             match watches.get(&id) {
                 Some(r) => r.clone(),
                 None => {
@@ -241,11 +234,7 @@ impl LiveCache {
     /// of that version is an echo of Ferry's own write and does not wake its application.
     /// A later version (another writer, a controller's status) does.
     pub fn expect(&self, key: &ResourceKey, resource_version: &str) {
-        let mut expected = self
-            .shared
-            .expected
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut expected = locks::lock(&self.shared.expected);
         // Bounded: an echo that never comes (the object changed again first) is forgotten.
         if expected.len() > 100_000 {
             expected.clear();
@@ -259,15 +248,7 @@ impl LiveCache {
 
     /// Sets or clears the error; answers whether there was one before.
     fn set_error(&self, e: Option<String>) -> bool {
-        std::mem::replace(
-            &mut *self
-                .shared
-                .error
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-            e,
-        )
-        .is_some()
+        std::mem::replace(&mut *locks::lock(&self.shared.error), e).is_some()
     }
 
     /// A watch failed: the error is kept until the cluster answers again, which a probe
@@ -323,11 +304,7 @@ impl LiveCache {
 
     /// Wakes every application with an object in this cache, once each.
     fn notify_all(&self) {
-        let apps: HashSet<String> = self
-            .shared
-            .objects
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        let apps: HashSet<String> = locks::read(&self.shared.objects)
             .values()
             .filter_map(|c| ferry_api::app_of_tracking_id(&c.tracking).map(str::to_owned))
             .collect();
@@ -380,11 +357,7 @@ impl LiveCache {
                 }
                 watcher::Event::InitDone => {
                     let gone: Vec<(ResourceKey, String)> = {
-                        let objects = self
-                            .shared
-                            .objects
-                            .read()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        let objects = locks::read(&self.shared.objects);
                         objects
                             .iter()
                             .filter(|(k, _)| {
@@ -394,11 +367,7 @@ impl LiveCache {
                             .collect()
                     };
                     for (k, tracking) in gone {
-                        self.shared
-                            .objects
-                            .write()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .remove(&k);
+                        locks::write(&self.shared.objects).remove(&k);
                         self.notify(&tracking);
                     }
                     relisted.clear();
@@ -420,18 +389,10 @@ impl LiveCache {
         let (key, compacted) = compact_typed(obj, ar);
         match compacted {
             Some((tracking, rv, json)) => {
-                let mut objects = self
-                    .shared
-                    .objects
-                    .write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut objects = locks::write(&self.shared.objects);
                 let changed = objects.get(&key).is_none_or(|c| c.resource_version != rv);
                 let echo = changed && {
-                    let mut expected = self
-                        .shared
-                        .expected
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let mut expected = locks::lock(&self.shared.expected);
                     match expected.get(&key) {
                         Some(e) if *e == rv => expected.remove(&key).is_some(),
                         _ => false,
@@ -461,12 +422,7 @@ impl LiveCache {
 
     /// Drops an object from the cache and tells its application.
     fn forget(&self, key: &ResourceKey) {
-        let removed = self
-            .shared
-            .objects
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(key);
+        let removed = locks::write(&self.shared.objects).remove(key);
         if let Some(c) = removed {
             self.notify(&c.tracking);
         }
@@ -483,32 +439,20 @@ impl LiveCache {
 
     /// A managed object, parsed.
     pub fn get(&self, key: &ResourceKey) -> Option<LiveObject> {
-        let objects = self
-            .shared
-            .objects
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let objects = locks::read(&self.shared.objects);
         objects.get(key).and_then(|c| Self::live(key, c))
     }
 
     /// The resourceVersion of a managed object, without parsing it.
     pub fn resource_version(&self, key: &ResourceKey) -> Option<String> {
-        let objects = self
-            .shared
-            .objects
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let objects = locks::read(&self.shared.objects);
         objects.get(key).map(|c| c.resource_version.clone())
     }
 
     /// Every object whose tracking id names `app`.
     pub fn managed_by(&self, app: &str) -> Vec<LiveObject> {
         let prefix = format!("{app}:");
-        let objects = self
-            .shared
-            .objects
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let objects = locks::read(&self.shared.objects);
         let mut out: Vec<LiveObject> = objects
             .iter()
             .filter(|(_, c)| c.tracking.starts_with(&prefix))
@@ -520,11 +464,7 @@ impl LiveCache {
 
     /// Number of cached objects and their bytes (for benchmarks).
     pub fn footprint(&self) -> (usize, usize) {
-        let objects = self
-            .shared
-            .objects
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let objects = locks::read(&self.shared.objects);
         (
             objects.len(),
             objects

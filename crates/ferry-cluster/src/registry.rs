@@ -282,15 +282,11 @@ impl Registry {
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Cluster>> {
-        self.clusters
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        ferry_core::locks::read(&self.clusters)
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Cluster>> {
-        self.clusters
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        ferry_core::locks::write(&self.clusters)
     }
 
     /// Adds or replaces a cluster (by name). Unchanged specs keep their client and discovery.
@@ -327,27 +323,18 @@ impl Registry {
     /// Records why the cluster Secret `source` could not be used (its parse error, which
     /// names fields, never values). A cluster it registered before stays as it was.
     pub fn report_problem(&self, source: &str, problem: String) {
-        self.problems
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(source.to_owned(), problem);
+        ferry_core::locks::write(&self.problems).insert(source.to_owned(), problem);
     }
 
     /// The cluster Secret `source` is usable again, or gone.
     pub fn clear_problem(&self, source: &str) {
-        self.problems
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(source);
+        ferry_core::locks::write(&self.problems).remove(source);
     }
 
     /// Why the Secret that registered `cluster` cannot be used now, and that the cluster's
     /// last good config is still in use; `None` while the Secret is fine.
     pub fn problem_of(&self, cluster: &Cluster) -> Option<String> {
-        let problems = self
-            .problems
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let problems = ferry_core::locks::read(&self.problems);
         let problem = problems.get(&cluster.spec.source)?;
         Some(format!(
             "{problem}; the last good config of cluster {} is still in use",
@@ -362,10 +349,7 @@ impl Registry {
             .values()
             .map(|c| c.spec.source.clone())
             .collect();
-        let problems = self
-            .problems
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let problems = ferry_core::locks::read(&self.problems);
         let mut list: Vec<&str> = problems
             .iter()
             .filter(|(source, _)| !registered.contains(source))

@@ -131,12 +131,7 @@ const DELETION_RETRY_MAX: Duration = Duration::from_secs(15);
 async fn held(ctx: &ControllerCtx, app: &Application, cause: String, retry: Duration) {
     let old: ApplicationStatus = app.status.clone().unwrap_or_default();
     let mut status = old.clone();
-    let next = time::OffsetDateTime::now_utc() + retry;
-    let next = next
-        .replace_nanosecond(0)
-        .unwrap_or(next)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
+    let next = ferry_core::timestamp::rfc3339(std::time::SystemTime::now() + retry);
     crate::reconcile::set_condition(
         &mut status,
         ferry_api::ConditionType::DeletionError,

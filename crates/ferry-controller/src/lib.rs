@@ -10,6 +10,7 @@
 
 pub mod appset;
 pub mod compare;
+mod decide;
 pub mod finalize;
 pub mod operation;
 pub mod queue;
@@ -19,6 +20,7 @@ mod watches;
 pub use watches::{ignore_defaults_of, watch_named};
 
 use ferry_cluster::api_resource as ar;
+use ferry_core::locks::{lock, read};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -110,45 +112,24 @@ pub struct ControllerCtx {
     changed_rx: Mutex<Option<mpsc::UnboundedReceiver<String>>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 impl ControllerCtx {
     pub fn app(&self, name: &str) -> Option<Application> {
-        self.apps
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(name)
-            .map(|a| Application::clone(a))
+        read(&self.apps).get(name).map(|a| Application::clone(a))
     }
 
     /// Whether the application exists (without copying it).
     pub fn has_app(&self, name: &str) -> bool {
-        self.apps
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .contains_key(name)
+        read(&self.apps).contains_key(name)
     }
 
     /// How many applications satisfy `f`, looked at under the lock without copying them
     /// (as the controller's watch last saw them).
     pub fn count_apps(&self, f: impl Fn(&str, &Application) -> bool) -> usize {
-        self.apps
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .iter()
-            .filter(|(n, a)| f(n, a))
-            .count()
+        read(&self.apps).iter().filter(|(n, a)| f(n, a)).count()
     }
 
     pub fn app_names(&self) -> Vec<String> {
-        self.apps
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .keys()
-            .cloned()
-            .collect()
+        read(&self.apps).keys().cloned().collect()
     }
 
     /// The live cache of a cluster, made (or remade, when the cluster changed) on first use.
@@ -202,10 +183,7 @@ impl ControllerCtx {
 
     /// The controller-wide `ignoreDifferences` rules.
     pub fn ignore_defaults(&self) -> Vec<ferry_diff::IgnoreRule> {
-        self.ignore_defaults
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        read(&self.ignore_defaults).clone()
     }
 
     pub fn memo(&self, key: &(String, ResourceKey)) -> Option<Memo> {
@@ -297,10 +275,7 @@ impl ControllerCtx {
     /// controller is told by the listener itself).
     pub fn refresh_matching(&self, event: &ferry_webhook::PushEvent) -> usize {
         // Matched under the lock, without copying every application.
-        let matched: Vec<(String, String)> = self
-            .apps
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        let matched: Vec<(String, String)> = read(&self.apps)
             .iter()
             .filter(|(_, app)| {
                 let src = &app.spec.source;
@@ -425,21 +400,16 @@ pub fn spawn(
         });
     }
 
-    for _ in 0..ctx.config.workers.max(1) {
-        let ctx = ctx.clone();
-        let mut stop = stop.clone();
-        tokio::spawn(async move {
-            loop {
-                let name =
-                    tokio::select! { n = ctx.queue.next() => n, _ = stop.changed() => return };
-                tracing::debug!(app = %name, "reconcile");
-                let again = reconcile::reconcile(&ctx, &name).await;
-                tracing::debug!(app = %name, ?again, "reconciled");
-                ctx.queue.done(&name);
-                if again != Duration::MAX && ctx.has_app(&name) {
-                    ctx.queue.add(&name, again);
-                }
-            }
-        });
-    }
+    queue::spawn_workers(
+        ctx,
+        ctx.config.workers,
+        stop,
+        |c: &ControllerCtx| &c.queue,
+        |ctx, name| async move {
+            tracing::debug!(app = %name, "reconcile");
+            let again = reconcile::reconcile(&ctx, &name).await;
+            tracing::debug!(app = %name, ?again, "reconciled");
+            (again != Duration::MAX && ctx.has_app(&name)).then_some(again)
+        },
+    );
 }

@@ -2,10 +2,11 @@
 //! on by two workers at once (a name added while it is being worked on runs again after).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::Mutex;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
 #[derive(Default)]
@@ -25,9 +26,7 @@ pub struct WorkQueue {
 
 impl WorkQueue {
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        ferry_core::locks::lock(&self.state)
     }
 
     /// Queues `name` after `delay`; an earlier pending time wins.
@@ -108,6 +107,40 @@ impl WorkQueue {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Runs `workers` tasks, each taking the next due name of `queue(ctx)` and handing it to
+/// `work`, which answers when to look at it again (`None`: only when something asks), until
+/// `stop` changes. The one worker loop of both controllers.
+pub fn spawn_workers<C, Q, W, Fut>(
+    ctx: &Arc<C>,
+    workers: usize,
+    stop: &watch::Receiver<bool>,
+    queue: Q,
+    work: W,
+) where
+    C: Send + Sync + 'static,
+    Q: Fn(&C) -> &WorkQueue + Copy + Send + 'static,
+    W: Fn(Arc<C>, String) -> Fut + Copy + Send + 'static,
+    Fut: Future<Output = Option<Duration>> + Send,
+{
+    for _ in 0..workers.max(1) {
+        let ctx = ctx.clone();
+        let mut stop = stop.clone();
+        tokio::spawn(async move {
+            loop {
+                let name = tokio::select! {
+                    n = queue(&ctx).next() => n,
+                    _ = stop.changed() => return,
+                };
+                let again = work(ctx.clone(), name.clone()).await;
+                queue(&ctx).done(&name);
+                if let Some(d) = again {
+                    queue(&ctx).add(&name, d);
+                }
+            }
+        });
     }
 }
 

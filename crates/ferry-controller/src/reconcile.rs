@@ -5,24 +5,17 @@ use std::time::Duration;
 
 use ferry_api::{
     Application, ApplicationCondition, ApplicationStatus, ComparedTo, ConditionType, HealthCode,
-    InitiatedBy, Operation, OperationPhase, OperationState, ResultCode, RevisionHistory, SyncCode,
-    SyncOptions,
+    OperationPhase, OperationState, ResultCode, RevisionHistory, SyncCode, SyncOptions,
 };
 use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
 
 use crate::ControllerCtx;
-use crate::compare::{CompareError, compare};
+use crate::compare::{CompareError, Comparison, compare};
 
 pub use ferry_api::REFRESH_ANNOTATION;
 
-pub(crate) fn now() -> String {
-    let t = time::OffsetDateTime::now_utc();
-    t.replace_nanosecond(0)
-        .unwrap_or(t)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
+use ferry_core::timestamp::now;
 
 /// Sets (or with `None` removes) the condition `kind`, keeping its transition time while its
 /// message stays the same.
@@ -48,7 +41,7 @@ pub(crate) fn set_condition(
     }
 }
 
-/// Reconciles one application; answers when to look at it again.
+/// Reconciles one application, stage by stage; answers when to look at it again.
 pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
     let Some(app) = ctx.app(name) else {
         return Duration::MAX;
@@ -60,6 +53,8 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
     let old_status = app.status.clone().unwrap_or_default();
     let mut status = old_status.clone();
     status.observed_generation = app.metadata.generation;
+
+    // 1. The destination cluster.
     let dest = &app.spec.destination;
     let cluster = match ctx
         .registry
@@ -73,10 +68,7 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
                 ConditionType::InvalidSpecError,
                 Some(format!("destination: {e}")),
             );
-            if !ctx.write_status(&app, &old_status, status).await {
-                return STALE_RETRY;
-            }
-            return poll;
+            return conclude(ctx, &app, &old_status, status, false, || poll).await;
         }
     };
     set_condition(&mut status, ConditionType::InvalidSpecError, None);
@@ -86,38 +78,20 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
         ctx.registry.problem_of(&cluster),
     );
     let cache = ctx.cache_for(&cluster);
-    let refresh = app
-        .metadata
-        .annotations
-        .as_ref()
-        .is_some_and(|a| a.contains_key(REFRESH_ANNOTATION))
-        || app.operation.is_some();
-    // An operation in progress compares against its own revision and source until it ends,
-    // even when Git moved on meanwhile.
-    let running = old_status
-        .operation_state
-        .clone()
-        .filter(|s| s.phase.is_running());
-    let op_sync = running
-        .as_ref()
-        .map(|s| &s.operation)
-        .or(app.operation.as_ref())
-        .and_then(|o| o.sync.clone())
-        .unwrap_or_default();
-    let op_revision = running
-        .as_ref()
-        .and_then(|s| s.sync_result.as_ref())
-        .map(|r| r.revision.clone())
-        .filter(|r| !r.is_empty())
-        .or(op_sync.revision.clone());
+
+    // 2. What to compare against: an operation in progress keeps its own revision and
+    //    source until it ends, even when Git moved on meanwhile.
+    let target = Target::of(&app, &old_status);
+
+    // 3. The comparison.
     let cmp = match compare(
         ctx,
         &app,
-        op_sync.source.as_ref(),
+        target.source.as_ref(),
         &cluster,
         &cache,
-        refresh,
-        op_revision.as_deref(),
+        target.refresh,
+        target.revision.as_deref(),
     )
     .await
     {
@@ -129,33 +103,7 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
             return poll;
         }
         Err(e) => {
-            // Nothing is applied or pruned: the status says why, and what is deployed stays.
-            status.sync.status = SyncCode::Unknown;
-            set_condition(
-                &mut status,
-                ConditionType::ComparisonError,
-                Some(e.to_string()),
-            );
-            if let CompareError::Unreachable { .. } = e {
-                status.health.status = HealthCode::Unknown;
-                status.health.message = e.to_string();
-            }
-            // An operation asked for ends in error; one in progress waits for the cluster.
-            let mut clear_op = false;
-            if running.is_none()
-                && let Some(op) = &app.operation
-            {
-                let mut state = new_operation(op.clone(), "");
-                state.sync_result = None;
-                end(
-                    &mut status,
-                    &mut state,
-                    OperationPhase::Error,
-                    format!("comparison failed: {e}"),
-                );
-                status.operation_state = Some(state);
-                clear_op = true;
-            }
+            let clear_op = comparison_failed(&app, &mut status, target.running.is_none(), &e);
             return conclude(ctx, &app, &old_status, status, clear_op, || {
                 ctx.failure_delay(name)
             })
@@ -163,16 +111,137 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
         }
     };
     ctx.succeeded(name);
-    let problems = if cmp.problems.is_empty() {
-        None
-    } else {
-        Some(cmp.problems.join("; "))
-    };
-    set_condition(&mut status, ConditionType::ComparisonError, problems);
+
+    // 4. What the comparison found, in the status.
+    report(&mut status, &app, &cmp);
+
+    // 5. The operation: one in progress goes on; else one asked for, or an automated sync.
+    let last_synced = status.history.last().map(|h| h.revision.clone());
+    let failed_here = old_status.operation_state.as_ref().is_some_and(|s| {
+        s.phase.is_failure()
+            && s.sync_result
+                .as_ref()
+                .is_some_and(|r| r.revision == cmp.revision)
+    });
+    let decided = crate::decide::decide(
+        &app,
+        &cmp,
+        target.running,
+        last_synced.as_deref(),
+        failed_here,
+    );
+
+    // 6. Running it a step.
+    let mut requeue = poll;
+    let mut clear_op = app.operation.is_some();
+    if let Some((mut state, new)) = decided {
+        let subject = Subject {
+            ctx,
+            app: &app,
+            cluster: &cluster,
+            cache: &cache,
+            cmp: &cmp,
+        };
+        match drive(&subject, &mut status, &mut state, new).await {
+            Step::Wait(d) => {
+                requeue = d;
+                clear_op = false;
+            }
+            // The status already shows what the sync did; what the cluster does next (a
+            // workload becoming ready) arrives by the watch. A sync that applied nothing new
+            // is looked at again soon all the same.
+            Step::Finished => requeue = Duration::from_secs(2),
+        }
+        status.operation_state = Some(state);
+    }
+
+    // 7. One status write.
+    conclude(ctx, &app, &old_status, status, clear_op, || requeue).await
+}
+
+/// What a comparison compares against.
+struct Target {
+    /// The operation in progress, if any.
+    running: Option<OperationState>,
+    /// Its (or the asked-for operation's) source instead of `spec.source`.
+    source: Option<ferry_api::ApplicationSource>,
+    /// Its revision (the one it resolved when it started) instead of `targetRevision`.
+    revision: Option<String>,
+    /// Resolve the revision again (asked for, or an operation is asked for).
+    refresh: bool,
+}
+
+impl Target {
+    fn of(app: &Application, old: &ApplicationStatus) -> Target {
+        let running = old.operation_state.clone().filter(|s| s.phase.is_running());
+        let op_sync = running
+            .as_ref()
+            .map(|s| &s.operation)
+            .or(app.operation.as_ref())
+            .and_then(|o| o.sync.clone())
+            .unwrap_or_default();
+        let revision = running
+            .as_ref()
+            .and_then(|s| s.sync_result.as_ref())
+            .map(|r| r.revision.clone())
+            .filter(|r| !r.is_empty())
+            .or(op_sync.revision.clone());
+        let refresh = app
+            .metadata
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key(REFRESH_ANNOTATION))
+            || app.operation.is_some();
+        Target {
+            running,
+            source: op_sync.source,
+            revision,
+            refresh,
+        }
+    }
+}
+
+/// A comparison that could not be made: nothing is applied or pruned, the status says why
+/// and what is deployed stays. An operation asked for ends in error (answers `true`: clear
+/// it); one in progress waits for the cluster.
+fn comparison_failed(
+    app: &Application,
+    status: &mut ApplicationStatus,
+    idle: bool,
+    e: &CompareError,
+) -> bool {
+    status.sync.status = SyncCode::Unknown;
+    set_condition(status, ConditionType::ComparisonError, Some(e.to_string()));
+    if let CompareError::Unreachable { .. } = e {
+        status.health.status = HealthCode::Unknown;
+        status.health.message = e.to_string();
+    }
+    match (&app.operation, idle) {
+        (Some(op), true) => {
+            let mut state = crate::decide::new_operation(op.clone(), "");
+            state.sync_result = None;
+            end(
+                status,
+                &mut state,
+                OperationPhase::Error,
+                format!("comparison failed: {e}"),
+            );
+            status.operation_state = Some(state);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// What a comparison found, in the status: sync, health, resources and the conditions of
+/// objects the dry run refused or another application tracks.
+fn report(status: &mut ApplicationStatus, app: &Application, cmp: &Comparison) {
+    let problems = (!cmp.problems.is_empty()).then(|| cmp.problems.join("; "));
+    set_condition(status, ConditionType::ComparisonError, problems);
     set_condition(
-        &mut status,
+        status,
         ConditionType::SharedResourceWarning,
-        shared_warning(&cmp),
+        shared_warning(cmp),
     );
     status.sync.status = cmp.sync;
     status.sync.revision = cmp.revision.clone();
@@ -182,86 +251,15 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
     });
     status.health = cmp.health.clone();
     status.resources = cmp.resources.clone();
+}
 
-    // The operation: one in progress goes on; else one asked for, or an automated sync.
-    let policy = app.spec.sync_policy.clone().unwrap_or_default();
-    let automated = policy.automated.clone();
-    let last_synced = status.history.last().map(|h| h.revision.clone());
-    let failed_here = old_status.operation_state.as_ref().is_some_and(|s| {
-        s.phase.is_failure()
-            && s.sync_result
-                .as_ref()
-                .is_some_and(|r| r.revision == cmp.revision)
-    });
-    let (state, new) = match running {
-        Some(state) => (Some(state), false),
-        None => match (&app.operation, &automated) {
-            (Some(op), _) => (Some(new_operation(op.clone(), &cmp.revision)), true),
-            (None, Some(a))
-                if actionable(&cmp, a.prune)
-                    && !failed_here
-                    && (a.self_heal || last_synced.as_deref() != Some(cmp.revision.as_str())) =>
-            {
-                // Self-heal (the revision is already deployed) syncs only what drifted, as
-                // Argo CD does: a selective sync, so hooks (a migration) do not run again for
-                // a hand edit, and fields others may own (ignored differences) stay theirs.
-                let heal = last_synced.as_deref() == Some(cmp.revision.as_str());
-                let drifted = if heal {
-                    cmp.resources
-                        .iter()
-                        .filter(|r| r.status != SyncCode::Synced && !cmp.is_shared(r))
-                        .map(|r| ferry_api::SyncOperationResource::of(&r.key()))
-                        .collect()
-                } else {
-                    Vec::new()
-                };
-                let op = Operation {
-                    sync: Some(ferry_api::SyncOperation {
-                        revision: Some(cmp.revision.clone()),
-                        prune: a.prune,
-                        resources: drifted,
-                        ..Default::default()
-                    }),
-                    initiated_by: Some(InitiatedBy {
-                        username: None,
-                        automated: true,
-                    }),
-                };
-                (Some(new_operation(op, &cmp.revision)), true)
-            }
-            _ => (None, false),
-        },
-    };
-    let mut requeue = poll;
-    let mut clear_op = app.operation.is_some();
-    if let Some(mut state) = state {
-        match drive(
-            ctx,
-            &app,
-            &cluster,
-            &cache,
-            &cmp,
-            &mut status,
-            &mut state,
-            new,
-        )
-        .await
-        {
-            Step::Wait(d) => {
-                status.operation_state = Some(state);
-                requeue = d;
-                clear_op = false;
-            }
-            Step::Finished => {
-                status.operation_state = Some(state);
-                // The status already shows what the sync did; what the cluster does next
-                // (a workload becoming ready) arrives by the watch. A sync that applied
-                // nothing new is looked at again soon all the same.
-                requeue = Duration::from_secs(2);
-            }
-        }
-    }
-    conclude(ctx, &app, &old_status, status, clear_op, || requeue).await
+/// What a sync of one application works on.
+struct Subject<'a> {
+    ctx: &'a ControllerCtx,
+    app: &'a Application,
+    cluster: &'a ferry_cluster::Cluster,
+    cache: &'a ferry_cluster::LiveCache,
+    cmp: &'a Comparison,
 }
 
 /// The end of a reconcile: one status write (a conflict means: again, soon, with the newer
@@ -286,24 +284,6 @@ async fn conclude(
     requeue()
 }
 
-/// Whether an automated sync would change anything: a resource differs, or one that left
-/// Git may be pruned. Objects that only wait for a prune that is off, or that say
-/// `Prune=false`, keep the application OutOfSync without syncing it again and again.
-fn actionable(cmp: &crate::compare::Comparison, prune: bool) -> bool {
-    // Objects another application tracks are left to it: they never start a sync.
-    let differs = cmp
-        .resources
-        .iter()
-        .any(|r| r.status != SyncCode::Synced && !r.requires_pruning && !cmp.is_shared(r));
-    let prunable = prune
-        && cmp.prunable.iter().any(|p| {
-            !ferry_api::SyncOptions::default()
-                .of_object(&p.object)
-                .no_prune
-        });
-    differs || prunable
-}
-
 /// The `SharedResourceWarning` of a comparison: the objects another Application tracks.
 fn shared_warning(cmp: &crate::compare::Comparison) -> Option<String> {
     let shared: Vec<String> = cmp
@@ -323,76 +303,20 @@ enum Step {
     Finished,
 }
 
-fn new_operation(operation: Operation, revision: &str) -> OperationState {
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    OperationState {
-        operation,
-        phase: OperationPhase::Running,
-        sync_id: id[..5].to_owned(),
-        started_at: now(),
-        sync_result: Some(ferry_api::SyncResult {
-            revision: revision.to_owned(),
-            resources: Vec::new(),
-        }),
-        ..Default::default()
-    }
-}
-
-/// A Go-style duration of a retry backoff (`5s`, `2m`, `1h`, `1m30s`).
-fn parse_duration(s: &str) -> Option<Duration> {
-    let mut total = 0u64;
-    let mut digits = String::new();
-    for c in s.trim().chars() {
-        if c.is_ascii_digit() {
-            digits.push(c);
-            continue;
-        }
-        let n: u64 = digits.parse().ok()?;
-        digits.clear();
-        total += n * match c {
-            's' => 1,
-            'm' => 60,
-            'h' => 3600,
-            _ => return None,
-        };
-    }
-    digits.is_empty().then_some(Duration::from_secs(total))
-}
-
-/// The delay before retry `attempt` (1-based), when retrying is allowed at all.
-fn retry_delay(retry: Option<&ferry_api::RetryStrategy>, attempt: i64) -> Option<Duration> {
-    let retry = retry?;
-    if retry.limit >= 0 && attempt > retry.limit {
-        return None;
-    }
-    let backoff = retry.backoff.clone().unwrap_or_default();
-    let base = backoff
-        .duration
-        .as_deref()
-        .and_then(parse_duration)
-        .unwrap_or(Duration::from_secs(5));
-    let factor = backoff.factor.unwrap_or(2).max(1) as u32;
-    let max = backoff
-        .max_duration
-        .as_deref()
-        .and_then(parse_duration)
-        .unwrap_or(Duration::from_secs(180));
-    let exp = (attempt - 1).clamp(0, 30) as u32;
-    Some(base.saturating_mul(factor.saturating_pow(exp)).min(max))
-}
-
 /// Starts, continues or stops an operation, and records its end in the status.
-#[allow(clippy::too_many_arguments)]
 async fn drive(
-    ctx: &ControllerCtx,
-    app: &Application,
-    cluster: &ferry_cluster::Cluster,
-    cache: &ferry_cluster::LiveCache,
-    cmp: &crate::compare::Comparison,
+    subject: &Subject<'_>,
     status: &mut ApplicationStatus,
     state: &mut OperationState,
     new: bool,
 ) -> Step {
+    let Subject {
+        ctx,
+        app,
+        cluster,
+        cache,
+        cmp,
+    } = *subject;
     let name = app.metadata.name.clone().unwrap_or_default();
     let policy = app.spec.sync_policy.clone().unwrap_or_default();
     let sync_op = state.operation.sync.clone().unwrap_or_default();
@@ -491,7 +415,7 @@ async fn drive(
     // Finished: retry a failure when the policy allows it.
     if state.phase == OperationPhase::Failed && state.message != "operation terminated" {
         let attempt = state.retry_count + 1;
-        if let Some(delay) = retry_delay(policy.retry.as_ref(), attempt) {
+        if let Some(delay) = crate::decide::retry_delay(policy.retry.as_ref(), attempt) {
             let msg = format!(
                 "retrying (attempt {attempt}) in {}s after: {}",
                 delay.as_secs(),
@@ -677,42 +601,6 @@ pub fn needs_reconcile(old: Option<&Application>, new: &Application) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    #[test]
-    fn retries_back_off_exponentially_up_to_the_limit() {
-        assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
-        assert_eq!(parse_duration("5x"), None);
-        assert_eq!(parse_duration("5"), None);
-        let retry = ferry_api::RetryStrategy {
-            limit: 3,
-            backoff: Some(ferry_api::Backoff {
-                duration: Some("5s".into()),
-                factor: Some(2),
-                max_duration: Some("15s".into()),
-            }),
-        };
-        let delays: Vec<_> = (1..=4).map(|a| retry_delay(Some(&retry), a)).collect();
-        assert_eq!(
-            delays,
-            [
-                Some(Duration::from_secs(5)),
-                Some(Duration::from_secs(10)),
-                Some(Duration::from_secs(15)),
-                None
-            ]
-        );
-        assert_eq!(retry_delay(None, 1), None);
-        let forever = ferry_api::RetryStrategy {
-            limit: -1,
-            backoff: None,
-        };
-        assert_eq!(
-            retry_delay(Some(&forever), 100),
-            Some(Duration::from_secs(180))
-        );
-    }
-
     #[test]
     fn merge_diff_clears_what_is_gone_at_any_depth() {
         let old = serde_json::json!({"a": 1, "op": {"phase": "Succeeded", "finishedAt": "t", "r": [1, 2]}});

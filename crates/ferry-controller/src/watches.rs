@@ -3,6 +3,7 @@
 //! controller, which observes it), the settings ConfigMap; and `watch_named`, a watch of one
 //! named object (the runtime watches the webhook Secret with it).
 
+use ferry_core::locks;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -119,10 +120,7 @@ pub(crate) fn applications(ctx: &Arc<ControllerCtx>, stop: &watch::Receiver<bool
                 }
                 let name = app.metadata.name.clone().unwrap_or_default();
                 let again = {
-                    let mut apps = ctx3
-                        .apps
-                        .write()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let mut apps = locks::write(&ctx3.apps);
                     let previous = apps.insert(name.clone(), Box::new(app));
                     apps.get(&name)
                         .is_some_and(|now| reconcile::needs_reconcile(previous.as_deref(), now))
@@ -178,10 +176,7 @@ fn forget(ctx: &ControllerCtx, name: &str) {
     for o in ctx.observers() {
         o.deleted(name);
     }
-    ctx.apps
-        .write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .remove(name);
+    locks::write(&ctx.apps).remove(name);
 }
 
 /// Controller-wide settings: a change makes every application compare again.
@@ -199,10 +194,7 @@ pub(crate) fn settings(
         stop.clone(),
         move |cm| match ignore_defaults_of(cm) {
             Ok(rules) => {
-                *ctx7
-                    .ignore_defaults
-                    .write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = rules;
+                *locks::write(&ctx7.ignore_defaults) = rules;
                 ctx7.resync_all();
             }
             Err(e) => tracing::warn!(

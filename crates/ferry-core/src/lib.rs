@@ -3,6 +3,8 @@
 //! - [`Sensitive`]: the redacting wrapper for tokens, keys and resolved secrets.
 //! - [`ResourceKey`]: group, kind, namespace and name of an object; [`CommitId`]: a resolved
 //!   revision.
+//! - [`timestamp`]: the time as statuses write it.
+//! - [`locks`]: `lock`/`read`/`write` that do not poison.
 //! - [`codes`]: the status codes Ferry writes (sync, health, operation and hook phases,
 //!   results, condition types) as typed enums serialised as Argo CD writes them.
 
@@ -10,7 +12,9 @@
 
 pub mod codes;
 pub mod key;
+pub mod locks;
 pub mod sensitive;
+pub mod timestamp;
 
 pub use codes::{
     ConditionType, HealthCode, HookPhase, OperationPhase, ResultCode, SyncCode, SyncPhase,

@@ -11,7 +11,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::PatchError;
-use crate::gofmt::json_kind;
+use ferry_gofmt::float64::json_kind;
 
 /// `maxJSONPatchOperations` of the API server.
 pub const MAX_OPERATIONS: usize = 10_000;
@@ -38,7 +38,7 @@ pub(crate) fn apply(target: &Value, body: &[u8]) -> Result<Value, PatchError> {
 /// Decodes the body as `jsonpatch.Patch` (a list of operation objects).
 fn decode(body: &[u8]) -> Result<Vec<Map<String, Value>>, PatchError> {
     let value: Value = serde_json::from_slice(body)
-        .map_err(|e| PatchError::BadRequest(crate::gofmt::syntax_error(&e)))?;
+        .map_err(|e| PatchError::BadRequest(ferry_gofmt::float64::syntax_error(&e)))?;
     let items = match value {
         Value::Null => return Ok(Vec::new()),
         Value::Array(items) => items,

@@ -63,7 +63,6 @@
 //! ```
 
 mod error;
-mod gofmt;
 mod json_patch;
 mod merge;
 pub mod merge_keys;

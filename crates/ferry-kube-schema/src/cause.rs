@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::gofmt::bad_value;
+use ferry_gofmt::decoded::bad_value;
 
 /// The kind of a validation failure: `field.ErrorType`, serialised as the status cause `reason`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -152,7 +152,10 @@ impl Cause {
 
     /// `field.NotSupported`: `Unsupported value: "x": supported values: "a", "b"`.
     pub fn not_supported(field: impl Into<String>, value: &Value, supported: &[String]) -> Cause {
-        let quoted: Vec<String> = supported.iter().map(|s| crate::gofmt::quote(s)).collect();
+        let quoted: Vec<String> = supported
+            .iter()
+            .map(|s| ferry_gofmt::decoded::quote(s))
+            .collect();
         let detail = if quoted.is_empty() {
             String::new()
         } else {
@@ -201,7 +204,10 @@ pub fn full_message(kind: &str, group: &str, name: &str, causes: &[Cause]) -> St
     } else {
         format!("{kind}.{group}")
     };
-    let head = format!("{qualified} {} is invalid", crate::gofmt::quote(name));
+    let head = format!(
+        "{qualified} {} is invalid",
+        ferry_gofmt::decoded::quote(name)
+    );
     let mut seen: Vec<String> = Vec::new();
     for cause in causes {
         let text = cause.error_string();

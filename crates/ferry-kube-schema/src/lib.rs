@@ -51,7 +51,6 @@ mod cause;
 mod crd;
 mod default;
 mod formats;
-mod gofmt;
 mod names;
 mod pattern;
 mod prune;

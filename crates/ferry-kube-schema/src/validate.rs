@@ -10,8 +10,8 @@ use serde_json::{Map, Value};
 
 use crate::cause::Cause;
 use crate::formats;
-use crate::gofmt::{GoNumber, float_v, is_json_integer, quote};
 use crate::schema::{AdditionalProperties, StructuralSchema};
+use ferry_gofmt::decoded::{GoNumber, float_v, is_json_integer, quote};
 
 /// The field of a cause for a kube-openapi name.
 fn field_of(name: &str) -> String {

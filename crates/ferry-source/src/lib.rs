@@ -12,6 +12,7 @@ mod tests;
 
 pub use plugin_runs::{PluginRunConfig, PluginRunError, PluginRuns, Plugins, RunFailure};
 
+use ferry_core::locks;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -127,10 +128,7 @@ impl Sources {
     /// Forgets the commits resolved for `url` (every revision), so that the next render
     /// asks the server again: a push webhook said it changed.
     pub fn invalidate(&self, url: &str) {
-        self.resolved
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .retain(|(u, _), _| u != url);
+        locks::lock(&self.resolved).retain(|(u, _), _| u != url);
     }
 
     pub fn git(&self) -> &GitCache {
@@ -143,17 +141,11 @@ impl Sources {
 
     /// Replaces the known repository Secrets.
     pub fn set_repo_secrets(&self, secrets: Vec<RepoSecret>) {
-        *self
-            .repo_secrets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = secrets;
+        *locks::lock(&self.repo_secrets) = secrets;
     }
 
     fn repo(&self, url: &str) -> Repo {
-        let secrets = self
-            .repo_secrets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let secrets = locks::lock(&self.repo_secrets);
         Repo::from_secrets(url, &secrets)
     }
 
@@ -171,10 +163,7 @@ impl Sources {
         };
         let key = (url.to_owned(), revision.to_owned());
         if !refresh {
-            let cache = self
-                .resolved
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let cache = locks::lock(&self.resolved);
             if let Some((commit, at)) = cache.get(&key)
                 && at.elapsed() < self.resolve_ttl
             {
@@ -183,10 +172,7 @@ impl Sources {
         }
         let commit = self.git.resolve(&self.repo(url), revision).await?;
         let commit = commit.as_str().to_owned();
-        self.resolved
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(key, (commit.clone(), Instant::now()));
+        locks::lock(&self.resolved).insert(key, (commit.clone(), Instant::now()));
         Ok(commit)
     }
 

@@ -29,6 +29,7 @@
 //! Which plugin a commit selected is remembered after a success, so that a reconcile of an
 //! unchanged commit finds its render in the `RenderCache` without reading the checkout.
 
+use ferry_core::locks;
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -249,13 +250,7 @@ impl std::fmt::Debug for PluginRuns {
     }
 }
 
-fn rfc3339(at: SystemTime) -> String {
-    let t = time::OffsetDateTime::from(at);
-    t.replace_nanosecond(0)
-        .unwrap_or(t)
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default()
-}
+use ferry_core::timestamp::rfc3339;
 
 // === impl PluginRuns ===
 
@@ -279,9 +274,7 @@ impl PluginRuns {
     }
 
     fn table(&self) -> MutexGuard<'_, HashMap<RunKey, Entry>> {
-        self.table
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        locks::lock(&self.table)
     }
 
     /// The objects of one render: cached, or rendered now (within the wait), or an error
@@ -584,10 +577,7 @@ impl PluginRuns {
     }
 
     fn group(&self, name: &str) -> Arc<Semaphore> {
-        let mut groups = self
-            .groups
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut groups = locks::lock(&self.groups);
         let per_plugin = self.plugins.runs.per_plugin.max(1);
         groups
             .entry(name.to_string())

@@ -21,6 +21,7 @@ mod reconcile;
 
 pub use reconcile::{Preview, preview};
 
+use ferry_core::locks::{lock, read, write};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -99,24 +100,7 @@ impl std::fmt::Debug for AppSetCtx {
     }
 }
 
-fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    l.read().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    l.write().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn now() -> String {
-    time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
+use ferry_core::timestamp::now;
 
 /// The uid of the ApplicationSet that controls `app`, if one does.
 fn controlling_set(app: &Application) -> Option<String> {
@@ -207,10 +191,7 @@ impl AppSetCtx {
     /// Whether set `name`'s Git revisions are due to be resolved again (`every` after the
     /// last time); marks them resolved now when they are.
     fn git_due(&self, name: &str, every: Duration) -> bool {
-        let mut at = self
-            .git_fetched
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut at = lock(&self.git_fetched);
         let now = std::time::Instant::now();
         match at.get(name) {
             Some(t) if now.duration_since(*t) < every => false,
@@ -447,23 +428,16 @@ pub fn start(
         },
     );
 
-    for _ in 0..2 {
-        let ctx = ctx.clone();
-        let mut stop = stop.clone();
-        tokio::spawn(async move {
-            loop {
-                let name =
-                    tokio::select! { n = ctx.queue.next() => n, _ = stop.changed() => return };
-                let again = reconcile::reconcile(&ctx, &name).await;
-                ctx.queue.done(&name);
-                if let Some(d) = again
-                    && read(&ctx.sets).contains_key(&name)
-                {
-                    ctx.queue.add(&name, d);
-                }
-            }
-        });
-    }
+    crate::queue::spawn_workers(
+        &ctx,
+        2,
+        &stop,
+        |c: &AppSetCtx| &c.queue,
+        |ctx, name| async move {
+            let again = reconcile::reconcile(&ctx, &name).await;
+            again.filter(|_| read(&ctx.sets).contains_key(&name))
+        },
+    );
     ctx
 }
 

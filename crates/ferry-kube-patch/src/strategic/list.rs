@@ -11,8 +11,8 @@ use super::{
     extract_key, has_directive, merge_map,
 };
 use crate::error::PatchError;
-use crate::gofmt::{go_eq, go_type, go_value};
 use crate::merge_keys::{FieldMeta, Schema};
+use ferry_gofmt::float64::{go_eq, go_type, go_value};
 
 /// `mergepatch.ErrNoListOfLists`, answered as 422.
 const ERR_NO_LIST_OF_LISTS: &str = "lists of lists are not supported";

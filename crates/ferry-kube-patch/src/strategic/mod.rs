@@ -14,8 +14,8 @@ mod list;
 use serde_json::{Map, Value};
 
 use crate::error::PatchError;
-use crate::gofmt::{go_type, go_value, json_kind};
 use crate::merge_keys::Schema;
+use ferry_gofmt::float64::{go_type, go_value, json_kind};
 
 pub(crate) type JsonMap = Map<String, Value>;
 
@@ -34,7 +34,7 @@ const ERR_BAD_SET_ELEMENT_ORDER: &str = "invalid patch format of setElementOrder
 /// built-in `kind`.
 pub(crate) fn apply(target: &Value, body: &[u8], kind: &str) -> Result<Value, PatchError> {
     let patch: Value = serde_json::from_slice(body)
-        .map_err(|e| PatchError::BadRequest(crate::gofmt::syntax_error(&e)))?;
+        .map_err(|e| PatchError::BadRequest(ferry_gofmt::float64::syntax_error(&e)))?;
     let patch = match patch {
         Value::Object(map) => map,
         Value::Null => JsonMap::new(),

@@ -8,14 +8,14 @@ use serde_json::{Number, Value};
 
 /// A JSON number as the API server holds it after decoding.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum GoNumber {
+pub enum GoNumber {
     Int(i64),
     Float(f64),
 }
 
 impl GoNumber {
     /// The number as decoded: `int64` when it is an integer that fits, `float64` otherwise.
-    pub(crate) fn of(n: &Number) -> GoNumber {
+    pub fn of(n: &Number) -> GoNumber {
         if let Some(i) = n.as_i64() {
             GoNumber::Int(i)
         } else {
@@ -24,7 +24,7 @@ impl GoNumber {
     }
 
     /// The value as a `float64`.
-    pub(crate) fn as_f64(self) -> f64 {
+    pub fn as_f64(self) -> f64 {
         match self {
             GoNumber::Int(i) => i as f64,
             GoNumber::Float(f) => f,
@@ -32,7 +32,7 @@ impl GoNumber {
     }
 
     /// `%v`.
-    pub(crate) fn go_v(self) -> String {
+    pub fn go_v(self) -> String {
         match self {
             GoNumber::Int(i) => i.to_string(),
             GoNumber::Float(f) => float_v(f),
@@ -41,7 +41,7 @@ impl GoNumber {
 }
 
 /// Go's `%v` (shortest `%g`) for a `float64`: `1`, `0.5`, `1e+06`, `1.5e-05`.
-pub(crate) fn float_v(f: f64) -> String {
+pub fn float_v(f: f64) -> String {
     if f.is_nan() {
         return "NaN".to_owned();
     }
@@ -66,7 +66,7 @@ pub(crate) fn float_v(f: f64) -> String {
 }
 
 /// Go's `strconv.Quote` (what `%q` prints for a string).
-pub(crate) fn quote(s: &str) -> String {
+pub fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {
@@ -108,7 +108,7 @@ fn is_go_printable(c: char) -> bool {
 
 /// How `field.Error.ErrorBody` prints a bad value: `%v` for numbers and booleans, `%q` for
 /// strings, `null` for nil and `%#v` for maps and slices.
-pub(crate) fn bad_value(v: &Value) -> String {
+pub fn bad_value(v: &Value) -> String {
     match v {
         Value::Null => "null".to_owned(),
         Value::Bool(b) => b.to_string(),
@@ -119,7 +119,7 @@ pub(crate) fn bad_value(v: &Value) -> String {
 }
 
 /// Go's `%#v` of a decoded JSON value.
-pub(crate) fn sharp_v(v: &Value) -> String {
+pub fn sharp_v(v: &Value) -> String {
     match v {
         Value::Null => "interface {}(nil)".to_owned(),
         Value::Bool(b) => b.to_string(),
@@ -147,7 +147,7 @@ pub(crate) fn sharp_v(v: &Value) -> String {
 
 /// `swag.IsFloat64AJSONInteger`: whether a float is (close enough to) an integer that JSON can
 /// carry exactly.
-pub(crate) fn is_json_integer(f: f64) -> bool {
+pub fn is_json_integer(f: f64) -> bool {
     const MAX: f64 = 9_007_199_254_740_991.0; // 1<<53 - 1
     if !f.is_finite() || !(-MAX..=MAX).contains(&f) {
         return false;

@@ -4,7 +4,7 @@
 use serde_json::{Number, Value};
 
 /// Go's `%v` rendering of a decoded JSON value (`map[k:v]`, `[a b]`, `<nil>`).
-pub(crate) fn go_value(v: &Value) -> String {
+pub fn go_value(v: &Value) -> String {
     let mut out = String::new();
     write_value(&mut out, v);
     out
@@ -82,7 +82,7 @@ fn go_number(n: &Number) -> String {
 }
 
 /// How `encoding/json` names a JSON value's kind in an `UnmarshalTypeError`.
-pub(crate) fn json_kind(v: &Value) -> &'static str {
+pub fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "bool",
@@ -94,7 +94,7 @@ pub(crate) fn json_kind(v: &Value) -> &'static str {
 }
 
 /// `reflect.TypeOf` of a decoded JSON value, as `%s` prints it.
-pub(crate) fn go_type(v: &Value) -> &'static str {
+pub fn go_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "<nil>",
         Value::Bool(_) => "bool",
@@ -108,7 +108,7 @@ pub(crate) fn go_type(v: &Value) -> &'static str {
 /// Go's `==` on two decoded JSON scalars (`interface{}` values): numbers
 /// compare as `float64`; lists and maps never compare equal here (Go would
 /// panic on them).
-pub(crate) fn go_eq(a: &Value, b: &Value) -> bool {
+pub fn go_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Null, Value::Null) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
@@ -122,7 +122,7 @@ pub(crate) fn go_eq(a: &Value, b: &Value) -> bool {
 }
 
 /// The message of an `encoding/json` syntax error, approximated from serde's.
-pub(crate) fn syntax_error(err: &serde_json::Error) -> String {
+pub fn syntax_error(err: &serde_json::Error) -> String {
     if err.is_eof() {
         "unexpected end of JSON input".to_string()
     } else {
