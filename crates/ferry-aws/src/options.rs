@@ -12,9 +12,11 @@ pub struct AwsOptions {
     /// The region when an [`crate::AwsAccess`] names none. `None`: the standard chain
     /// (`AWS_REGION`, `AWS_DEFAULT_REGION`, the profile's `region`, instance metadata).
     pub region: Option<String>,
-    /// One endpoint for every service, as `AWS_ENDPOINT_URL` would set it. `None`: the
+    /// One endpoint for every client this crate makes (and for EKS tokens). `None`: the
     /// standard configuration (`AWS_ENDPOINT_URL_<SERVICE>`, `AWS_ENDPOINT_URL`, a profile's
-    /// `endpoint_url` or `services` section, else the regional endpoint).
+    /// `endpoint_url` or `services` section, else the regional endpoint). Unlike those, it
+    /// does not reach the SDK's own web-identity exchange for the base credentials, which
+    /// reads only the standard configuration.
     pub endpoint_url: Option<String>,
     /// Shared config and credentials files to read instead of `~/.aws/config` and
     /// `~/.aws/credentials` (or `AWS_CONFIG_FILE` / `AWS_SHARED_CREDENTIALS_FILE`).

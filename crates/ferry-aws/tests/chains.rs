@@ -124,3 +124,26 @@ async fn handed_out_credentials_act_in_the_spoke_account() {
     let who = expect(sts.get_caller_identity().send().await, "GetCallerIdentity");
     assert_eq!(who.account(), Some(PROD));
 }
+
+#[tokio::test]
+async fn a_named_profile_is_a_base_of_its_own() {
+    let world = World::new();
+    let aws = world.aws();
+    let ops = AwsAccess::base().profile("ops");
+    let who = expect(aws.caller_identity(&ops).await, "ops identity");
+    assert_eq!(
+        who.arn,
+        format!("arn:aws:sts::{MGMT}:assumed-role/ferry-ops/ferry-ops")
+    );
+
+    let mut prod = spoke(PROD, "profile-prod");
+    prod.profile = Some("ops".to_owned());
+    let via_ops = expect(aws.credentials(&prod).await, "prod via ops");
+    let via_default = expect(
+        aws.credentials(&spoke(PROD, "profile-prod")).await,
+        "prod via default",
+    );
+    // Same role, another base: other credentials, each cached under its own key.
+    assert_ne!(via_ops.access_key_id, via_default.access_key_id);
+    assert_eq!(aws.stats().base_credential_fetches, 2);
+}

@@ -24,6 +24,7 @@ pub const PROD: &str = "222222222222";
 pub const STG: &str = "333333333333";
 pub const REGION: &str = "eu-west-1";
 pub const CONTROLLER_ROLE: &str = "arn:aws:iam::111111111111:role/ferry-controller";
+pub const OPS_ROLE: &str = "arn:aws:iam::111111111111:role/ferry-ops";
 
 pub struct World {
     pub moto_url: String,
@@ -50,14 +51,23 @@ impl World {
         // moto accepts any web identity token.
         std::fs::write(&token, "eyJhbGciOiJSUzI1NiJ9.e30.sig").unwrap_or_else(|e| panic!("{e}"));
         let config = dir.path().join("config");
-        let text = format!(
-            "[default]\nregion = {REGION}\nrole_arn = {CONTROLLER_ROLE}\nweb_identity_token_file = {}\nrole_session_name = ferry-controller\nendpoint_url = {}\n",
-            token.display(),
-            moto.url()
-        );
-        let mut text = text;
+        // The default profile, and `ops` (Argo CD's `awsAuthConfig.profile` names one).
+        let mut text = String::new();
+        for (section, role, session) in [
+            ("default", CONTROLLER_ROLE, "ferry-controller"),
+            ("profile ops", OPS_ROLE, "ferry-ops"),
+        ] {
+            text.push_str(&format!(
+                "[{section}]\nregion = {REGION}\nrole_arn = {role}\nweb_identity_token_file = {}\nrole_session_name = {session}\nendpoint_url = {}\n",
+                token.display(),
+                moto.url()
+            ));
+            if !services.is_empty() {
+                text.push_str("services = elsewhere\n");
+            }
+        }
         if !services.is_empty() {
-            text.push_str("services = elsewhere\n[services elsewhere]\n");
+            text.push_str("[services elsewhere]\n");
             for (service, url) in services {
                 text.push_str(&format!("{service} =\n  endpoint_url = {url}\n"));
             }
