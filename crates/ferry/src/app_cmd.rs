@@ -188,173 +188,13 @@ pub async fn run(args: AppArgs) -> anyhow::Result<()> {
     let client = args.mgmt.client().await?;
     let api = api(client, &args.mgmt.namespace);
     match args.command {
-        AppCommand::List { output } => {
-            let list = api
-                .list(&ListParams::default())
-                .await
-                .context("listing applications")?;
-            if emit_list(&list.items, output) {
-                return Ok(());
-            }
-            let mut rows = vec![
-                vec![
-                    "NAME",
-                    "CLUSTER",
-                    "NAMESPACE",
-                    "SYNC",
-                    "HEALTH",
-                    "REVISION",
-                    "CONDITIONS",
-                ]
-                .into_iter()
-                .map(str::to_owned)
-                .collect::<Vec<_>>(),
-            ];
-            for o in &list.items {
-                let app = parse(o)?;
-                let s = app.status.clone().unwrap_or_default();
-                rows.push(vec![
-                    app.metadata.name.clone().unwrap_or_default(),
-                    destination(&app),
-                    app.spec.destination.namespace.clone().unwrap_or_default(),
-                    s.sync.status.to_string(),
-                    s.health.status.to_string(),
-                    short(&s.sync.revision).to_owned(),
-                    s.conditions
-                        .iter()
-                        .map(|c| c.type_.to_string())
-                        .collect::<Vec<_>>()
-                        .join(","),
-                ]);
-            }
-            print_rows(&rows);
-        }
+        AppCommand::List { output } => list(&api, output).await?,
         AppCommand::Get {
             name,
             output,
             refresh,
-        } => {
-            if refresh {
-                let patch = Patch::Merge(
-                    json!({"metadata": {"annotations": {ferry_api::REFRESH_ANNOTATION: "normal"}}}),
-                );
-                api.patch(&name, &PatchParams::default(), &patch)
-                    .await
-                    .with_context(|| format!("refreshing {name}"))?;
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-            let app = get(&api, &name).await?;
-            if output != Output::Table {
-                emit(&serde_json::to_value(&app)?, output);
-                return Ok(());
-            }
-            let s = app.status.clone().unwrap_or_default();
-            let src = &app.spec.source;
-            println!("Name:        {name}");
-            println!(
-                "Project:     {}",
-                if app.spec.project.is_empty() {
-                    "default"
-                } else {
-                    &app.spec.project
-                }
-            );
-            println!(
-                "Source:      {} {} (path {})",
-                src.repo_url,
-                if src.target_revision.is_empty() {
-                    "HEAD"
-                } else {
-                    &src.target_revision
-                },
-                if src.path.is_empty() { "." } else { &src.path }
-            );
-            println!(
-                "Destination: {} namespace {}",
-                destination(&app),
-                app.spec.destination.namespace.clone().unwrap_or_default()
-            );
-            println!("Sync:        {} {}", s.sync.status, short(&s.sync.revision));
-            println!("Health:      {} {}", s.health.status, s.health.message);
-            if let Some(op) = &s.operation_state {
-                match &op.finished_at {
-                    Some(at) => println!("Last sync:   {} at {at}: {}", op.phase, op.message),
-                    None => println!(
-                        "Operation:   {} since {} (sync id {}{}): {}",
-                        op.phase,
-                        op.started_at,
-                        op.sync_id,
-                        if op.retry_count > 0 {
-                            format!(", retry {}", op.retry_count)
-                        } else {
-                            String::new()
-                        },
-                        op.message
-                    ),
-                }
-            }
-            for c in &s.conditions {
-                println!("Condition:   {}: {}", c.type_, c.message);
-            }
-            println!();
-            let mut rows = vec![
-                ["KIND", "NAMESPACE", "NAME", "SYNC", "HEALTH", ""]
-                    .iter()
-                    .map(|s| (*s).to_owned())
-                    .collect::<Vec<_>>(),
-            ];
-            for r in &s.resources {
-                let kind = if r.group.is_empty() {
-                    r.kind.clone()
-                } else {
-                    format!("{}.{}", r.kind, r.group)
-                };
-                rows.push(vec![
-                    kind,
-                    r.namespace.clone(),
-                    r.name.clone(),
-                    r.status.to_string(),
-                    r.health
-                        .as_ref()
-                        .map(|h| h.status.to_string())
-                        .unwrap_or_default(),
-                    if r.requires_pruning {
-                        "requires pruning".into()
-                    } else {
-                        String::new()
-                    },
-                ]);
-            }
-            print_rows(&rows);
-        }
-        AppCommand::History { name, output } => {
-            let app = get(&api, &name).await?;
-            let history = app.status.map(|s| s.history).unwrap_or_default();
-            if output != Output::Table {
-                emit(&serde_json::to_value(&history)?, output);
-                return Ok(());
-            }
-            let mut rows = vec![
-                ["ID", "DEPLOYED AT", "REVISION", "BY"]
-                    .iter()
-                    .map(|s| (*s).to_owned())
-                    .collect::<Vec<_>>(),
-            ];
-            for h in history.iter().rev() {
-                let by = match &h.initiated_by {
-                    Some(i) if i.automated => "automated".to_owned(),
-                    Some(i) => i.username.clone().unwrap_or_default(),
-                    None => String::new(),
-                };
-                rows.push(vec![
-                    h.id.to_string(),
-                    h.deployed_at.clone(),
-                    h.revision.clone(),
-                    by,
-                ]);
-            }
-            print_rows(&rows);
-        }
+        } => show(&api, name, output, refresh).await?,
+        AppCommand::History { name, output } => history(&api, name, output).await?,
         AppCommand::Sync {
             name,
             prune,
@@ -376,114 +216,297 @@ pub async fn run(args: AppArgs) -> anyhow::Result<()> {
             id,
             prune,
             timeout,
-        } => {
-            let app = get(&api, &name).await?;
-            if app
-                .spec
-                .sync_policy
-                .as_ref()
-                .is_some_and(|p| p.automated.is_some())
-            {
-                bail!(
-                    "rollback of {name} refused: automated sync is on and would undo it; turn it off first (remove spec.syncPolicy.automated)"
-                );
-            }
-            let history = app.status.map(|s| s.history).unwrap_or_default();
-            let entry = match id {
-                Some(id) => history.iter().find(|h| h.id == id).with_context(|| {
-                    format!(
-                        "{name} has no history entry {id} (it has {})",
-                        history
-                            .iter()
-                            .map(|h| h.id.to_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                })?,
-                None => history
-                    .iter()
-                    .rev()
-                    .nth(1)
-                    .with_context(|| format!("{name} has no earlier sync to roll back to"))?,
-            };
-            println!(
-                "rolling {name} back to history entry {} (revision {})",
-                entry.id, entry.revision
-            );
-            let op = json!({"sync": {"prune": prune, "revision": entry.revision,
-                "source": entry.source}});
-            sync(&api, &name, op, timeout).await?
-        }
-        AppCommand::TerminateOp { name } => {
-            let app = get(&api, &name).await?;
-            let running = app
-                .status
-                .as_ref()
-                .and_then(|s| s.operation_state.as_ref())
-                .is_some_and(|o| o.phase == ferry_api::OperationPhase::Running);
-            if !running {
-                bail!("{name} has no running operation");
-            }
-            let mut body = json!({"status": {"operationState": {"phase": "Terminating"}}});
-            body["metadata"] = json!({"resourceVersion": app.metadata.resource_version});
-            api.patch_status(&name, &PatchParams::default(), &Patch::Merge(body))
-                .await
-                .with_context(|| format!("terminating the operation of {name}"))?;
-            println!("termination of the operation of {name} requested");
-        }
+        } => rollback(&api, name, id, prune, timeout).await?,
+        AppCommand::TerminateOp { name } => terminate(&api, name).await?,
         AppCommand::Delete {
             name,
             cascade,
             wait,
-        } => {
-            let app = get(&api, &name).await?;
-            let mut finalizers = app.metadata.finalizers.clone().unwrap_or_default();
-            let has = finalizers
-                .iter()
-                .any(|f| ferry_api::is_resources_finalizer(f));
-            if cascade != has {
-                if cascade {
-                    finalizers.push(ferry_api::RESOURCES_FINALIZER.into());
-                } else {
-                    finalizers.retain(|f| !ferry_api::is_resources_finalizer(f));
-                }
-                api.patch(
-                    &name,
-                    &PatchParams::default(),
-                    &Patch::Merge(json!({"metadata": {"finalizers": finalizers}})),
-                )
-                .await?;
-            }
-            api.delete(&name, &DeleteParams::default())
-                .await
-                .with_context(|| format!("deleting {name}"))?;
-            println!(
-                "application {name} deleted{}",
-                if cascade {
-                    "; its resources are being deleted"
-                } else {
-                    "; its resources stay"
-                }
-            );
-            if wait {
-                let start = Instant::now();
-                while api.get_opt(&name).await?.is_some() {
-                    if start.elapsed() > Duration::from_secs(300) {
-                        bail!(
-                            "application {name} is still there after 5 minutes (is the controller running?)"
-                        );
-                    }
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                }
-                println!("application {name} is gone");
-            }
-        }
+        } => delete(&api, name, cascade, wait).await?,
         AppCommand::Diff { name } => {
             let differs = crate::diff_cmd::diff(&args.mgmt, &api, &name).await?;
             if differs {
                 std::process::exit(1);
             }
         }
+    }
+    Ok(())
+}
+
+/// `ferry app list`: applications with their sync and health.
+async fn list(api: &Api<DynamicObject>, output: Output) -> anyhow::Result<()> {
+    let list = api
+        .list(&ListParams::default())
+        .await
+        .context("listing applications")?;
+    if emit_list(&list.items, output) {
+        return Ok(());
+    }
+    let mut rows = vec![
+        vec![
+            "NAME",
+            "CLUSTER",
+            "NAMESPACE",
+            "SYNC",
+            "HEALTH",
+            "REVISION",
+            "CONDITIONS",
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>(),
+    ];
+    for o in &list.items {
+        let app = parse(o)?;
+        let s = app.status.clone().unwrap_or_default();
+        rows.push(vec![
+            app.metadata.name.clone().unwrap_or_default(),
+            destination(&app),
+            app.spec.destination.namespace.clone().unwrap_or_default(),
+            s.sync.status.to_string(),
+            s.health.status.to_string(),
+            short(&s.sync.revision).to_owned(),
+            s.conditions
+                .iter()
+                .map(|c| c.type_.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        ]);
+    }
+    print_rows(&rows);
+    Ok(())
+}
+
+/// `ferry app get`: one application's source, destination, status, resources, conditions.
+async fn show(api: &Api<DynamicObject>, name: String, output: Output, refresh: bool) -> anyhow::Result<()> {
+    if refresh {
+        let patch = Patch::Merge(
+            json!({"metadata": {"annotations": {ferry_api::REFRESH_ANNOTATION: "normal"}}}),
+        );
+        api.patch(&name, &PatchParams::default(), &patch)
+            .await
+            .with_context(|| format!("refreshing {name}"))?;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let app = get(api, &name).await?;
+    if output != Output::Table {
+        emit(&serde_json::to_value(&app)?, output);
+        return Ok(());
+    }
+    let s = app.status.clone().unwrap_or_default();
+    let src = &app.spec.source;
+    println!("Name:        {name}");
+    println!(
+        "Project:     {}",
+        if app.spec.project.is_empty() {
+            "default"
+        } else {
+            &app.spec.project
+        }
+    );
+    println!(
+        "Source:      {} {} (path {})",
+        src.repo_url,
+        if src.target_revision.is_empty() {
+            "HEAD"
+        } else {
+            &src.target_revision
+        },
+        if src.path.is_empty() { "." } else { &src.path }
+    );
+    println!(
+        "Destination: {} namespace {}",
+        destination(&app),
+        app.spec.destination.namespace.clone().unwrap_or_default()
+    );
+    println!("Sync:        {} {}", s.sync.status, short(&s.sync.revision));
+    println!("Health:      {} {}", s.health.status, s.health.message);
+    if let Some(op) = &s.operation_state {
+        match &op.finished_at {
+            Some(at) => println!("Last sync:   {} at {at}: {}", op.phase, op.message),
+            None => println!(
+                "Operation:   {} since {} (sync id {}{}): {}",
+                op.phase,
+                op.started_at,
+                op.sync_id,
+                if op.retry_count > 0 {
+                    format!(", retry {}", op.retry_count)
+                } else {
+                    String::new()
+                },
+                op.message
+            ),
+        }
+    }
+    for c in &s.conditions {
+        println!("Condition:   {}: {}", c.type_, c.message);
+    }
+    println!();
+    let mut rows = vec![
+        ["KIND", "NAMESPACE", "NAME", "SYNC", "HEALTH", ""]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect::<Vec<_>>(),
+    ];
+    for r in &s.resources {
+        let kind = if r.group.is_empty() {
+            r.kind.clone()
+        } else {
+            format!("{}.{}", r.kind, r.group)
+        };
+        rows.push(vec![
+            kind,
+            r.namespace.clone(),
+            r.name.clone(),
+            r.status.to_string(),
+            r.health
+                .as_ref()
+                .map(|h| h.status.to_string())
+                .unwrap_or_default(),
+            if r.requires_pruning {
+                "requires pruning".into()
+            } else {
+                String::new()
+            },
+        ]);
+    }
+    print_rows(&rows);
+    Ok(())
+}
+
+/// `ferry app history`: the recent syncs.
+async fn history(api: &Api<DynamicObject>, name: String, output: Output) -> anyhow::Result<()> {
+    let app = get(api, &name).await?;
+    let history = app.status.map(|s| s.history).unwrap_or_default();
+    if output != Output::Table {
+        emit(&serde_json::to_value(&history)?, output);
+        return Ok(());
+    }
+    let mut rows = vec![
+        ["ID", "DEPLOYED AT", "REVISION", "BY"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect::<Vec<_>>(),
+    ];
+    for h in history.iter().rev() {
+        let by = match &h.initiated_by {
+            Some(i) if i.automated => "automated".to_owned(),
+            Some(i) => i.username.clone().unwrap_or_default(),
+            None => String::new(),
+        };
+        rows.push(vec![
+            h.id.to_string(),
+            h.deployed_at.clone(),
+            h.revision.clone(),
+            by,
+        ]);
+    }
+    print_rows(&rows);
+    Ok(())
+}
+
+/// `ferry app rollback`: syncs the revision and source of an earlier history entry.
+async fn rollback(api: &Api<DynamicObject>, name: String, id: Option<i64>, prune: bool, timeout: u64) -> anyhow::Result<()> {
+    let app = get(api, &name).await?;
+    if app
+        .spec
+        .sync_policy
+        .as_ref()
+        .is_some_and(|p| p.automated.is_some())
+    {
+        bail!(
+            "rollback of {name} refused: automated sync is on and would undo it; turn it off first (remove spec.syncPolicy.automated)"
+        );
+    }
+    let history = app.status.map(|s| s.history).unwrap_or_default();
+    let entry = match id {
+        Some(id) => history.iter().find(|h| h.id == id).with_context(|| {
+            format!(
+                "{name} has no history entry {id} (it has {})",
+                history
+                    .iter()
+                    .map(|h| h.id.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?,
+        None => history
+            .iter()
+            .rev()
+            .nth(1)
+            .with_context(|| format!("{name} has no earlier sync to roll back to"))?,
+    };
+    println!(
+        "rolling {name} back to history entry {} (revision {})",
+        entry.id, entry.revision
+    );
+    let op = json!({"sync": {"prune": prune, "revision": entry.revision,
+        "source": entry.source}});
+    sync(api, &name, op, timeout).await
+}
+
+/// `ferry app terminate-op`: asks the controller to stop the running operation.
+async fn terminate(api: &Api<DynamicObject>, name: String) -> anyhow::Result<()> {
+    let app = get(api, &name).await?;
+    let running = app
+        .status
+        .as_ref()
+        .and_then(|s| s.operation_state.as_ref())
+        .is_some_and(|o| o.phase == ferry_api::OperationPhase::Running);
+    if !running {
+        bail!("{name} has no running operation");
+    }
+    let mut body = json!({"status": {"operationState": {"phase": "Terminating"}}});
+    body["metadata"] = json!({"resourceVersion": app.metadata.resource_version});
+    api.patch_status(&name, &PatchParams::default(), &Patch::Merge(body))
+        .await
+        .with_context(|| format!("terminating the operation of {name}"))?;
+    println!("termination of the operation of {name} requested");
+    Ok(())
+}
+
+/// `ferry app delete`: with or without its resources, waiting until it is gone.
+async fn delete(api: &Api<DynamicObject>, name: String, cascade: bool, wait: bool) -> anyhow::Result<()> {
+    let app = get(api, &name).await?;
+    let mut finalizers = app.metadata.finalizers.clone().unwrap_or_default();
+    let has = finalizers
+        .iter()
+        .any(|f| ferry_api::is_resources_finalizer(f));
+    if cascade != has {
+        if cascade {
+            finalizers.push(ferry_api::RESOURCES_FINALIZER.into());
+        } else {
+            finalizers.retain(|f| !ferry_api::is_resources_finalizer(f));
+        }
+        api.patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": finalizers}})),
+        )
+        .await?;
+    }
+    api.delete(&name, &DeleteParams::default())
+        .await
+        .with_context(|| format!("deleting {name}"))?;
+    println!(
+        "application {name} deleted{}",
+        if cascade {
+            "; its resources are being deleted"
+        } else {
+            "; its resources stay"
+        }
+    );
+    if wait {
+        let start = Instant::now();
+        while api.get_opt(&name).await?.is_some() {
+            if start.elapsed() > Duration::from_secs(300) {
+                bail!(
+                    "application {name} is still there after 5 minutes (is the controller running?)"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        println!("application {name} is gone");
     }
     Ok(())
 }
