@@ -339,6 +339,10 @@ impl Aws {
                         message: message.clone(),
                     });
                 }
+                if failure.class() == Class::Expired {
+                    // The level before was refused: fetch it anew next time.
+                    self.inner.credentials.invalidate(&access.key_of(index));
+                }
                 let site = CallSite {
                     service: "STS",
                     operation: "AssumeRole",
