@@ -18,7 +18,8 @@ use crate::ControllerCtx;
 /// The result of a comparison.
 #[derive(Debug)]
 pub struct Comparison {
-    pub revision: String,
+    /// The commit compared, as the source service resolved it.
+    pub revision: ferry_core::CommitId,
     pub desired: Vec<Desired>,
     /// Objects with a `hook` annotation: run by a sync, never compared or pruned.
     pub hooks: Vec<Desired>,
@@ -444,7 +445,7 @@ fn prunable(cache: &LiveCache, app_name: &str, desired: &[Desired]) -> Vec<LiveO
 /// The comparison as the status shows it: one resource status per desired object (in
 /// order) and per prunable one, the application's sync and health. Pure.
 fn summarize(
-    revision: String,
+    revision: ferry_core::CommitId,
     desired: Vec<Desired>,
     hooks: Vec<Desired>,
     prunable: Vec<LiveObject>,
@@ -517,6 +518,10 @@ mod tests {
         assert_ne!(live_hash(&a), live_hash(&c));
     }
 
+    fn commit() -> ferry_core::CommitId {
+        ferry_core::CommitId::parse(&"c".repeat(40)).expect("a commit id")
+    }
+
     fn desired(kind: &str, name: &str) -> Desired {
         let object = json!({"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "namespace": "demo"}});
         Desired {
@@ -542,7 +547,7 @@ mod tests {
     #[test]
     fn the_summary_is_synced_only_when_every_object_is_and_nothing_waits_for_a_prune() {
         let all_synced = summarize(
-            "c".into(),
+            commit(),
             vec![desired("ConfigMap", "a"), desired("Secret", "b")],
             Vec::new(),
             Vec::new(),
@@ -556,7 +561,7 @@ mod tests {
         assert!(all_synced.problems.is_empty());
 
         let one_refused = summarize(
-            "c".into(),
+            commit(),
             vec![desired("ConfigMap", "a"), desired("Secret", "b")],
             Vec::new(),
             Vec::new(),
@@ -572,7 +577,7 @@ mod tests {
         // status says OutOfSync already).
         assert_eq!(one_refused.health.status, ferry_api::HealthCode::Healthy);
         let none_live = summarize(
-            "c".into(),
+            commit(),
             vec![desired("ConfigMap", "a")],
             Vec::new(),
             Vec::new(),

@@ -25,7 +25,7 @@ pub(crate) fn decide(
         return Some((state, false));
     }
     if let Some(op) = &app.operation {
-        return Some((new_operation(op.clone(), &cmp.revision), true));
+        return Some((new_operation(op.clone(), cmp.revision.as_str()), true));
     }
     let automated = app.spec.sync_policy.as_ref()?.automated.as_ref()?;
     let heal = last_synced == Some(cmp.revision.as_str());
@@ -46,7 +46,7 @@ pub(crate) fn decide(
     };
     let op = Operation {
         sync: Some(ferry_api::SyncOperation {
-            revision: Some(cmp.revision.clone()),
+            revision: Some(cmp.revision.to_string()),
             prune: automated.prune,
             resources: drifted,
             ..Default::default()
@@ -56,7 +56,7 @@ pub(crate) fn decide(
             automated: true,
         }),
     };
-    Some((new_operation(op, &cmp.revision), true))
+    Some((new_operation(op, cmp.revision.as_str()), true))
 }
 
 /// Whether an automated sync would change anything: a resource differs, or one that left
@@ -176,6 +176,9 @@ mod tests {
         );
     }
 
+    const C1: &str = "c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1";
+    const C0: &str = "c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0c0";
+
     fn app(automated: Option<ferry_api::AutomatedSync>) -> Application {
         let mut app = Application::default();
         app.spec.sync_policy = Some(ferry_api::SyncPolicy {
@@ -198,7 +201,7 @@ mod tests {
 
     fn comparison(resources: Vec<ferry_api::ResourceStatus>) -> Comparison {
         Comparison {
-            revision: "c1".into(),
+            revision: ferry_core::CommitId::parse(C1).expect("commit"),
             desired: Vec::new(),
             hooks: Vec::new(),
             prunable: Vec::new(),
@@ -224,16 +227,16 @@ mod tests {
         // Nothing automated: nothing.
         assert!(decide(&app(None), &drift, None, None, false).is_none());
         // A new revision: a full sync.
-        let (state, new) = decide(&app(Some(plain.clone())), &drift, None, Some("c0"), false)
+        let (state, new) = decide(&app(Some(plain.clone())), &drift, None, Some(C0), false)
             .expect("a sync of the new revision");
         assert!(new);
         let sync = state.operation.sync.expect("sync");
-        assert_eq!(sync.revision.as_deref(), Some("c1"));
+        assert_eq!(sync.revision.as_deref(), Some(C1));
         assert!(sync.resources.is_empty(), "a full sync");
         // The same revision drifted: only with self-heal, and only what drifted.
-        assert!(decide(&app(Some(plain)), &drift, None, Some("c1"), false).is_none());
+        assert!(decide(&app(Some(plain)), &drift, None, Some(C1), false).is_none());
         let (state, _) =
-            decide(&app(Some(healing.clone())), &drift, None, Some("c1"), false).expect("a heal");
+            decide(&app(Some(healing.clone())), &drift, None, Some(C1), false).expect("a heal");
         let names: Vec<String> = state
             .operation
             .sync
@@ -244,15 +247,15 @@ mod tests {
             .collect();
         assert_eq!(names, ["drifted"]);
         // A sync of this revision failed: not again without a retry policy.
-        assert!(decide(&app(Some(healing.clone())), &drift, None, Some("c0"), true).is_none());
+        assert!(decide(&app(Some(healing.clone())), &drift, None, Some(C0), true).is_none());
         // Nothing differs: nothing to do.
         let clean = comparison(vec![resource("fine", SyncCode::Synced)]);
-        assert!(decide(&app(Some(healing)), &clean, None, Some("c0"), false).is_none());
+        assert!(decide(&app(Some(healing)), &clean, None, Some(C0), false).is_none());
     }
 
     #[test]
     fn an_operation_in_progress_goes_on_before_anything_else() {
-        let running = new_operation(Operation::default(), "c0");
+        let running = new_operation(Operation::default(), C0);
         let mut asked = app(None);
         asked.operation = Some(Operation::default());
         let (state, new) = decide(

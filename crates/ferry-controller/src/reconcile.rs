@@ -244,7 +244,7 @@ fn report(status: &mut ApplicationStatus, app: &Application, cmp: &Comparison) {
         shared_warning(cmp),
     );
     status.sync.status = cmp.sync;
-    status.sync.revision = cmp.revision.clone();
+    status.sync.revision = cmp.revision.to_string();
     status.sync.compared_to = Some(ComparedTo {
         source: app.spec.source.clone(),
         destination: app.spec.destination.clone(),
@@ -449,7 +449,7 @@ async fn drive(
         let id = status.history.last().map_or(0, |h| h.id + 1);
         status.history.push(RevisionHistory {
             id,
-            revision: cmp.revision.clone(),
+            revision: cmp.revision.to_string(),
             deployed_at: now(),
             source: sync_op
                 .source

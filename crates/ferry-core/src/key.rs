@@ -80,35 +80,37 @@ impl fmt::Display for ResourceKey {
 
 /// A Git commit id as resolved from a `targetRevision`: 40 (SHA-1) or 64 (SHA-256) lowercase
 /// hexadecimal digits. Resolved once, it travels as this type from resolve to status.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(try_from = "String", into = "String")]
 pub struct CommitId(String);
 
-/// Not a commit id.
+/// A string that is not a full commit id.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotACommit(pub String);
+pub struct InvalidCommitId(pub String);
 
-impl fmt::Display for NotACommit {
+impl fmt::Display for InvalidCommitId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{:?} is not a commit id (40 or 64 hexadecimal digits)",
+            "{:?} is not a full commit id (40 or 64 hex digits)",
             self.0
         )
     }
 }
 
-impl std::error::Error for NotACommit {}
+impl std::error::Error for InvalidCommitId {}
 
 // === impl CommitId ===
 
 impl CommitId {
-    /// `text` as a commit id (upper case is accepted and lowered).
-    pub fn parse(text: &str) -> Result<CommitId, NotACommit> {
-        let t = text.trim();
-        if matches!(t.len(), 40 | 64) && t.bytes().all(|b| b.is_ascii_hexdigit()) {
-            Ok(CommitId(t.to_ascii_lowercase()))
+    /// Accepts 40 or 64 hex digits, in any case.
+    pub fn parse(text: &str) -> Result<CommitId, InvalidCommitId> {
+        if matches!(text.len(), 40 | 64) && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+            Ok(CommitId(text.to_ascii_lowercase()))
         } else {
-            Err(NotACommit(text.to_owned()))
+            Err(InvalidCommitId(text.to_owned()))
         }
     }
 
@@ -128,6 +130,26 @@ impl fmt::Display for CommitId {
     }
 }
 
+impl std::str::FromStr for CommitId {
+    type Err = InvalidCommitId;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        CommitId::parse(s)
+    }
+}
+
+impl TryFrom<String> for CommitId {
+    type Error = InvalidCommitId;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        CommitId::parse(&s)
+    }
+}
+
+impl From<CommitId> for String {
+    fn from(c: CommitId) -> String {
+        c.0
+    }
+}
+
 impl AsRef<str> for CommitId {
     fn as_ref(&self) -> &str {
         &self.0
@@ -137,6 +159,12 @@ impl AsRef<str> for CommitId {
 impl PartialEq<str> for CommitId {
     fn eq(&self, other: &str) -> bool {
         self.0 == other
+    }
+}
+
+impl PartialEq<CommitId> for String {
+    fn eq(&self, other: &CommitId) -> bool {
+        *self == other.0
     }
 }
 

@@ -19,5 +19,5 @@ pub mod timestamp;
 pub use codes::{
     ConditionType, HealthCode, HookPhase, OperationPhase, ResultCode, SyncCode, SyncPhase,
 };
-pub use key::{CommitId, NotACommit, ResourceKey};
+pub use key::{CommitId, InvalidCommitId, ResourceKey};
 pub use sensitive::Sensitive;

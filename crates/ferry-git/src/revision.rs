@@ -1,62 +1,8 @@
 //! Revisions: [`CommitId`], what a `targetRevision` looks like, and picking a commit out of
 //! `git ls-remote`'s answer.
 
-use std::fmt;
-
-use serde::{Deserialize, Serialize};
-
-/// A full commit id: 40 (SHA-1) or 64 (SHA-256) lowercase hex digits.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct CommitId(String);
-
-/// A string that is not a full commit id.
-#[derive(Debug, thiserror::Error)]
-#[error("{0:?} is not a full commit id (40 or 64 hex digits)")]
-pub struct InvalidCommitId(pub String);
-
-// === impl CommitId ===
-
-impl CommitId {
-    /// Accepts 40 or 64 hex digits, in any case.
-    pub fn parse(s: &str) -> Result<Self, InvalidCommitId> {
-        if is_full_sha(s) {
-            Ok(CommitId(s.to_ascii_lowercase()))
-        } else {
-            Err(InvalidCommitId(s.to_owned()))
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for CommitId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::str::FromStr for CommitId {
-    type Err = InvalidCommitId;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        CommitId::parse(s)
-    }
-}
-
-impl TryFrom<String> for CommitId {
-    type Error = InvalidCommitId;
-    fn try_from(s: String) -> Result<Self, Self::Error> {
-        CommitId::parse(&s)
-    }
-}
-
-impl From<CommitId> for String {
-    fn from(c: CommitId) -> String {
-        c.0
-    }
-}
+/// A full commit id (the vocabulary's): 40 (SHA-1) or 64 (SHA-256) lowercase hex digits.
+pub use ferry_core::{CommitId, InvalidCommitId};
 
 fn is_hex(s: &str) -> bool {
     s.bytes().all(|b| b.is_ascii_hexdigit())

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ferry_api::ApplicationSource;
-use ferry_git::{GitCache, GitError, Repo, RepoSecret};
+use ferry_git::{CommitId, GitCache, GitError, Repo, RepoSecret};
 use ferry_render::{DirectoryOptions, RenderCache, RenderError, Rendered};
 use tokio::time::Instant;
 
@@ -69,7 +69,7 @@ pub struct Sources {
     git: GitCache,
     render: Arc<RenderCache>,
     /// (repo URL, revision) → (commit, when resolved).
-    resolved: Arc<Mutex<HashMap<RevisionKey, (String, Instant)>>>,
+    resolved: Arc<Mutex<HashMap<RevisionKey, (CommitId, Instant)>>>,
     /// Repository credentials, from Secrets.
     repo_secrets: Arc<Mutex<Vec<RepoSecret>>>,
     resolve_ttl: Duration,
@@ -96,7 +96,8 @@ impl std::fmt::Debug for Sources {
 /// What a source rendered to.
 #[derive(Debug, Clone)]
 pub struct Resolved {
-    pub commit: String,
+    /// The commit rendered, as resolved once (it travels as this type to the status).
+    pub commit: CommitId,
     pub rendered: Arc<Rendered>,
 }
 
@@ -155,7 +156,7 @@ impl Sources {
         url: &str,
         revision: &str,
         refresh: bool,
-    ) -> Result<String, SourceError> {
+    ) -> Result<CommitId, SourceError> {
         let revision = if revision.is_empty() {
             "HEAD"
         } else {
@@ -171,7 +172,6 @@ impl Sources {
             }
         }
         let commit = self.git.resolve(&self.repo(url), revision).await?;
-        let commit = commit.as_str().to_owned();
         locks::lock(&self.resolved).insert(key, (commit.clone(), Instant::now()));
         Ok(commit)
     }
@@ -184,12 +184,7 @@ impl Sources {
         refresh: bool,
     ) -> Result<std::path::PathBuf, SourceError> {
         let commit = self.resolve(url, revision, refresh).await?;
-        let id = ferry_git::CommitId::parse(&commit).map_err(|e| SourceError::Internal {
-            path: String::new(),
-            commit: commit.clone(),
-            reason: e.to_string(),
-        })?;
-        Ok(self.git.checkout(&self.repo(url), &id).await?.path)
+        Ok(self.git.checkout(&self.repo(url), &commit).await?.path)
     }
 
     /// Resolves (unless `revision` overrides it), checks out and renders a source.
@@ -203,15 +198,20 @@ impl Sources {
     ) -> Result<Resolved, SourceError> {
         let wanted = revision.unwrap_or(&source.target_revision);
         let commit = self.resolve(&source.repo_url, wanted, refresh).await?;
-        let id = ferry_git::CommitId::parse(&commit).map_err(|e| SourceError::Internal {
-            path: source.path.clone(),
-            commit: commit.clone(),
-            reason: e.to_string(),
-        })?;
-        let checkout = self.git.checkout(&self.repo(&source.repo_url), &id).await?;
+        let checkout = self
+            .git
+            .checkout(&self.repo(&source.repo_url), &commit)
+            .await?;
         if let Some(plugin) = &source.plugin {
             let rendered = self
-                .render_plugin(source, plugin, &commit, checkout.path.clone(), app, refresh)
+                .render_plugin(
+                    source,
+                    plugin,
+                    commit.as_str(),
+                    checkout.path.clone(),
+                    app,
+                    refresh,
+                )
                 .await?;
             return Ok(Resolved { commit, rendered });
         }
@@ -226,7 +226,7 @@ impl Sources {
         let render = self.render.clone();
         let key = ferry_render::RenderKey::new(
             source.repo_url.clone(),
-            commit.clone(),
+            commit.to_string(),
             &path,
             opts.clone(),
         );
@@ -243,12 +243,12 @@ impl Sources {
         .await
         .map_err(|e| SourceError::Internal {
             path: source.path.clone(),
-            commit: commit.clone(),
+            commit: commit.to_string(),
             reason: e.to_string(),
         })?
         .map_err(|e| SourceError::Render {
             path: source.path.clone(),
-            commit: commit.clone(),
+            commit: commit.to_string(),
             source: e,
         })?;
         Ok(Resolved { commit, rendered })

@@ -278,7 +278,12 @@ async fn list(api: &Api<DynamicObject>, output: Output) -> anyhow::Result<()> {
 }
 
 /// `ferry app get`: one application's source, destination, status, resources, conditions.
-async fn show(api: &Api<DynamicObject>, name: String, output: Output, refresh: bool) -> anyhow::Result<()> {
+async fn show(
+    api: &Api<DynamicObject>,
+    name: String,
+    output: Output,
+    refresh: bool,
+) -> anyhow::Result<()> {
     if refresh {
         let patch = Patch::Merge(
             json!({"metadata": {"annotations": {ferry_api::REFRESH_ANNOTATION: "normal"}}}),
@@ -406,7 +411,13 @@ async fn history(api: &Api<DynamicObject>, name: String, output: Output) -> anyh
 }
 
 /// `ferry app rollback`: syncs the revision and source of an earlier history entry.
-async fn rollback(api: &Api<DynamicObject>, name: String, id: Option<i64>, prune: bool, timeout: u64) -> anyhow::Result<()> {
+async fn rollback(
+    api: &Api<DynamicObject>,
+    name: String,
+    id: Option<i64>,
+    prune: bool,
+    timeout: u64,
+) -> anyhow::Result<()> {
     let app = get(api, &name).await?;
     if app
         .spec
@@ -466,7 +477,12 @@ async fn terminate(api: &Api<DynamicObject>, name: String) -> anyhow::Result<()>
 }
 
 /// `ferry app delete`: with or without its resources, waiting until it is gone.
-async fn delete(api: &Api<DynamicObject>, name: String, cascade: bool, wait: bool) -> anyhow::Result<()> {
+async fn delete(
+    api: &Api<DynamicObject>,
+    name: String,
+    cascade: bool,
+    wait: bool,
+) -> anyhow::Result<()> {
     let app = get(api, &name).await?;
     let mut finalizers = app.metadata.finalizers.clone().unwrap_or_default();
     let has = finalizers

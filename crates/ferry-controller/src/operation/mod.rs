@@ -275,7 +275,7 @@ impl Run<'_> {
         fresh: &mut HashMap<ResourceKey, Value>,
     ) -> Progress {
         let sync_id = state.sync_id.clone();
-        let revision = self.cmp.revision.clone();
+        let revision = self.cmp.revision.to_string();
         let result = state.sync_result.get_or_insert_with(|| SyncResult {
             revision,
             resources: Vec::new(),
