@@ -23,7 +23,7 @@ pub fn explain(cluster: &Cluster, e: &kube::Error) -> String {
         "cluster {} ({}): {}",
         cluster.name(),
         cluster.spec.server,
-        cause(e)
+        cluster.cause(e)
     )
 }
 

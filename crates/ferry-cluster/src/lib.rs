@@ -3,6 +3,7 @@
 //! protect the API server, discovery, and a compact watch-fed cache of the objects Ferry
 //! manages.
 
+pub mod eks;
 pub mod explain;
 pub mod limiter;
 pub mod live;
@@ -14,7 +15,8 @@ pub use limiter::{Limiter, Limits};
 pub use live::{LiveCache, LiveObject, ResourceKey};
 pub use registry::{Cluster, ClusterError, Registry};
 pub use secret::{
-    ClusterAuth, ClusterSecretError, ClusterSpec, is_cluster_secret, parse_cluster_secret,
+    AwsClusterAuth, ClusterAuth, ClusterSecretError, ClusterSpec, is_cluster_secret,
+    parse_cluster_secret,
 };
 
 /// The `ApiResource` of a group, version, kind and plural (for the few types Ferry names

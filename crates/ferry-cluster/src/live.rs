@@ -337,7 +337,7 @@ impl LiveCache {
                     self.watch_failed(format!(
                         "watching {}: {}",
                         ar.plural,
-                        crate::explain::watch_cause(&e)
+                        self.cluster.watch_cause(&e)
                     ));
                     tokio::time::sleep(Duration::from_millis(500)).await;
                     continue;

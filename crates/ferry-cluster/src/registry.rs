@@ -28,8 +28,13 @@ pub enum ClusterError {
     },
     #[error("cluster {cluster}: {reason}")]
     Credentials { cluster: String, reason: String },
-    #[error("cluster {cluster}: AWS authentication (awsAuthConfig) is not built yet")]
-    AwsNotBuilt { cluster: String },
+    /// An EKS cluster's AWS side failed: its role chain, token or `DescribeCluster`.
+    #[error("cluster {cluster} (EKS {eks}): {source}")]
+    Aws {
+        cluster: String,
+        eks: String,
+        source: ferry_aws::AwsError,
+    },
     // The kube-rs error is told in words and not chained as a source: its own Display is a
     // debug structure, and a chain would print the cause a second time.
     #[error("cluster {cluster}: building a client: {}", crate::explain::cause(.error))]
@@ -52,11 +57,18 @@ pub enum ClusterError {
 /// One usable cluster.
 #[derive(Clone)]
 pub struct Cluster {
+    /// As used: for an EKS cluster registered by name, with the endpoint and CA that
+    /// `DescribeCluster` gave.
     pub spec: ClusterSpec,
-
+    /// As its Secret declares it.
+    declared: ClusterSpec,
     pub client: Client,
     pub limiter: Limiter,
     discovery: Arc<tokio::sync::RwLock<Option<Arc<Discovery>>>>,
+    /// For an EKS cluster: its token and what is known of its AWS side.
+    eks: Option<Arc<crate::eks::EksState>>,
+    /// Dropped with the last clone: stops the EKS token renewer.
+    _renewer: Option<Arc<tokio::sync::watch::Sender<bool>>>,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -71,6 +83,50 @@ impl std::fmt::Debug for Cluster {
 impl Cluster {
     pub fn name(&self) -> &str {
         &self.spec.name
+    }
+
+    /// What is known of an EKS cluster's AWS side (`None` for other clusters).
+    pub fn eks_status(&self) -> Option<crate::eks::EksStatus> {
+        self.eks.as_ref().map(|s| s.status())
+    }
+
+    /// The cause of a failed watch of this cluster in words (see [`Cluster::cause`]).
+    pub fn watch_cause(&self, e: &kube::runtime::watcher::Error) -> String {
+        use kube::runtime::watcher::Error as W;
+        match e {
+            W::InitialListFailed(e) | W::WatchStartFailed(e) | W::WatchFailed(e) => self.cause(e),
+            W::WatchError(status) => self.cause(&kube::Error::Api(status.clone())),
+            other => crate::explain::watch_cause(other),
+        }
+    }
+
+    /// The cause of a failed request to this cluster in words: for an EKS cluster a 401
+    /// names the role and what to check in the cluster's mapping, and the last failure of
+    /// its token.
+    pub fn cause(&self, e: &kube::Error) -> String {
+        let (Some(eks), ClusterAuth::Aws(auth), kube::Error::Api(status)) =
+            (&self.eks, &self.spec.auth, e)
+        else {
+            return crate::explain::cause(e);
+        };
+        if status.code != 401 {
+            return crate::explain::cause(e);
+        }
+        let who = eks
+            .status()
+            .identity
+            .or_else(|| auth.access.chain.last().map(|r| r.as_str().to_owned()))
+            .unwrap_or_else(|| "Ferry's base identity".into());
+        let token = eks
+            .problem()
+            .map(|p| format!("; the last token renewal failed: {p}"))
+            .unwrap_or_default();
+        format!(
+            "HTTP 401: EKS cluster {} did not accept the token of {who} — check the cluster's \
+             access entry or aws-auth mapRoles entry for that role (and that it is the \
+             cluster's account){token}",
+            auth.cluster_name
+        )
     }
 
     /// The API of resource `ar`: in `namespace` when the kind is namespaced, cluster-wide
@@ -195,15 +251,15 @@ fn pem_to_der(pem: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
-/// Builds a client for a registered cluster. `in_cluster` is the management cluster's config.
-pub fn client_for(spec: &ClusterSpec, in_cluster: &Config) -> Result<Client, ClusterError> {
+/// Builds a client for a registered cluster. `in_cluster` is the management cluster's config;
+/// `eks` the token state of an EKS cluster (its requests carry its current token).
+pub fn client_for(
+    spec: &ClusterSpec,
+    in_cluster: &Config,
+    eks: Option<&Arc<crate::eks::EksState>>,
+) -> Result<Client, ClusterError> {
     let config = match &spec.auth {
         ClusterAuth::InCluster => in_cluster.clone(),
-        ClusterAuth::Aws { .. } => {
-            return Err(ClusterError::AwsNotBuilt {
-                cluster: spec.name.clone(),
-            });
-        }
         auth => {
             let url: http::Uri = spec.server.parse().map_err(|e: http::uri::InvalidUri| {
                 ClusterError::BadServer {
@@ -241,10 +297,17 @@ pub fn client_for(spec: &ClusterSpec, in_cluster: &Config) -> Result<Client, Clu
             c
         }
     };
-    Client::try_from(config).map_err(|error| ClusterError::Client {
+    let client_error = |error| ClusterError::Client {
         cluster: spec.name.clone(),
         error,
-    })
+    };
+    match eks {
+        None => Client::try_from(config).map_err(client_error),
+        Some(state) => Ok(kube::client::ClientBuilder::try_from(config)
+            .map_err(client_error)?
+            .with_layer(&crate::eks::TokenLayer(state.clone()))
+            .build()),
+    }
 }
 
 /// All clusters Ferry knows. Cheap to clone; updates are seen by every clone.
@@ -252,6 +315,8 @@ pub fn client_for(spec: &ClusterSpec, in_cluster: &Config) -> Result<Client, Clu
 pub struct Registry {
     in_cluster: Config,
     limits: Limits,
+    /// AWS, for EKS clusters (shared with everything else that assumes roles).
+    aws: ferry_aws::Aws,
     clusters: Arc<RwLock<HashMap<String, Cluster>>>,
     /// Why a cluster Secret could not be used, by the Secret (`ferry/cluster-blue`): the
     /// cluster it registered before, if any, keeps its last good config meanwhile.
@@ -272,6 +337,7 @@ impl Registry {
         let r = Self {
             in_cluster,
             limits,
+            aws: ferry_aws::Aws::new(ferry_aws::AwsOptions::default()),
             clusters: Arc::new(RwLock::new(HashMap::new())),
             problems: Arc::new(RwLock::new(HashMap::new())),
         };
@@ -291,18 +357,135 @@ impl Registry {
 
     /// Adds or replaces a cluster (by name). Unchanged specs keep their client and discovery.
     pub fn upsert(&self, spec: ClusterSpec) -> Result<(), ClusterError> {
-        if self.read().get(&spec.name).is_some_and(|c| c.spec == spec) {
+        if self
+            .read()
+            .get(&spec.name)
+            .is_some_and(|c| c.declared == spec)
+        {
             return Ok(());
         }
-        let client = client_for(&spec, &self.in_cluster)?;
+        if let ClusterAuth::Aws(auth) = &spec.auth {
+            return Err(ClusterError::Aws {
+                cluster: spec.name.clone(),
+                eks: auth.cluster_name.clone(),
+                source: ferry_aws::AwsError::Config(
+                    "an EKS cluster is registered with Registry::register".into(),
+                ),
+            });
+        }
+        let client = client_for(&spec, &self.in_cluster, None)?;
         let cluster = Cluster {
             spec: spec.clone(),
+            declared: spec.clone(),
             client,
             limiter: Limiter::new(self.limits),
             discovery: Arc::new(tokio::sync::RwLock::new(None)),
+            eks: None,
+            _renewer: None,
         };
         self.write().insert(spec.name.clone(), cluster);
         Ok(())
+    }
+
+    /// The AWS adapter EKS clusters are reached with (shared with the source service, so
+    /// that every use of one role chain shares its credentials).
+    pub fn with_aws(mut self, aws: ferry_aws::Aws) -> Self {
+        self.aws = aws;
+        self
+    }
+
+    pub fn aws(&self) -> &ferry_aws::Aws {
+        &self.aws
+    }
+
+    /// Adds or replaces a cluster of any kind: an EKS cluster gets its first token (and, when
+    /// registered by name, its endpoint and CA) before it is usable, and keeps it renewed.
+    pub fn register(
+        &self,
+        spec: ClusterSpec,
+    ) -> futures::future::BoxFuture<'static, Result<(), ClusterError>> {
+        // Boxed and `Send` by its type: a replaced EKS cluster registers itself again from
+        // its renewer, and the compiler cannot infer `Send` through that cycle.
+        let this = self.clone();
+        Box::pin(async move { this.register_now(spec).await })
+    }
+
+    async fn register_now(&self, spec: ClusterSpec) -> Result<(), ClusterError> {
+        let ClusterAuth::Aws(auth) = &spec.auth else {
+            return self.upsert(spec);
+        };
+        if self
+            .read()
+            .get(&spec.name)
+            .is_some_and(|c| c.declared == spec)
+        {
+            return Ok(());
+        }
+        let auth = auth.clone();
+        let aws_error = |source| ClusterError::Aws {
+            cluster: spec.name.clone(),
+            eks: auth.cluster_name.clone(),
+            source,
+        };
+        let mut used = spec.clone();
+        let endpoint = if used.server.is_empty() {
+            let found = crate::eks::describe(&self.aws, &auth)
+                .await
+                .map_err(aws_error)?;
+            used.server = found.server.clone();
+            if used.tls.ca_pem.is_none() {
+                used.tls.ca_pem = found.ca_pem.clone();
+            }
+            Some(found)
+        } else {
+            None
+        };
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let registry = self.clone();
+        let declared = spec.clone();
+        let state = crate::eks::start(
+            self.aws.clone(),
+            auth.clone(),
+            endpoint,
+            stop_rx,
+            move |_| {
+                // Replaced under the same name (blue/green): registered again, described anew.
+                let registry = registry.clone();
+                let declared = declared.clone();
+                tokio::spawn(async move {
+                    registry.forget_declared(&declared);
+                    if let Err(e) = registry.register(declared.clone()).await {
+                        tracing::warn!(cluster = %declared.name, error = %e, "registering the replaced EKS cluster failed");
+                        registry.report_problem(&declared.source, e.to_string());
+                    }
+                });
+            },
+        )
+        .await
+        .map_err(aws_error)?;
+        let client = client_for(&used, &self.in_cluster, Some(&state))?;
+        let cluster = Cluster {
+            spec: used,
+            declared: spec.clone(),
+            client,
+            limiter: Limiter::new(self.limits),
+            discovery: Arc::new(tokio::sync::RwLock::new(None)),
+            eks: Some(state),
+            _renewer: Some(Arc::new(stop_tx)),
+        };
+        self.write().insert(spec.name.clone(), cluster);
+        Ok(())
+    }
+
+    /// Forgets the cluster registered as `declared` (if it still is).
+    fn forget_declared(&self, declared: &ClusterSpec) {
+        let mut map = self.write();
+        if map
+            .get(&declared.name)
+            .is_some_and(|c| c.declared == *declared)
+        {
+            map.remove(&declared.name);
+        }
     }
 
     /// Forgets the cluster registered by a Secret (the in-cluster default stays).

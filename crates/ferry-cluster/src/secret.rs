@@ -28,11 +28,8 @@ pub struct ClusterSpec {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ClusterAuth {
     Bearer(Sensitive<String>),
-    /// `awsAuthConfig`: an EKS token for `cluster_name`, optionally assuming `role_arn`.
-    Aws {
-        cluster_name: String,
-        role_arn: Option<String>,
-    },
+    /// `awsAuthConfig`: an EKS token for the cluster, made as the role chain says.
+    Aws(AwsClusterAuth),
     /// The management cluster's own credentials.
     InCluster,
     None,
@@ -88,12 +85,120 @@ struct TlsClientConfig {
     server_name: Option<String>,
 }
 
+/// A cluster Secret's `awsAuthConfig` as Ferry reads it: Argo CD's fields and Ferry's own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AwsClusterAuth {
+    /// The EKS cluster's name: what its tokens are for (`x-k8s-aws-id`) and what
+    /// `DescribeCluster` is asked about when the Secret gives no `server`.
+    pub cluster_name: String,
+    /// Who Ferry is for it: the profile, the chain of roles (`roleChain`, then `roleARN`),
+    /// the region of STS and EKS.
+    pub access: ferry_aws::AwsAccess,
+}
+
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct AwsAuthConfig {
     cluster_name: String,
+    /// Argo CD's: the role assumed for the token (the last hop of the chain).
     #[serde(default, rename = "roleARN")]
     role_arn: Option<String>,
+    /// Argo CD's: a shared-config profile name.
+    #[serde(default)]
+    profile: Option<String>,
+    /// Ferry's: roles assumed before `roleARN`, in order (hub → spoke).
+    #[serde(default)]
+    role_chain: Vec<AwsRoleHop>,
+    /// Ferry's: the external id `roleARN`'s trust policy asks for.
+    #[serde(default)]
+    external_id: Option<String>,
+    /// Ferry's: the session name of `roleARN` (default `ferry-<cluster name>`).
+    #[serde(default)]
+    session_name: Option<String>,
+    /// Ferry's: the session duration of `roleARN` in seconds (default 900).
+    #[serde(default)]
+    session_duration_seconds: Option<u64>,
+    /// Ferry's: the region of STS and EKS (default: the controller's).
+    #[serde(default)]
+    region: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct AwsRoleHop {
+    #[serde(rename = "roleARN")]
+    role_arn: String,
+    #[serde(default)]
+    external_id: Option<String>,
+    #[serde(default)]
+    session_name: Option<String>,
+    #[serde(default)]
+    session_duration_seconds: Option<u64>,
+}
+
+/// One hop of a chain from its fields; `field` names it in errors.
+fn hop(
+    field: &str,
+    role_arn: &str,
+    external_id: Option<String>,
+    session_name: Option<String>,
+    duration: Option<u64>,
+    cluster: &str,
+) -> Result<ferry_aws::RoleHop, String> {
+    let arn = ferry_aws::RoleArn::parse(role_arn).map_err(|e| format!("{field}: {e}"))?;
+    let session = match session_name {
+        Some(s) => ferry_aws::SessionName::sanitized(&s),
+        None => ferry_aws::SessionName::for_cluster(cluster),
+    };
+    let mut hop = ferry_aws::RoleHop::new(arn, session);
+    if let Some(id) = external_id.filter(|i| !i.is_empty()) {
+        hop = hop.external_id(id);
+    }
+    if let Some(secs) = duration {
+        hop = hop.duration(std::time::Duration::from_secs(secs));
+    }
+    Ok(hop)
+}
+
+impl AwsAuthConfig {
+    fn into_auth(self) -> Result<AwsClusterAuth, String> {
+        if self.cluster_name.trim().is_empty() {
+            return Err("config.awsAuthConfig.clusterName is empty".into());
+        }
+        let cluster = self.cluster_name.clone();
+        let mut hops = Vec::new();
+        for (i, h) in self.role_chain.into_iter().enumerate() {
+            hops.push(hop(
+                &format!("config.awsAuthConfig.roleChain[{i}].roleARN"),
+                &h.role_arn,
+                h.external_id,
+                h.session_name,
+                h.session_duration_seconds,
+                &cluster,
+            )?);
+        }
+        if let Some(arn) = self.role_arn.filter(|a| !a.trim().is_empty()) {
+            hops.push(hop(
+                "config.awsAuthConfig.roleARN",
+                &arn,
+                self.external_id,
+                self.session_name,
+                self.session_duration_seconds,
+                &cluster,
+            )?);
+        }
+        let mut access = ferry_aws::AwsAccess::with_chain(ferry_aws::RoleChain::new(hops));
+        if let Some(p) = self.profile.filter(|p| !p.is_empty()) {
+            access = access.profile(p);
+        }
+        if let Some(r) = self.region.filter(|r| !r.is_empty()) {
+            access = access.region(r);
+        }
+        Ok(AwsClusterAuth {
+            cluster_name: self.cluster_name,
+            access,
+        })
+    }
 }
 
 fn b64(v: &str) -> Option<Vec<u8>> {
@@ -197,12 +302,35 @@ pub fn parse_cluster_secret(secret: &Value) -> Result<ClusterSpec, ClusterSecret
                 }),
         }
     };
-    let server = get("server")?.ok_or(ClusterSecretError::Missing {
-        secret: source.clone(),
-        key: "server",
-    })?;
+    let config: Config = match get("config")? {
+        Some(c) if !c.trim().is_empty() => {
+            let mut de = serde_json::Deserializer::from_str(&c);
+            serde_path_to_error::deserialize(&mut de).map_err(|e| ClusterSecretError::Config {
+                secret: source.clone(),
+                reason: config_error(&e),
+            })?
+        }
+        _ => Config::default(),
+    };
+    // An EKS cluster may be named only: its endpoint and CA come from `DescribeCluster`.
+    let server = match get("server")?.filter(|s| !s.trim().is_empty()) {
+        Some(s) => s,
+        None if config.aws_auth_config.is_some() => String::new(),
+        None => {
+            return Err(ClusterSecretError::Missing {
+                secret: source.clone(),
+                key: "server",
+            });
+        }
+    };
     let name = get("name")?
         .filter(|n| !n.is_empty())
+        .or_else(|| {
+            config
+                .aws_auth_config
+                .as_ref()
+                .map(|a| a.cluster_name.clone())
+        })
         .unwrap_or_else(|| server.clone());
     let namespaces: Vec<String> = get("namespaces")?
         .map(|n| {
@@ -215,16 +343,6 @@ pub fn parse_cluster_secret(secret: &Value) -> Result<ClusterSpec, ClusterSecret
     let cluster_resources = match get("clusterResources")? {
         Some(v) => v == "true",
         None => namespaces.is_empty(),
-    };
-    let config: Config = match get("config")? {
-        Some(c) if !c.trim().is_empty() => {
-            let mut de = serde_json::Deserializer::from_str(&c);
-            serde_path_to_error::deserialize(&mut de).map_err(|e| ClusterSecretError::Config {
-                secret: source.clone(),
-                reason: config_error(&e),
-            })?
-        }
-        _ => Config::default(),
     };
     let tls_field =
         |v: Option<String>, field: &'static str| -> Result<Option<Vec<u8>>, ClusterSecretError> {
@@ -246,10 +364,12 @@ pub fn parse_cluster_secret(secret: &Value) -> Result<ClusterSpec, ClusterSecret
     };
     let auth = match (config.bearer_token, config.aws_auth_config) {
         (Some(t), _) if !t.is_empty() => ClusterAuth::Bearer(Sensitive::new(t)),
-        (_, Some(a)) => ClusterAuth::Aws {
-            cluster_name: a.cluster_name,
-            role_arn: a.role_arn,
-        },
+        (_, Some(a)) => {
+            ClusterAuth::Aws(a.into_auth().map_err(|reason| ClusterSecretError::Config {
+                secret: source.clone(),
+                reason,
+            })?)
+        }
         _ if server == ferry_api::IN_CLUSTER_SERVER => ClusterAuth::InCluster,
         _ => ClusterAuth::None,
     };
@@ -330,7 +450,7 @@ mod tests {
         let aws = json!({"metadata": {"name": "c4"}, "stringData": {"server": "https://eks", "config": "{\"awsAuthConfig\":{\"clusterName\":\"blue\",\"roleARN\":\"arn:aws:iam::1:role/x\"}}"}});
         assert!(matches!(
             parse_cluster_secret(&aws).expect("aws").auth,
-            ClusterAuth::Aws { .. }
+            ClusterAuth::Aws(_)
         ));
     }
 
@@ -362,5 +482,54 @@ mod tests {
             assert!(!e.contains("s3cr3t"), "the value leaked: {e}");
             assert!(!e.contains("12345"), "the value leaked: {e}");
         }
+    }
+
+    #[test]
+    fn an_eks_cluster_secret_reads_argo_cds_fields_and_ferrys_chain() {
+        let config = json!({"awsAuthConfig": {
+            "clusterName": "prod-blue",
+            "roleARN": "arn:aws:iam::222222222222:role/ferry-deployer",
+            "externalId": "ext-1",
+            "region": "ap-northeast-1",
+            "roleChain": [{"roleARN": "arn:aws:iam::111111111111:role/hub"}],
+        }});
+        let s = json!({"metadata": {"name": "c6", "namespace": "ferry"},
+            "stringData": {"config": config.to_string()}});
+        let c = parse_cluster_secret(&s).expect("an EKS cluster found by name");
+        assert_eq!(c.name, "prod-blue", "the name defaults to clusterName");
+        assert_eq!(c.server, "", "the server comes from DescribeCluster");
+        let ClusterAuth::Aws(aws) = &c.auth else {
+            panic!("not AWS: {:?}", c.auth)
+        };
+        assert_eq!(aws.cluster_name, "prod-blue");
+        let hops = aws.access.chain.hops();
+        assert_eq!(hops.len(), 2);
+        assert_eq!(hops[0].role_arn.account(), "111111111111");
+        assert_eq!(hops[1].role_arn.account(), "222222222222");
+        assert_eq!(hops[1].external_id.as_deref(), Some("ext-1"));
+        assert_eq!(hops[1].session_name.as_str(), "ferry-prod-blue");
+        assert_eq!(aws.access.region.as_deref(), Some("ap-northeast-1"));
+
+        let bad =
+            json!({"awsAuthConfig": {"clusterName": "x", "roleARN": "arn:aws:iam::1:role/x"}});
+        let s = json!({"metadata": {"name": "c7", "namespace": "ferry"},
+            "stringData": {"config": bad.to_string()}});
+        let e = parse_cluster_secret(&s).expect_err("a bad ARN").to_string();
+        assert!(
+            e.contains("config.awsAuthConfig.roleARN") && e.contains("12 digits"),
+            "{e}"
+        );
+        let typo = json!({"awsAuthConfig": {"clusterName": "x", "roleArn": "arn"}});
+        let s = json!({"metadata": {"name": "c8", "namespace": "ferry"},
+            "stringData": {"config": typo.to_string()}});
+        let e = parse_cluster_secret(&s)
+            .expect_err("an unknown field")
+            .to_string();
+        assert!(e.contains("config.awsAuthConfig"), "{e}");
+        let none = json!({"metadata": {"name": "c9", "namespace": "ferry"}, "stringData": {}});
+        assert!(
+            parse_cluster_secret(&none).is_err(),
+            "no server and no awsAuthConfig"
+        );
     }
 }

@@ -139,10 +139,10 @@ fn unreachable(cluster: &Cluster, detail: String) -> CompareError {
 }
 
 /// The cause of a cluster error, without repeating the cluster's name and URL.
-fn cluster_cause(e: &ferry_cluster::ClusterError) -> String {
+fn cluster_cause(cluster: &Cluster, e: &ferry_cluster::ClusterError) -> String {
     match e {
         ferry_cluster::ClusterError::Discovery { error, .. } => {
-            format!("discovery failed: {}", ferry_cluster::cause(error))
+            format!("discovery failed: {}", cluster.cause(error))
         }
         other => other.to_string(),
     }
@@ -215,7 +215,7 @@ pub async fn compare(
         ferry_apply::prepare(&app_name, resolved.rendered.objects(), cluster, &default_ns)
             .await
             .map_err(|e| match e {
-                PrepareError::Cluster(e) => unreachable(cluster, cluster_cause(&e)),
+                PrepareError::Cluster(e) => unreachable(cluster, cluster_cause(cluster, &e)),
                 PrepareError::Invalid {
                     object,
                     file,
@@ -258,7 +258,7 @@ async fn plugin_context(
     let (kube_version, kube_api_versions) = cluster
         .kube_versions()
         .await
-        .map_err(|e| unreachable(cluster, cluster_cause(&e)))?;
+        .map_err(|e| unreachable(cluster, cluster_cause(cluster, &e)))?;
     Ok(Some(ferry_source::AppContext {
         app_name: app.metadata.name.clone().unwrap_or_default(),
         app_namespace: app.spec.destination.namespace.clone().unwrap_or_default(),
@@ -383,11 +383,11 @@ async fn assess(
                 Err(e) if is_transport(&e) => {
                     return Err(unreachable(
                         cluster,
-                        format!("dry run of {}: {}", d.key, ferry_cluster::cause(&e)),
+                        format!("dry run of {}: {}", d.key, cluster.cause(&e)),
                     ));
                 }
                 Err(e) => {
-                    problem = Some(format!("{}: {}", d.key, ferry_cluster::cause(&e)));
+                    problem = Some(format!("{}: {}", d.key, cluster.cause(&e)));
                     false
                 }
             }

@@ -74,7 +74,7 @@ pub async fn finalize(ctx: &ControllerCtx, app: &Application) -> Duration {
                         match api.delete(&live.key.name, &propagation).await {
                             Ok(_) => Ok(()),
                             Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-                            Err(e) => Err(ferry_cluster::cause(&e)),
+                            Err(e) => Err(cluster.cause(&e)),
                         }
                     }
                     Err(e) => Err(e.to_string()),

@@ -337,6 +337,7 @@ impl ControllerCtx {
         mgmt: kube::Config,
         config: ControllerConfig,
         sources: Sources,
+        aws: ferry_aws::Aws,
         stop: &watch::Receiver<bool>,
     ) -> Arc<ControllerCtx> {
         let (changed_tx, changed_rx) = mpsc::unbounded_channel();
@@ -346,7 +347,7 @@ impl ControllerCtx {
                 &config.namespace,
                 &applications_resource(),
             ),
-            registry: Registry::new(mgmt, config.limits),
+            registry: Registry::new(mgmt, config.limits).with_aws(aws),
             sources,
             apps: RwLock::new(HashMap::new()),
             caches: Mutex::new(HashMap::new()),

@@ -58,14 +58,11 @@ pub(crate) fn secrets(
                     // Errors name the Secret and the field, never a value of it; the cluster
                     // it registered before keeps its last good config, and its applications
                     // say so in a ClusterSecretWarning condition.
-                    match ferry_cluster::parse_cluster_secret(&v)
-                        .map_err(|e| e.to_string())
-                        .and_then(|s| ctx2.registry.upsert(s).map_err(|e| e.to_string()))
-                    {
-                        Ok(()) => ctx2.registry.clear_problem(&source),
+                    match ferry_cluster::parse_cluster_secret(&v) {
+                        Ok(spec) => register(&ctx2, source, spec),
                         Err(e) => {
                             tracing::warn!(secret = %source, error = %e, "cluster Secret not usable");
-                            ctx2.registry.report_problem(&source, e);
+                            ctx2.registry.report_problem(&source, e.to_string());
                         }
                     }
                 }
@@ -82,6 +79,24 @@ pub(crate) fn secrets(
         }
         for name in ctx2.app_names() {
             ctx2.queue.add(&name, Duration::from_millis(100));
+        }
+    });
+}
+
+/// Registers a cluster Secret's cluster: at once, or for an EKS cluster once its first token
+/// (and, found by name, its endpoint) is there; then its applications are looked at again.
+fn register(ctx: &Arc<ControllerCtx>, source: String, spec: ferry_cluster::ClusterSpec) {
+    let ctx = ctx.clone();
+    tokio::spawn(async move {
+        match ctx.registry.register(spec).await {
+            Ok(()) => ctx.registry.clear_problem(&source),
+            Err(e) => {
+                tracing::warn!(secret = %source, error = %e, "cluster Secret not usable");
+                ctx.registry.report_problem(&source, e.to_string());
+            }
+        }
+        for name in ctx.app_names() {
+            ctx.queue.add(&name, Duration::from_millis(100));
         }
     });
 }

@@ -58,6 +58,9 @@ pub struct Config {
     pub applicationsets: bool,
     /// The policy of ApplicationSets that do not name one (default `sync`, as Argo CD).
     pub appset_policy: ferry_appset::Policy,
+    /// AWS (EKS clusters, and secrets while rendering): the rest comes from the SDK's
+    /// standard chain.
+    pub aws: ferry_aws::AwsOptions,
 }
 
 impl Config {
@@ -80,6 +83,7 @@ impl Config {
             webhook_limits: ferry_webhook::WebhookLimits::default(),
             applicationsets: true,
             appset_policy: ferry_appset::Policy::Sync,
+            aws: ferry_aws::AwsOptions::default(),
         }
     }
 
@@ -153,7 +157,15 @@ pub async fn start(
         install(&client, &config.namespace).await?;
     }
     let sources = sources(&config)?;
-    let apps = ControllerCtx::new(&client, mgmt, config.controller(), sources.clone(), &stop);
+    let aws = ferry_aws::Aws::new(config.aws.clone());
+    let apps = ControllerCtx::new(
+        &client,
+        mgmt,
+        config.controller(),
+        sources.clone(),
+        aws,
+        &stop,
+    );
     let sets = config.applicationsets.then(|| {
         ferry_controller::appset::start(
             client.clone(),

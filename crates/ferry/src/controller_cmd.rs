@@ -88,6 +88,12 @@ pub struct ControllerArgs {
     /// Do not run the ApplicationSet controller.
     #[arg(long)]
     pub no_applicationsets: bool,
+    /// Seconds after which an EKS token is replaced by a new one (tokens are accepted for 15
+    /// minutes after they are signed). AWS credentials, endpoints and the region come from
+    /// the AWS SDK's standard chain (`AWS_REGION`, `AWS_ENDPOINT_URL[_STS]`, profiles, web
+    /// identity, EKS Pod Identity, instance metadata).
+    #[arg(long, env = "FERRY_AWS_TOKEN_RENEW_SECONDS", default_value_t = 600)]
+    pub aws_token_renew_seconds: u64,
 }
 
 impl ControllerArgs {
@@ -114,6 +120,8 @@ impl ControllerArgs {
             .with_max_concurrent_bodies(self.webhook_max_concurrent_bodies.max(1));
         c.appset_policy = self.appset_policy;
         c.applicationsets = !self.no_applicationsets;
+        c.aws.lifetimes.token_renew_after =
+            Duration::from_secs(self.aws_token_renew_seconds.max(1));
         c
     }
 }

@@ -39,7 +39,10 @@ pub async fn diff(mgmt: &MgmtArgs, apps: &Api<DynamicObject>, name: &str) -> any
         let v = serde_json::to_value(s)?;
         if ferry_cluster::is_cluster_secret(&v) {
             if let Ok(spec) = ferry_cluster::parse_cluster_secret(&v) {
-                let _ = registry.upsert(spec);
+                // Only the application's cluster matters; another one's error does not.
+                if let Err(e) = registry.register(spec).await {
+                    tracing::debug!(error = %e, "a cluster Secret that diff cannot use");
+                }
             }
         } else {
             repo.push(v);

@@ -303,7 +303,7 @@ impl Run<'_> {
                 }
                 Err(e) => {
                     r.status = Some(ResultCode::SyncFailed);
-                    r.message = ferry_cluster::cause(&e);
+                    r.message = self.cluster.cause(&e);
                 }
             }
             result.resources.push(r);

@@ -162,7 +162,7 @@ impl Run<'_> {
             }
             Err(e) => {
                 r.status = Some(ResultCode::SyncFailed);
-                r.message = ferry_cluster::cause(&e);
+                r.message = self.cluster.cause(&e);
                 (r, None)
             }
         }
@@ -196,7 +196,7 @@ impl Run<'_> {
             Err(e) => {
                 r.status = Some(ResultCode::SyncFailed);
                 r.hook_phase = Some(HookPhase::Failed);
-                r.message = ferry_cluster::cause(&e);
+                r.message = self.cluster.cause(&e);
                 (r, None)
             }
         }
@@ -225,7 +225,7 @@ impl Run<'_> {
             Ok(api) => self
                 .delete(&api, &p.key.name, opts.prune_propagation)
                 .await
-                .map_err(|e| ferry_cluster::cause(&e)),
+                .map_err(|e| self.cluster.cause(&e)),
             Err(e) => Err(e.to_string()),
         };
         match outcome {
