@@ -182,7 +182,11 @@ impl Renewer {
             Ok(id) => *locks::lock(&self.state.identity) = Some(id.arn),
             Err(e) => self.state.set_error(Some(e.to_string())),
         }
-        let mut wait = renew_after.max(Duration::from_secs(1));
+        let mut wait = locks::lock(&self.state.expires_at)
+            .map(|at| until(at).mul_f64(2.0 / 3.0))
+            .unwrap_or(renew_after)
+            .min(renew_after)
+            .max(Duration::from_secs(1));
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
@@ -200,9 +204,9 @@ impl Renewer {
                 .await
             {
                 Ok(token) => {
+                    wait = next_renewal(&token, renew_after);
                     self.state.set_token(token);
                     self.state.set_error(None);
-                    wait = renew_after.max(Duration::from_secs(1));
                 }
                 Err(e) => {
                     tracing::warn!(cluster = %self.auth.cluster_name, error = %e, "renewing the EKS token failed; the current one is used until it expires");
@@ -227,6 +231,20 @@ impl Renewer {
             }
         }
     }
+}
+
+fn until(at: SystemTime) -> Duration {
+    at.duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO)
+}
+
+/// When to replace `token`: after `renew_after`, or after two thirds of its remaining life
+/// when that is sooner (a token made late in its credentials' life expires with them).
+fn next_renewal(token: &ferry_aws::EksToken, renew_after: Duration) -> Duration {
+    until(token.expires_at)
+        .mul_f64(2.0 / 3.0)
+        .min(renew_after)
+        .max(Duration::from_secs(1))
 }
 
 // === the client layer ===

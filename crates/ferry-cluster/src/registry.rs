@@ -33,7 +33,7 @@ pub enum ClusterError {
     Aws {
         cluster: String,
         eks: String,
-        source: ferry_aws::AwsError,
+        source: Box<ferry_aws::AwsError>,
     },
     // The kube-rs error is told in words and not chained as a source: its own Display is a
     // debug structure, and a chain would print the cause a second time.
@@ -321,6 +321,9 @@ pub struct Registry {
     /// Why a cluster Secret could not be used, by the Secret (`ferry/cluster-blue`): the
     /// cluster it registered before, if any, keeps its last good config meanwhile.
     problems: Arc<RwLock<HashMap<String, String>>>,
+    /// What each cluster Secret last declared (a failed registration is retried while the
+    /// Secret still says the same).
+    wanted: Arc<RwLock<HashMap<String, ClusterSpec>>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -340,6 +343,7 @@ impl Registry {
             aws: ferry_aws::Aws::new(ferry_aws::AwsOptions::default()),
             clusters: Arc::new(RwLock::new(HashMap::new())),
             problems: Arc::new(RwLock::new(HashMap::new())),
+            wanted: Arc::new(RwLock::new(HashMap::new())),
         };
         if let Err(e) = r.upsert(crate::secret::in_cluster()) {
             tracing::warn!(error = %e, "the in-cluster default is unusable");
@@ -368,9 +372,9 @@ impl Registry {
             return Err(ClusterError::Aws {
                 cluster: spec.name.clone(),
                 eks: auth.cluster_name.clone(),
-                source: ferry_aws::AwsError::Config(
+                source: Box::new(ferry_aws::AwsError::Config(
                     "an EKS cluster is registered with Registry::register".into(),
-                ),
+                )),
             });
         }
         let client = client_for(&spec, &self.in_cluster, None)?;
@@ -425,7 +429,7 @@ impl Registry {
         let aws_error = |source| ClusterError::Aws {
             cluster: spec.name.clone(),
             eks: auth.cluster_name.clone(),
-            source,
+            source: Box::new(source),
         };
         let mut used = spec.clone();
         let endpoint = if used.server.is_empty() {
@@ -547,6 +551,28 @@ impl Registry {
                 list.join("; ")
             )
         }
+    }
+
+    /// The cluster Secret `source` now declares `spec`.
+    pub fn want(&self, source: &str, spec: &ClusterSpec) {
+        ferry_core::locks::write(&self.wanted).insert(source.to_owned(), spec.clone());
+    }
+
+    /// The cluster Secret `source` is gone.
+    pub fn unwant(&self, source: &str) {
+        ferry_core::locks::write(&self.wanted).remove(source);
+    }
+
+    /// Whether the cluster Secret `source` still declares `spec`.
+    pub fn still_wanted(&self, source: &str, spec: &ClusterSpec) -> bool {
+        ferry_core::locks::read(&self.wanted).get(source) == Some(spec)
+    }
+
+    /// Every registered cluster, by name.
+    pub fn all(&self) -> Vec<Cluster> {
+        let mut all: Vec<Cluster> = self.read().values().cloned().collect();
+        all.sort_by(|a, b| a.spec.name.cmp(&b.spec.name));
+        all
     }
 
     pub fn names(&self) -> Vec<String> {

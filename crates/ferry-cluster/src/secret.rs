@@ -168,11 +168,14 @@ impl AwsAuthConfig {
         let cluster = self.cluster_name.clone();
         let mut hops = Vec::new();
         for (i, h) in self.role_chain.into_iter().enumerate() {
+            // A hop before the last is shared by every cluster behind it (a hub): its session
+            // is named for Ferry, not for one cluster, so its credentials are shared too.
+            let session = h.session_name.or_else(|| Some("ferry".to_owned()));
             hops.push(hop(
                 &format!("config.awsAuthConfig.roleChain[{i}].roleARN"),
                 &h.role_arn,
                 h.external_id,
-                h.session_name,
+                session,
                 h.session_duration_seconds,
                 &cluster,
             )?);

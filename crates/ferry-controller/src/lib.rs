@@ -9,6 +9,7 @@
 //! both.
 
 pub mod appset;
+pub mod clusters;
 pub mod compare;
 mod decide;
 pub mod finalize;
@@ -388,6 +389,8 @@ pub fn spawn(
     watches::secrets(ctx, client, stop);
     watches::applications(ctx, stop);
     watches::settings(ctx, client, stop);
+    // What is known of each cluster, for `ferry cluster list|get`.
+    clusters::spawn(ctx, client, stop);
 
     // Live objects that changed re-trigger their application.
     if let Some(mut changed_rx) = lock(&ctx.changed_rx).take() {

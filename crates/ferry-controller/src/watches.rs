@@ -54,6 +54,7 @@ pub(crate) fn secrets(
                 if deleted {
                     ctx2.registry.remove_by_source(&source);
                     ctx2.registry.clear_problem(&source);
+                    ctx2.registry.unwant(&source);
                 } else {
                     // Errors name the Secret and the field, never a value of it; the cluster
                     // it registered before keeps its last good config, and its applications
@@ -85,18 +86,34 @@ pub(crate) fn secrets(
 
 /// Registers a cluster Secret's cluster: at once, or for an EKS cluster once its first token
 /// (and, found by name, its endpoint) is there; then its applications are looked at again.
+/// A registration that failed (a role denied, a cluster not found) is tried again, 10 s
+/// doubling to 5 min, for as long as the Secret still says the same: fixed in AWS, it
+/// recovers by itself.
 fn register(ctx: &Arc<ControllerCtx>, source: String, spec: ferry_cluster::ClusterSpec) {
     let ctx = ctx.clone();
+    ctx.registry.want(&source, &spec);
     tokio::spawn(async move {
-        match ctx.registry.register(spec).await {
-            Ok(()) => ctx.registry.clear_problem(&source),
-            Err(e) => {
-                tracing::warn!(secret = %source, error = %e, "cluster Secret not usable");
-                ctx.registry.report_problem(&source, e.to_string());
+        let mut backoff = Duration::from_secs(10);
+        loop {
+            let result = ctx.registry.register(spec.clone()).await;
+            match &result {
+                Ok(()) => ctx.registry.clear_problem(&source),
+                Err(e) => {
+                    tracing::warn!(secret = %source, error = %e, "cluster Secret not usable");
+                    ctx.registry.report_problem(&source, e.to_string());
+                }
             }
-        }
-        for name in ctx.app_names() {
-            ctx.queue.add(&name, Duration::from_millis(100));
+            for name in ctx.app_names() {
+                ctx.queue.add(&name, Duration::from_millis(100));
+            }
+            if result.is_ok() {
+                return;
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(300));
+            if !ctx.registry.still_wanted(&source, &spec) {
+                return;
+            }
         }
     });
 }

@@ -37,6 +37,8 @@ pub enum Command {
     /// Work with ApplicationSets: list, get, and preview what a set would create, update
     /// and delete.
     Appset(crate::appset_cmd::AppSetArgs),
+    /// Work with clusters: list, get, and add an EKS cluster reached by role.
+    Cluster(crate::cluster_cmd::ClusterArgs),
     /// Measure Ferry against emulated clusters, with baselines from the same run.
     Bench(BenchArgs),
 }
@@ -81,6 +83,7 @@ pub fn main() -> ExitCode {
             Command::Controller(args) => crate::controller_cmd::run(args).await,
             Command::App(args) => crate::app_cmd::run(args).await,
             Command::Appset(args) => crate::appset_cmd::run(args).await,
+            Command::Cluster(args) => crate::cluster_cmd::run(args).await,
             Command::Bench(args) => crate::bench::run(args).await,
         }
     });

@@ -4,6 +4,7 @@ mod app_cmd;
 mod appset_cmd;
 mod bench;
 mod cli;
+mod cluster_cmd;
 mod controller_cmd;
 mod diff_cmd;
 mod emulator_cmd;

@@ -287,6 +287,47 @@ async fn cluster_errors_name_the_cluster_its_url_and_the_cause() {
         "{out}"
     );
     assert!(!out.contains("Status {"), "{out}");
+
+    // `ferry cluster list|get` show what the controller found of each cluster.
+    let mut listed = String::new();
+    for _ in 0..150 {
+        let (ok, out) = w.ferry_cmd("cluster", &["list"]).await;
+        assert!(ok, "{out}");
+        listed = out;
+        if listed.contains("connection refused") && listed.contains("HTTP 401") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let row = |name: &str| {
+        listed
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        row("target").contains("v1.29.4") && row("target").contains("true"),
+        "{listed}"
+    );
+    assert!(
+        row("nowhere").contains("false") && row("nowhere").contains("connection refused"),
+        "{listed}"
+    );
+    assert!(row("stale").contains("HTTP 401"), "{listed}");
+    let (ok, out) = w.ferry_cmd("cluster", &["get", "nowhere"]).await;
+    assert!(
+        ok && out.contains(&server)
+            && out
+                .lines()
+                .any(|l| l.starts_with("Applications:") && l.ends_with(" 1")),
+        "{out}"
+    );
+    let (ok, out) = w.ferry_cmd("cluster", &["get", "elsewhere"]).await;
+    assert!(
+        !ok && out.contains("no cluster elsewhere is registered"),
+        "{out}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
