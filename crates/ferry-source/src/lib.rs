@@ -6,6 +6,7 @@
 
 #![forbid(unsafe_code)]
 
+mod command;
 mod plugin_runs;
 #[cfg(test)]
 mod tests;

@@ -299,14 +299,7 @@ async fn preview(
 
     let tmp = tempfile::tempdir()?;
     let root = git_cache.unwrap_or_else(|| tmp.path().to_path_buf());
-    let mut git_config = ferry_git::GitConfig::new(root);
-    git_config.allow_file_urls = allow_file_urls;
-    let sources = ferry_source::Sources::new(
-        ferry_git::GitCache::new(git_config)?,
-        ferry_render::RenderCache::new(1),
-        std::time::Duration::from_secs(60),
-    );
-    sources.set_repo_secrets(ferry_git::repositories_from_secrets(&repo_secrets));
+    let sources = ferry_source::Sources::for_command(root, allow_file_urls, &repo_secrets)?;
 
     let uid = set.metadata.uid.clone().unwrap_or_default();
     let (owned, others): (Vec<Application>, Vec<Application>) =

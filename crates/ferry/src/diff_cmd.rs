@@ -2,8 +2,6 @@
 //! server-side-apply dry run of every object, and prints what a sync would change (Secret
 //! values masked). Uses the same code as the controller.
 
-use std::time::Duration;
-
 use anyhow::Context as _;
 use ferry_api::Application;
 use ferry_apply::{describe_shared, shared_owner};
@@ -56,9 +54,7 @@ pub async fn diff(mgmt: &MgmtArgs, apps: &Api<DynamicObject>, name: &str) -> any
     let dest = &app.spec.destination;
     let cluster = registry.find(dest.server.as_deref(), dest.name.as_deref())?;
     let root = std::env::temp_dir().join("ferry-cli-git");
-    let git = ferry_git::GitCache::new(ferry_git::GitConfig::new(root))?;
-    let sources = Sources::new(git, ferry_render::RenderCache::new(4), Duration::ZERO);
-    sources.set_repo_secrets(ferry_git::repositories_from_secrets(&repo));
+    let sources = Sources::for_command(root, false, &repo)?;
     let resolved = sources.render(&app.spec.source, None, true, None).await?;
     println!(
         "comparing {name} at {} with cluster {}",
