@@ -2,7 +2,9 @@
 //! placed (namespace, tracking annotation), predicted by a server-side-apply dry run (skipped
 //! when neither it nor its live copy changed since the last comparison), diffed against the
 //! live copy from the watch cache, and assessed for health; objects of the application that
-//! left Git are found for pruning.
+//! left Git are found for pruning. Secret references are resolved by the source service in
+//! the account [`app_aws`] names; the comparison carries their values' [`Redactions`], applied
+//! to every message made from the resolved objects (dry-run refusals here, sync results).
 
 use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
@@ -14,6 +16,7 @@ use ferry_cluster::{Cluster, LiveCache, LiveObject, ResourceKey};
 use serde_json::{Value, json};
 
 use crate::ControllerCtx;
+pub use ferry_source::Redactions;
 
 /// The result of a comparison.
 #[derive(Debug)]
@@ -31,6 +34,8 @@ pub struct Comparison {
     pub problems: Vec<String>,
     /// The live copy of each desired object (same order), as compared.
     pub lives: Vec<Option<Value>>,
+    /// The secret values in `desired` and `hooks`, to be hidden in any message about them.
+    pub redactions: Redactions,
 }
 
 impl Comparison {
@@ -196,12 +201,57 @@ pub async fn compare(
 ) -> Result<Comparison, CompareError> {
     let app_name = app.metadata.name.clone().unwrap_or_default();
     let source = source.unwrap_or(&app.spec.source);
-    // 1. What the source renders to.
-    let app_ctx = plugin_context(app, source, cluster).await?;
+    // 1. What the source renders to, its secret references resolved.
+    let app_ctx = app_context(app, source, cluster).await?;
     let resolved = ctx
         .sources
-        .render(source, revision, refresh, app_ctx.as_ref())
+        .render(source, revision, refresh, Some(&app_ctx))
         .await?;
+    let redactions = resolved.redactions.clone();
+    let mut cmp = compare_rendered(ctx, app, &app_name, cluster, cache, resolved)
+        .await
+        .map_err(|e| redact_error(e, &redactions))?;
+    for p in &mut cmp.problems {
+        *p = redactions.redact(p);
+    }
+    cmp.redactions = redactions;
+    Ok(cmp)
+}
+
+/// A comparison's error with the resolved values hidden (a refusal may quote an object).
+fn redact_error(e: CompareError, r: &Redactions) -> CompareError {
+    match e {
+        CompareError::Unreachable {
+            cluster,
+            server,
+            detail,
+        } => CompareError::Unreachable {
+            cluster,
+            server,
+            detail: r.redact(&detail),
+        },
+        CompareError::Invalid {
+            object,
+            file,
+            reason,
+        } => CompareError::Invalid {
+            object: r.redact(&object),
+            file,
+            reason: r.redact(&reason),
+        },
+        other => other,
+    }
+}
+
+/// Stages 2 to 7, on the rendered (and resolved) objects.
+async fn compare_rendered(
+    ctx: &ControllerCtx,
+    app: &Application,
+    app_name: &str,
+    cluster: &Cluster,
+    cache: &LiveCache,
+    resolved: ferry_source::Resolved,
+) -> Result<Comparison, CompareError> {
     // 2. The rules that decide what differs.
     let ignore = ignore_rules(ctx, app)?;
     // 3. The rendered objects made ready for the cluster.
@@ -212,7 +262,7 @@ pub async fn compare(
         .clone()
         .unwrap_or_else(|| "default".into());
     let Prepared { mut desired, hooks } =
-        ferry_apply::prepare(&app_name, resolved.rendered.objects(), cluster, &default_ns)
+        ferry_apply::prepare(app_name, resolved.rendered.objects(), cluster, &default_ns)
             .await
             .map_err(|e| match e {
                 PrepareError::Cluster(e) => unreachable(cluster, cluster_cause(cluster, &e)),
@@ -231,10 +281,10 @@ pub async fn compare(
     // 5. Each object against its live copy.
     let mut assessed = Vec::with_capacity(desired.len());
     for d in &mut desired {
-        assessed.push(assess(ctx, &app_name, cluster, cache, d, &ignore).await?);
+        assessed.push(assess(ctx, app_name, cluster, cache, d, &ignore).await?);
     }
     // 6. What left Git (hooks are deleted by their delete policies, never pruned).
-    let prunable = prunable(cache, &app_name, &desired);
+    let prunable = prunable(cache, app_name, &desired);
     // 7. The summary the status shows.
     Ok(summarize(
         resolved.commit,
@@ -245,21 +295,35 @@ pub async fn compare(
     ))
 }
 
-/// The facts of the destination a config management plugin sees (`KUBE_VERSION`, ...);
-/// none for other sources.
-async fn plugin_context(
+/// Whose AWS account the application's secret references are read in (and its plugin
+/// gets credentials of): the role its annotations name, else its EKS destination's.
+pub fn app_aws(app: &Application, cluster: &Cluster) -> ferry_source::AppAws {
+    let destination = match &cluster.spec.auth {
+        ferry_cluster::ClusterAuth::Aws(a) => Some(&a.access),
+        _ => None,
+    };
+    ferry_source::AppAws::for_app(app, destination, cluster.name())
+}
+
+/// What the source service needs of the application: for a config management plugin, the
+/// facts of the destination it sees (`KUBE_VERSION`, ...); for any source, its AWS access.
+async fn app_context(
     app: &Application,
     source: &ferry_api::ApplicationSource,
     cluster: &Cluster,
-) -> Result<Option<ferry_source::AppContext>, CompareError> {
+) -> Result<ferry_source::AppContext, CompareError> {
+    let aws = app_aws(app, cluster);
     if source.plugin.is_none() {
-        return Ok(None);
+        return Ok(ferry_source::AppContext {
+            aws,
+            ..Default::default()
+        });
     }
     let (kube_version, kube_api_versions) = cluster
         .kube_versions()
         .await
         .map_err(|e| unreachable(cluster, cluster_cause(cluster, &e)))?;
-    Ok(Some(ferry_source::AppContext {
+    Ok(ferry_source::AppContext {
         app_name: app.metadata.name.clone().unwrap_or_default(),
         app_namespace: app.spec.destination.namespace.clone().unwrap_or_default(),
         project: if app.spec.project.is_empty() {
@@ -269,7 +333,8 @@ async fn plugin_context(
         },
         kube_version,
         kube_api_versions,
-    }))
+        aws,
+    })
 }
 
 /// The application's `ignoreDifferences` with the controller-wide ones.
@@ -502,6 +567,7 @@ fn summarize(
         },
         problems,
         lives,
+        redactions: Redactions::default(),
     }
 }
 

@@ -210,6 +210,7 @@ mod tests {
             health: Default::default(),
             problems: Vec::new(),
             lives: Vec::new(),
+            redactions: Default::default(),
         }
     }
 

@@ -69,6 +69,9 @@
 //! pub fn run_plugin(spec: &PluginSpec, checkout_root: &Path, source_path: &str,
 //!                   request: &PluginRequest, build_env: &BuildEnv, limits: &PluginLimits,
 //!                   scratch_parent: &Path) -> Result<Rendered, PluginError>;
+//! pub struct PluginRun { root, source_path, request, build_env, limits, scratch_parent }
+//!     // .with_private_env(spec, &[(name, Sensitive value)]): run_plugin plus variables
+//!     // (credentials) for init and generate only, in no cache key or error
 //! pub fn plugin_cache_variant(spec: &PluginSpec, request: &PluginRequest,
 //!                             build_env: &BuildEnv) -> String;  // for RenderKey::with_variant
 //! pub enum PluginError { InvalidSpec, DuplicateName, ConfigIo, NotFound, NotSupported,
@@ -97,7 +100,7 @@ pub use cache::{CacheStats, RenderCache, RenderKey};
 pub use error::RenderError;
 pub use plugin::{
     BuildEnv, Discover, ExitKind, ParameterAnnouncement, PluginCommand, PluginCommandKind,
-    PluginError, PluginLimits, PluginParameter, PluginRequest, PluginSpec, load_plugins,
+    PluginError, PluginLimits, PluginParameter, PluginRequest, PluginRun, PluginSpec, load_plugins,
     plugin_cache_variant, preselect_plugin, run_plugin, select_plugin,
 };
 

@@ -156,8 +156,10 @@ pub async fn start(
     if config.install_crds {
         install(&client, &config.namespace).await?;
     }
-    let sources = sources(&config)?;
+    // One AWS adapter: clusters' tokens, renders' secret references and plugins'
+    // credentials share its credential cache.
     let aws = ferry_aws::Aws::new(config.aws.clone());
+    let sources = sources(&config)?.with_aws(aws.clone());
     let apps = ControllerCtx::new(
         &client,
         mgmt,

@@ -2,16 +2,22 @@
 //! poll interval unless a refresh is asked for), check the commit out (cached by commit), and
 //! render it (cached by repository, commit, path and options). Config management plugins
 //! render in their own bounded pool with a backoff after failures, never holding the caller
-//! for long (`plugin_runs`).
+//! for long (`plugin_runs`). `ref+awsssm://` / `ref+awssecrets://` references in the rendered
+//! objects are resolved after the render cache, in the application's AWS account (`secrets`).
 
 #![forbid(unsafe_code)]
 
 mod command;
 mod plugin_runs;
+mod secrets;
 #[cfg(test)]
 mod tests;
 
 pub use plugin_runs::{PluginRunConfig, PluginRunError, PluginRuns, Plugins, RunFailure};
+pub use secrets::{
+    AWS_EXTERNAL_ID_ANNOTATION, AWS_REGION_ANNOTATION, AWS_ROLE_ARN_ANNOTATION, AppAws,
+    PLUGIN_AWS_CREDENTIALS_ANNOTATION, Redactions, SecretAccess, SecretError,
+};
 
 use ferry_core::locks;
 use std::collections::HashMap;
@@ -38,6 +44,14 @@ pub enum SourceError {
         path: String,
         commit: String,
         source: PluginRunError,
+    },
+    /// A secret reference of the rendered objects could not be resolved (or a plugin's AWS
+    /// credentials could not be had).
+    #[error("rendering {path:?} at {commit}: {source}")]
+    Secrets {
+        path: String,
+        commit: String,
+        source: Box<SecretError>,
     },
     #[error("rendering {path:?} at {commit}: {reason}")]
     Internal {
@@ -75,6 +89,10 @@ pub struct Sources {
     repo_secrets: Arc<Mutex<Vec<RepoSecret>>>,
     resolve_ttl: Duration,
     plugins: Arc<PluginRuns>,
+    /// Reads secret references and hands plugins credentials; `None`: references fail.
+    aws: Option<ferry_aws::Aws>,
+    /// Resolved values, kept for `resolve_ttl`.
+    secret_values: Arc<secrets::SecretValues>,
 }
 
 /// What a plugin learns of the application besides its source (Argo CD's build
@@ -86,6 +104,8 @@ pub struct AppContext {
     pub project: String,
     pub kube_version: String,
     pub kube_api_versions: Vec<String>,
+    /// Whose AWS account references are read in, and whether a plugin gets credentials.
+    pub aws: AppAws,
 }
 
 impl std::fmt::Debug for Sources {
@@ -99,7 +119,10 @@ impl std::fmt::Debug for Sources {
 pub struct Resolved {
     /// The commit rendered, as resolved once (it travels as this type to the status).
     pub commit: CommitId,
+    /// The objects, with secret references replaced by their values.
     pub rendered: Arc<Rendered>,
+    /// The values put in, to be replaced back in any text made from the objects.
+    pub redactions: Redactions,
 }
 
 impl Sources {
@@ -112,7 +135,16 @@ impl Sources {
             repo_secrets: Arc::new(Mutex::new(Vec::new())),
             resolve_ttl,
             plugins: Arc::new(PluginRuns::new(Plugins::default(), render)),
+            aws: None,
+            secret_values: Arc::new(secrets::SecretValues::new(resolve_ttl)),
         }
+    }
+
+    /// With the process's AWS adapter: secret references are resolved, and plugins that
+    /// opt in get credentials (see `secrets`).
+    pub fn with_aws(mut self, aws: ferry_aws::Aws) -> Self {
+        self.aws = Some(aws);
+        self
     }
 
     /// With these config management plugins.
@@ -214,7 +246,9 @@ impl Sources {
                     refresh,
                 )
                 .await?;
-            return Ok(Resolved { commit, rendered });
+            return self
+                .put_secrets(source, commit, rendered, app, refresh)
+                .await;
         }
         let dir = source.directory.clone().unwrap_or_default();
         let opts = DirectoryOptions {
@@ -252,7 +286,41 @@ impl Sources {
             commit: commit.to_string(),
             source: e,
         })?;
-        Ok(Resolved { commit, rendered })
+        self.put_secrets(source, commit, rendered, app, refresh)
+            .await
+    }
+
+    /// The rendered objects with their secret references resolved (`refresh`: read again).
+    async fn put_secrets(
+        &self,
+        source: &ApplicationSource,
+        commit: CommitId,
+        rendered: Arc<Rendered>,
+        app: Option<&AppContext>,
+        refresh: bool,
+    ) -> Result<Resolved, SourceError> {
+        let default = AppAws::default();
+        let access = &app.map_or(&default, |a| &a.aws).access;
+        let outcome = secrets::resolve(
+            self.aws.as_ref(),
+            &self.secret_values,
+            rendered,
+            access,
+            refresh,
+        )
+        .await;
+        match outcome {
+            Ok((rendered, redactions)) => Ok(Resolved {
+                commit,
+                rendered,
+                redactions,
+            }),
+            Err(e) => Err(SourceError::Secrets {
+                path: source.path.clone(),
+                commit: commit.to_string(),
+                source: Box::new(e),
+            }),
+        }
     }
 
     /// A plugin render through the pool: see `plugin_runs` (`refresh` skips a backoff).
@@ -266,6 +334,13 @@ impl Sources {
         refresh: bool,
     ) -> Result<Arc<Rendered>, SourceError> {
         let app = app.cloned().unwrap_or_default();
+        let (private_env, aws_identity) = secrets::plugin_env(self.aws.as_ref(), &app.aws)
+            .await
+            .map_err(|e| SourceError::Secrets {
+                path: source.path.clone(),
+                commit: commit.to_owned(),
+                source: Box::new(e),
+            })?;
         let request = ferry_render::PluginRequest {
             name: Some(plugin.name.clone()).filter(|n| !n.is_empty()),
             env: plugin
@@ -299,6 +374,8 @@ impl Sources {
             root,
             request,
             build,
+            private_env,
+            aws_identity,
         };
         self.plugins
             .render(input, refresh)

@@ -158,6 +158,10 @@ pub(crate) struct RunInput {
     pub root: PathBuf,
     pub request: PluginRequest,
     pub build: BuildEnv,
+    /// Added to the plugin's environment (AWS credentials); in no key.
+    pub private_env: Vec<(&'static str, ferry_core::Sensitive<String>)>,
+    /// Whose credentials those are (a digest), part of the render's cache key.
+    pub aws_identity: Option<String>,
 }
 
 /// A source, whatever its commit: what backoff is counted for.
@@ -541,7 +545,10 @@ impl PluginRuns {
 
     fn render_key(spec: &PluginSpec, input: &RunInput) -> RenderKey {
         let build = &input.build;
-        let variant = ferry_render::plugin_cache_variant(spec, &input.request, build);
+        let mut variant = ferry_render::plugin_cache_variant(spec, &input.request, build);
+        if let Some(identity) = &input.aws_identity {
+            variant = format!("{variant} {identity}");
+        }
         RenderKey::new(
             build.repo_url.clone(),
             build.revision.clone(),
@@ -683,15 +690,15 @@ impl PluginRuns {
         let rendered = self
             .cache
             .get_or_try_render(Self::render_key(spec, input), || {
-                ferry_render::run_plugin(
-                    spec,
-                    &input.root,
-                    path,
-                    &input.request,
-                    build,
-                    &plugins.limits,
-                    &plugins.scratch,
-                )
+                let run = ferry_render::PluginRun {
+                    root: &input.root,
+                    source_path: path,
+                    request: &input.request,
+                    build_env: build,
+                    limits: &plugins.limits,
+                    scratch_parent: &plugins.scratch,
+                };
+                run.with_private_env(spec, &input.private_env)
             })?;
         Ok((spec.full_name(), rendered))
     }

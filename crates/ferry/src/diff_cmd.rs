@@ -1,6 +1,9 @@
 //! `ferry app diff`: renders the application's source here, asks its cluster for a
 //! server-side-apply dry run of every object, and prints what a sync would change (Secret
-//! values masked). Uses the same code as the controller.
+//! values masked). Uses the same code as the controller. Secret references are resolved
+//! as the controller resolves them (the destination's or the Application's AWS role, with
+//! this command's own base credentials), and every value they resolved to, as well as the
+//! value deployed before in their place, is shown as `<ref+…>`.
 
 use anyhow::Context as _;
 use ferry_api::Application;
@@ -54,8 +57,15 @@ pub async fn diff(mgmt: &MgmtArgs, apps: &Api<DynamicObject>, name: &str) -> any
     let dest = &app.spec.destination;
     let cluster = registry.find(dest.server.as_deref(), dest.name.as_deref())?;
     let root = std::env::temp_dir().join("ferry-cli-git");
-    let sources = Sources::for_command(root, false, &repo)?;
-    let resolved = sources.render(&app.spec.source, None, true, None).await?;
+    let sources = Sources::for_command(root, false, &repo)?.with_aws(registry.aws().clone());
+    let context = ferry_source::AppContext {
+        aws: ferry_controller::compare::app_aws(&app, &cluster),
+        ..Default::default()
+    };
+    let resolved = sources
+        .render(&app.spec.source, None, true, Some(&context))
+        .await?;
+    let redactions = &resolved.redactions;
     println!(
         "comparing {name} at {} with cluster {}",
         &resolved.commit,
@@ -65,6 +75,7 @@ pub async fn diff(mgmt: &MgmtArgs, apps: &Api<DynamicObject>, name: &str) -> any
     // The same preparation and the same one-object diff as the controller's comparison.
     let prepared = ferry_apply::prepare(name, resolved.rendered.objects(), &cluster, &default_ns)
         .await
+        .map_err(|e| anyhow::anyhow!(redactions.redact(&e.to_string())))
         .with_context(|| format!("preparing {name}'s objects for cluster {}", cluster.name()))?;
     let mut differs = false;
     for d in &prepared.desired {
@@ -95,20 +106,23 @@ pub async fn diff(mgmt: &MgmtArgs, apps: &Api<DynamicObject>, name: &str) -> any
                 println!(
                     "===== {} (would be created; dry run refused: {})",
                     d.key,
-                    ferry_cluster::explain(&cluster, &e)
+                    redactions.redact(&ferry_cluster::explain(&cluster, &e))
                 );
                 differs = true;
                 continue;
             }
             Err(e) => {
-                return Err(anyhow::anyhow!(ferry_cluster::explain(&cluster, &e)))
+                let explained = redactions.redact(&ferry_cluster::explain(&cluster, &e));
+                return Err(anyhow::anyhow!(explained))
                     .with_context(|| format!("dry run of {}", d.key));
             }
         };
         if !diff.in_sync {
             differs = true;
             println!("===== {}", d.key);
-            print!("{}", diff.unified);
+            // The values resolved, and the ones deployed before where references are.
+            let shown = redactions.with_live(&d.key.kind, &d.key.name, live.as_ref());
+            print!("{}", shown.redact(&diff.unified));
         }
     }
     if let Some(status) = app.status {

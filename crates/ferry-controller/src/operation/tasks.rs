@@ -1,5 +1,6 @@
 //! The writes of a sync: one task (apply, hook, prune) against the cluster, and what the
-//! operation reads back (a hook's object, the destination namespace).
+//! operation reads back (a hook's object, the destination namespace). Messages made from a
+//! write's refusal go through the comparison's redactions (resolved secret values).
 
 use std::time::Duration;
 
@@ -162,7 +163,8 @@ impl Run<'_> {
             }
             Err(e) => {
                 r.status = Some(ResultCode::SyncFailed);
-                r.message = self.cluster.cause(&e);
+                // A refusal may quote the object, and so its secret values.
+                r.message = self.cmp.redactions.redact(&self.cluster.cause(&e));
                 (r, None)
             }
         }
@@ -196,7 +198,7 @@ impl Run<'_> {
             Err(e) => {
                 r.status = Some(ResultCode::SyncFailed);
                 r.hook_phase = Some(HookPhase::Failed);
-                r.message = self.cluster.cause(&e);
+                r.message = self.cmp.redactions.redact(&self.cluster.cause(&e));
                 (r, None)
             }
         }

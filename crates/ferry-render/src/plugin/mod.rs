@@ -41,6 +41,7 @@ pub use spec::{Discover, ParameterAnnouncement, PluginCommand, PluginSpec, load_
 
 use crate::{Limits, Rendered, manifest, walk};
 use exec::Invocation;
+use ferry_core::Sensitive;
 use scratch::Scratch;
 
 /// Bounds on one plugin run.
@@ -397,8 +398,69 @@ pub fn run_plugin(
     limits: &PluginLimits,
     scratch_parent: &Path,
 ) -> Result<Rendered, PluginError> {
+    let run = PluginRun {
+        root: checkout_root,
+        source_path,
+        request,
+        build_env,
+        limits,
+        scratch_parent,
+    };
+    run.with_private_env(spec, &[])
+}
+
+/// The arguments of [`run_plugin`], for a run with a private environment.
+#[derive(Debug, Clone, Copy)]
+pub struct PluginRun<'a> {
+    pub root: &'a Path,
+    pub source_path: &'a str,
+    pub request: &'a PluginRequest,
+    pub build_env: &'a BuildEnv,
+    pub limits: &'a PluginLimits,
+    pub scratch_parent: &'a Path,
+}
+
+impl PluginRun<'_> {
+    /// [`run_plugin`], with `private` added to the environment of `init` and `generate`
+    /// (never of a `discover.find.command`): credentials the plugin was given, say. The
+    /// values are in no cache key and no error (a value with a NUL fails naming the
+    /// variable only).
+    pub fn with_private_env(
+        &self,
+        spec: &PluginSpec,
+        private: &[(&str, Sensitive<String>)],
+    ) -> Result<Rendered, PluginError> {
+        render_with(spec, self, private)
+    }
+}
+
+fn render_with(
+    spec: &PluginSpec,
+    run: &PluginRun<'_>,
+    private: &[(&str, Sensitive<String>)],
+) -> Result<Rendered, PluginError> {
+    let PluginRun {
+        root: checkout_root,
+        source_path,
+        request,
+        build_env,
+        limits,
+        scratch_parent,
+    } = *run;
     let source = Source::check(checkout_root, source_path)?;
-    let context = Context::new(spec, &source, request, build_env, limits, scratch_parent)?;
+    let mut context = Context::new(spec, &source, request, build_env, limits, scratch_parent)?;
+    for (name, value) in private {
+        if value.expose().contains('\0') {
+            return Err(PluginError::InvalidEnv {
+                plugin: context.plugin,
+                variable: (*name).to_string(),
+            });
+        }
+        context.env.retain(|(n, _)| n != name);
+        context
+            .env
+            .push(((*name).to_string(), value.expose().into()));
+    }
     let output = context.in_scratch(|workspace| {
         if let Some(init) = &spec.init {
             exec::run(&context.invocation(PluginCommandKind::Init, init, workspace))?;
