@@ -114,8 +114,9 @@ impl std::fmt::Debug for Sources {
     }
 }
 
-/// What a source rendered to.
-#[derive(Debug, Clone)]
+/// What a source rendered to. `Debug` shows the commit and counts, never the objects (they
+/// hold resolved secret values).
+#[derive(Clone)]
 pub struct Resolved {
     /// The commit rendered, as resolved once (it travels as this type to the status).
     pub commit: CommitId,
@@ -123,6 +124,16 @@ pub struct Resolved {
     pub rendered: Arc<Rendered>,
     /// The values put in, to be replaced back in any text made from the objects.
     pub redactions: Redactions,
+}
+
+impl std::fmt::Debug for Resolved {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resolved")
+            .field("commit", &self.commit)
+            .field("objects", &self.rendered.len())
+            .field("redactions", &self.redactions)
+            .finish()
+    }
 }
 
 impl Sources {
