@@ -2,6 +2,7 @@
 //! `ferry controller` binary. Each test reads as Given / When / Then.
 
 mod appsets;
+mod aws;
 mod delivery;
 mod operations;
 mod safety;

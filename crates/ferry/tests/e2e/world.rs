@@ -86,6 +86,137 @@ pub(crate) async fn client_of(kubeconfig: &Path, context: &str) -> kube::Client 
 
 pub(crate) const TOKEN: &str = "e2e-admin-token";
 
+/// `ferry emulator` with the admin token [`TOKEN`], `args` (its `--cluster`s and `--user`s),
+/// the fault control endpoint on `control_port` and a kubeconfig written to `kubeconfig`;
+/// answers once every cluster listens.
+pub(crate) async fn start_emulator(
+    args: &[String],
+    control_port: u16,
+    kubeconfig: &Path,
+) -> Killed {
+    let mut emulator = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["--log", "warn", "emulator", "--admin-token", TOKEN])
+        .args(args)
+        .args(["--control-port", &control_port.to_string()])
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("ferry emulator");
+    let stdout = emulator.stdout.take().expect("stdout");
+    let ready = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead as _;
+        let mut seen = Vec::new();
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let done = line.contains("fault control endpoint at");
+            seen.push(line);
+            if done {
+                return Ok(seen);
+            }
+        }
+        Err(seen)
+    });
+    let ready = tokio::time::timeout(Duration::from_secs(60), ready)
+        .await
+        .expect("emulator starts in time")
+        .expect("join");
+    assert!(ready.is_ok(), "ferry emulator did not start: {ready:?}");
+    Killed(emulator)
+}
+
+/// A Git repository `apps` under `base/git` with `files` committed on `main`, served by a
+/// git daemon: the repository's path, its URL and the daemon.
+pub(crate) fn serve_git(base: &Path, files: &[(&str, String)]) -> (PathBuf, String, Killed) {
+    let repo = base.join("git").join("apps");
+    std::fs::create_dir_all(&repo).expect("repo dir");
+    git(&repo, &["init", "-q", "-b", "main"]);
+    for (path, content) in files {
+        let p = repo.join(path);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("dir");
+        std::fs::write(p, content).expect("write");
+    }
+    git(&repo, &["add", "-A"]);
+    git(&repo, &["commit", "-q", "-m", "initial"]);
+    let port = free_port();
+    // `git daemon` forks `git-daemon` and exits; run the real one so that killing it
+    // stops the server.
+    let daemon = Command::new(git_daemon_binary())
+        .args([
+            "--export-all",
+            "--reuseaddr",
+            "--listen=127.0.0.1",
+            &format!("--port={port}"),
+        ])
+        .arg(format!("--base-path={}", base.join("git").display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("git daemon");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "git daemon listens");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (repo, format!("git://127.0.0.1:{port}/apps"), Killed(daemon))
+}
+
+/// Writes (or, for `None`, removes) `files` in `repo` and commits them.
+pub(crate) fn commit_files(repo: &Path, files: &[(&str, Option<String>)], message: &str) {
+    for (path, content) in files {
+        let p = repo.join(path);
+        match content {
+            Some(c) => {
+                std::fs::create_dir_all(p.parent().expect("parent")).expect("dir");
+                std::fs::write(&p, c).expect("write");
+            }
+            None => std::fs::remove_file(&p).expect("remove"),
+        }
+    }
+    git(repo, &["add", "-A"]);
+    git(repo, &["commit", "-q", "-m", message]);
+}
+
+/// The status of the Application `name` of namespace `ferry` (`null` while there is none).
+pub(crate) async fn app_status(mgmt: &kube::Client, name: &str) -> Value {
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        mgmt.clone(),
+        "ferry",
+        &ar("ferry.dev", "v1alpha1", "Application", "applications"),
+    );
+    api.get_opt(name)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|o| serde_json::to_value(o).ok())
+        .map(|v| v["status"].clone())
+        .unwrap_or(Value::Null)
+}
+
+/// Then, within `secs`, the status of the Application `name` satisfies `ok`.
+pub(crate) async fn expect_app_status(
+    mgmt: &kube::Client,
+    name: &str,
+    secs: u64,
+    what: &str,
+    ok: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let s = app_status(mgmt, name).await;
+        if ok(&s) {
+            return s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "application {name}: expected {what} within {secs}s; status:\n{s:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 pub(crate) fn cm(name: &str, value: &str) -> String {
     format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  value: \"{value}\"\n"
@@ -113,84 +244,30 @@ impl World {
         // The clusters run in their own process, as a real API server would.
         let kubeconfig = dir.path().join("kubeconfig");
         let (mgmt_port, target_port, control_port) = (free_port(), free_port(), free_port());
-        let mut emulator = Command::new(env!("CARGO_BIN_EXE_ferry"))
-            .args(["--log", "warn", "emulator", "--admin-token", TOKEN])
-            .args(["--user", "reader:reader-token:viewers"])
-            .args([
-                "--cluster",
-                &format!("management,version=v1.30.2,port={mgmt_port}"),
-            ])
-            .args([
-                "--cluster",
-                &format!("target,version=v1.29.4,port={target_port}"),
-            ])
-            .args(["--control-port", &control_port.to_string()])
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("ferry emulator");
-        let stdout = emulator.stdout.take().expect("stdout");
-        let ready = tokio::task::spawn_blocking(move || {
-            use std::io::BufRead as _;
-            let mut seen = Vec::new();
-            for line in std::io::BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-            {
-                let done = line.contains("fault control endpoint at");
-                seen.push(line);
-                if done {
-                    return Ok(seen);
-                }
-            }
-            Err(seen)
-        });
-        let ready = tokio::time::timeout(Duration::from_secs(60), ready)
-            .await
-            .expect("emulator starts in time")
-            .expect("join");
-        assert!(ready.is_ok(), "ferry emulator did not start: {ready:?}");
-        let repo = dir.path().join("git").join("apps");
-        std::fs::create_dir_all(&repo).expect("repo dir");
-        git(&repo, &["init", "-q", "-b", "main"]);
-        for (path, content) in files {
-            let p = repo.join(path);
-            std::fs::create_dir_all(p.parent().expect("parent")).expect("dir");
-            std::fs::write(p, content).expect("write");
-        }
-        git(&repo, &["add", "-A"]);
-        git(&repo, &["commit", "-q", "-m", "initial"]);
-        let port = free_port();
-        // `git daemon` forks `git-daemon` and exits; run the real one so that killing it
-        // stops the server.
-        let daemon = Command::new(git_daemon_binary())
-            .args([
-                "--export-all",
-                "--reuseaddr",
-                "--listen=127.0.0.1",
-                &format!("--port={port}"),
-            ])
-            .arg(format!("--base-path={}", dir.path().join("git").display()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("git daemon");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "git daemon listens");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let emulator = start_emulator(
+            &[
+                "--user".into(),
+                "reader:reader-token:viewers".into(),
+                "--cluster".into(),
+                format!("management,version=v1.30.2,port={mgmt_port}"),
+                "--cluster".into(),
+                format!("target,version=v1.29.4,port={target_port}"),
+            ],
+            control_port,
+            &kubeconfig,
+        )
+        .await;
+        let (repo, repo_url, daemon) = serve_git(dir.path(), files);
         let mgmt = client_of(&kubeconfig, "management").await;
         let target = client_of(&kubeconfig, "target").await;
         let world = World {
-            _emulator: Killed(emulator),
+            _emulator: emulator,
             control: format!("http://127.0.0.1:{control_port}"),
             dir,
             repo,
-            repo_url: format!("git://127.0.0.1:{port}/apps"),
+            repo_url,
             kubeconfig,
-            daemon: Some(Killed(daemon)),
+            daemon: Some(daemon),
             controller: None,
             controller_args: Vec::new(),
             poll_seconds: 2,
@@ -318,33 +395,7 @@ impl World {
     }
 
     pub(crate) async fn apply_mgmt(&self, r: &ApiResource, ns: Option<&str>, obj: Value) {
-        let api: Api<DynamicObject> = match ns {
-            Some(ns) => Api::namespaced_with(self.mgmt.clone(), ns, r),
-            None => Api::all_with(self.mgmt.clone(), r),
-        };
-        let name = obj["metadata"]["name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            match api
-                .patch(
-                    &name,
-                    &PatchParams::apply("test").force(),
-                    &Patch::Apply(&obj),
-                )
-                .await
-            {
-                Ok(_) => return,
-                // The controller installs the CRDs when it starts.
-                Err(e) if Instant::now() < deadline => {
-                    let _ = e;
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-                Err(e) => panic!("applying {name}: {e}"),
-            }
-        }
+        apply_object(&self.mgmt, r, ns, obj).await;
     }
 
     /// Deletes an object of the management cluster (in namespace `ferry` when namespaced).
@@ -484,33 +535,11 @@ impl World {
     }
 
     pub(crate) fn commit(&self, files: &[(&str, Option<String>)], message: &str) {
-        for (path, content) in files {
-            let p = self.repo.join(path);
-            match content {
-                Some(c) => {
-                    std::fs::create_dir_all(p.parent().expect("parent")).expect("dir");
-                    std::fs::write(&p, c).expect("write");
-                }
-                None => std::fs::remove_file(&p).expect("remove"),
-            }
-        }
-        git(&self.repo, &["add", "-A"]);
-        git(&self.repo, &["commit", "-q", "-m", message]);
+        commit_files(&self.repo, files, message);
     }
 
     pub(crate) async fn status(&self, name: &str) -> Value {
-        let api: Api<DynamicObject> = Api::namespaced_with(
-            self.mgmt.clone(),
-            "ferry",
-            &ar("ferry.dev", "v1alpha1", "Application", "applications"),
-        );
-        api.get_opt(name)
-            .await
-            .ok()
-            .flatten()
-            .and_then(|o| serde_json::to_value(o).ok())
-            .map(|v| v["status"].clone())
-            .unwrap_or(Value::Null)
+        app_status(&self.mgmt, name).await
     }
 
     /// Then, within `secs`, the application's status satisfies `ok`.
@@ -521,18 +550,7 @@ impl World {
         what: &str,
         ok: impl Fn(&Value) -> bool,
     ) -> Value {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            let s = self.status(name).await;
-            if ok(&s) {
-                return s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "application {name}: expected {what} within {secs}s; status:\n{s:#}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        expect_app_status(&self.mgmt, name, secs, what, ok).await
     }
 
     pub(crate) async fn target_get(&self, r: &ApiResource, name: &str) -> Option<Value> {
@@ -573,6 +591,41 @@ impl World {
                 String::from_utf8_lossy(&out.stderr)
             ),
         )
+    }
+}
+
+/// Server-side applies `obj` (forced, as manager `test`), retrying for up to 30 s while the
+/// kind is not served yet (the controller installs the CRDs when it starts).
+pub(crate) async fn apply_object(
+    client: &kube::Client,
+    r: &ApiResource,
+    ns: Option<&str>,
+    obj: Value,
+) {
+    let api: Api<DynamicObject> = match ns {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, r),
+        None => Api::all_with(client.clone(), r),
+    };
+    let name = obj["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match api
+            .patch(
+                &name,
+                &PatchParams::apply("test").force(),
+                &Patch::Apply(&obj),
+            )
+            .await
+        {
+            Ok(_) => return,
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("applying {name}: {e}"),
+        }
     }
 }
 
@@ -648,7 +701,12 @@ pub(crate) async fn post_webhook(port: u16, headers: &[(&str, String)], body: &s
 }
 
 /// An object as JSON, if it exists.
-async fn get_object(client: &kube::Client, ns: &str, r: &ApiResource, name: &str) -> Option<Value> {
+pub(crate) async fn get_object(
+    client: &kube::Client,
+    ns: &str,
+    r: &ApiResource,
+    name: &str,
+) -> Option<Value> {
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, r);
     match api.get_opt(name).await {
         Ok(o) => o.and_then(|o| serde_json::to_value(o).ok()),
@@ -661,7 +719,7 @@ async fn get_object(client: &kube::Client, ns: &str, r: &ApiResource, name: &str
 
 /// Then, within `secs`, what `fetch` answers satisfies `ok` (`shown` and `what` name the
 /// object and the expectation when it does not); answers the last thing fetched.
-async fn eventually<F, Fut>(
+pub(crate) async fn eventually<F, Fut>(
     secs: u64,
     shown: &str,
     what: &str,
