@@ -450,7 +450,7 @@ mod tests {
                 key: "server"
             })
         );
-        let aws = json!({"metadata": {"name": "c4"}, "stringData": {"server": "https://eks", "config": "{\"awsAuthConfig\":{\"clusterName\":\"blue\",\"roleARN\":\"arn:aws:iam::1:role/x\"}}"}});
+        let aws = json!({"metadata": {"name": "c4"}, "stringData": {"server": "https://eks", "config": "{\"awsAuthConfig\":{\"clusterName\":\"blue\",\"roleARN\":\"arn:aws:iam::222222222222:role/x\"}}"}});
         assert!(matches!(
             parse_cluster_secret(&aws).expect("aws").auth,
             ClusterAuth::Aws(_)
