@@ -1,5 +1,6 @@
 //! The `ferry` binary end to end: the README's first command (`ferry quickstart`) gives a
-//! kubeconfig that kubectl can use, and `ferry emulator` starts on fixed ports with fixed
+//! kubeconfig that kubectl can use and hints that work, `ferry quickstart --aws` delivers to
+//! EKS-like clusters of two accounts (or says how to install moto's server), and `ferry emulator` starts on fixed ports with fixed
 //! tokens and takes faults from `ferry emulator fault`.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
@@ -107,6 +108,8 @@ fn quickstart_prints_a_kubeconfig_kubectl_can_use() {
         text.contains("current-context: \"management\""),
         "the kubeconfig is printed too:\n{text}"
     );
+    let outputs = run_ferry_hints(&lines).join("\n");
+    assert!(outputs.contains("guestbook-prod-green"), "{outputs}");
     let Ok(out) = Command::new("kubectl")
         .args(["--kubeconfig", &path, "--context", "prod-blue", "get", "ns"])
         .output()
@@ -127,6 +130,122 @@ fn quickstart_prints_a_kubeconfig_kubectl_can_use() {
         stdout.contains("default") && stdout.contains("kube-system"),
         "{stdout}"
     );
+}
+
+/// `ferry ARGS` run to completion: its standard output, asserted successful.
+fn ferry_ok(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(args)
+        .output()
+        .expect("ferry runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "ferry {args:?}: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// The `ferry ...` hints the quickstart printed, run as printed (without the `(or: ...)`).
+fn run_ferry_hints(lines: &[String]) -> Vec<String> {
+    let hints: Vec<Vec<String>> = lines
+        .iter()
+        .map(|l| l.trim_start_matches("try:").trim())
+        .filter(|l| l.starts_with("ferry "))
+        .map(|l| {
+            l.split("   (or:").next().unwrap_or_default()["ferry ".len()..]
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect()
+        })
+        .collect();
+    assert!(
+        hints.len() >= 2,
+        "the quickstart prints ferry hints: {lines:?}"
+    );
+    hints
+        .iter()
+        .map(|h| ferry_ok(&h.iter().map(String::as_str).collect::<Vec<_>>()))
+        .collect()
+}
+
+#[test]
+fn quickstart_aws_is_documented() {
+    let help = ferry_ok(&["quickstart", "--help"]);
+    assert!(help.contains("--aws"), "{help}");
+    assert!(
+        help.contains("222222222222") && help.contains("moto[server]"),
+        "{help}"
+    );
+}
+
+#[test]
+fn quickstart_aws_delivers_to_two_accounts_or_says_how_to_install_moto() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = dir.path().join("quickstart.kubeconfig");
+    let path = kubeconfig.to_string_lossy().into_owned();
+    let work = dir.path().join("work").to_string_lossy().into_owned();
+    let args = [
+        "--log",
+        "warn",
+        "quickstart",
+        "--aws",
+        "--kubeconfig",
+        &path,
+        "--dir",
+        &work,
+    ];
+    let moto = Command::new("python3")
+        .args(["-c", "import moto.server"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !moto {
+        let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
+            .args(args)
+            .output()
+            .expect("ferry runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "without moto it fails");
+        assert!(
+            stderr.contains("python3 -m pip install 'moto[server]>=5,<6'"),
+            "{stderr}"
+        );
+        return;
+    }
+    let (_ferry, lines) = start(&args, "Press Ctrl-C");
+    let text = lines.join("\n");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("guestbook-prod-blue Synced/Healthy")
+                && l.contains("guestbook-stg-blue Synced/Healthy")),
+        "{text}"
+    );
+    assert!(
+        text.contains("account 222222222222") && text.contains("account 333333333333"),
+        "{text}"
+    );
+    // The controller reports a cluster's account once it has reached it: the hints are run
+    // again until `ferry cluster list` says so (bounded).
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let outputs = run_ferry_hints(&lines).join("\n");
+        let listed = outputs.lines().any(|l| {
+            l.starts_with("stg-blue ") && l.contains("333333333333") && l.contains("true")
+        }) && outputs.lines().any(|l| {
+            l.starts_with("prod-blue ") && l.contains("222222222222") && l.contains("true")
+        });
+        if listed && outputs.contains("guestbook-stg-blue") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ferry cluster list names both accounts, reachable:\n{outputs}"
+        );
+        std::thread::sleep(Duration::from_secs(2));
+    }
 }
 
 #[test]
