@@ -23,9 +23,9 @@ use serde_json::{Value, json};
 use crate::world::*;
 
 const MGMT_ROLE: &str = "arn:aws:iam::111111111111:role/ferry-controller";
-const PROD: &str = "222222222222";
-const STG: &str = "333333333333";
-const REGION: &str = "eu-west-1";
+pub(crate) const PROD: &str = "222222222222";
+pub(crate) const STG: &str = "333333333333";
+pub(crate) const REGION: &str = "eu-west-1";
 /// How long the target clusters accept a token after it was signed (EKS: 15 minutes).
 const TOKEN_LIFETIME: Duration = Duration::from_secs(20);
 /// The controller's `--aws-token-renew-seconds`.
@@ -33,7 +33,7 @@ const RENEW_SECONDS: u64 = 5;
 /// What the web-identity token file holds (moto accepts any).
 const WEB_IDENTITY_TOKEN: &str = "e2e-web-identity-eyJhbGciOiJSUzI1NiJ9.e30.c2ln";
 
-fn deployer(account: &str) -> String {
+pub(crate) fn deployer(account: &str) -> String {
     format!("arn:aws:iam::{account}:role/ferry-deployer")
 }
 
@@ -62,7 +62,7 @@ threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).st
 main(["-H", "127.0.0.1", "-p", sys.argv[1]])
 "#;
 
-struct Moto {
+pub(crate) struct Moto {
     _child: Killed,
     _stdin: ChildStdin,
     url: String,
@@ -117,6 +117,20 @@ impl Moto {
         path: &str,
         body: &str,
     ) -> (u16, String) {
+        let json = "Content-Type: application/json\r\n";
+        self.request(scope, json, method, path, body).await
+    }
+
+    /// [`Moto::call`] with these `headers` (each line ending in `\r\n`), such as the
+    /// `Content-Type` and `X-Amz-Target` of a JSON protocol service.
+    pub(crate) async fn request(
+        &self,
+        scope: Option<(&str, &str)>,
+        headers: &str,
+        method: &str,
+        path: &str,
+        body: &str,
+    ) -> (u16, String) {
         use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
         let authority = self.url.trim_start_matches("http://");
         let mut stream = tokio::net::TcpStream::connect(authority)
@@ -133,8 +147,8 @@ impl Moto {
             })
             .unwrap_or_default();
         let request = format!(
-            "{method} {path} HTTP/1.0\r\nHost: {authority}\r\nContent-Type: application/json\r\n\
-             {scope}Content-Length: {}\r\n\r\n{body}",
+            "{method} {path} HTTP/1.0\r\nHost: {authority}\r\n{scope}{headers}\
+             Content-Length: {}\r\n\r\n{body}",
             body.len()
         );
         stream.write_all(request.as_bytes()).await.expect("write");
@@ -154,24 +168,24 @@ impl Moto {
 /// The world of this scenario: moto, an emulator with a management cluster and the EKS-like
 /// clusters `prod` and `stg`, a Git repository, and the controller with AWS credentials.
 pub(crate) struct AwsWorld {
-    moto: Moto,
+    pub(crate) moto: Moto,
     _emulator: Killed,
     control: String,
     dir: tempfile::TempDir,
     repo: PathBuf,
-    repo_url: String,
+    pub(crate) repo_url: String,
     _daemon: Killed,
-    kubeconfig: PathBuf,
+    pub(crate) kubeconfig: PathBuf,
     controller: Option<Killed>,
-    mgmt: kube::Client,
-    prod: kube::Client,
-    stg: kube::Client,
+    pub(crate) mgmt: kube::Client,
+    pub(crate) prod: kube::Client,
+    pub(crate) stg: kube::Client,
 }
 
 impl AwsWorld {
     /// Given moto, the clusters (each mapping its own account's `ferry-deployer` role to
     /// `cluster-admin`) and a repository of `files`; the controller not started yet.
-    async fn new(files: &[(&str, String)]) -> AwsWorld {
+    pub(crate) async fn new(files: &[(&str, String)]) -> AwsWorld {
         let moto = Moto::start();
         let dir = tempfile::tempdir().expect("tempdir");
         let kubeconfig = dir.path().join("kubeconfig");
@@ -243,17 +257,36 @@ impl AwsWorld {
         apply_object(admin, &crb, None, binding).await;
     }
 
-    /// The controller starts with web-identity credentials of the management account and
-    /// moto as every AWS endpoint, configured only the standard way (no access key, nothing
-    /// of the test's own environment, no shared config files); its log goes to a file.
-    fn start_controller(&mut self) {
-        let token_file = self.dir.path().join("web-identity-token");
-        std::fs::write(&token_file, WEB_IDENTITY_TOKEN).expect("token file");
+    /// The controller starts with the AWS configuration of [`AwsWorld::ferry_with_aws`];
+    /// its log goes to a file.
+    pub(crate) fn start_controller(&mut self) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.dir.path().join("controller.log"))
             .expect("controller log");
+        let mut cmd = self.ferry_with_aws();
+        cmd.env_remove("FERRY_AWS_TOKEN_RENEW_SECONDS")
+            .args(["--log", "ferry=debug,warn", "controller"])
+            .args(["--context", "management", "--workers", "4"])
+            .args(["--poll-seconds", "2"])
+            .args(["--aws-token-renew-seconds", &RENEW_SECONDS.to_string()])
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .arg("--git-cache")
+            .arg(self.dir.path().join("cache"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log));
+        self.controller = Some(Killed(cmd.spawn().expect("ferry controller")));
+    }
+
+    /// The `ferry` binary with the controller's AWS configuration: web-identity credentials
+    /// of the management account and moto as every AWS endpoint, configured only the
+    /// standard way (no access key, nothing of the test's own environment, no shared
+    /// config files).
+    pub(crate) fn ferry_with_aws(&self) -> Command {
+        let token_file = self.dir.path().join("web-identity-token");
+        std::fs::write(&token_file, WEB_IDENTITY_TOKEN).expect("token file");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferry"));
         for (k, _) in std::env::vars_os() {
             if k.to_string_lossy().starts_with("AWS_") {
@@ -270,22 +303,11 @@ impl AwsWorld {
             .env("AWS_ENDPOINT_URL", &self.moto.url)
             .env("AWS_CONFIG_FILE", &none)
             .env("AWS_SHARED_CREDENTIALS_FILE", &none)
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env_remove("FERRY_AWS_TOKEN_RENEW_SECONDS")
-            .args(["--log", "ferry=debug,warn", "controller"])
-            .args(["--context", "management", "--workers", "4"])
-            .args(["--poll-seconds", "2"])
-            .args(["--aws-token-renew-seconds", &RENEW_SECONDS.to_string()])
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .arg("--git-cache")
-            .arg(self.dir.path().join("cache"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log));
-        self.controller = Some(Killed(cmd.spawn().expect("ferry controller")));
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        cmd
     }
 
-    fn controller_log(&self) -> String {
+    pub(crate) fn controller_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("controller.log")).unwrap_or_default()
     }
 
@@ -306,7 +328,7 @@ impl AwsWorld {
 
     /// The EKS cluster of the emulated `cluster` exists in moto, in `account`, and
     /// `DescribeCluster` answers its endpoint and CA.
-    async fn create_eks_cluster(&self, cluster: &str, account: &str) {
+    pub(crate) async fn create_eks_cluster(&self, cluster: &str, account: &str) {
         let (server, ca) = self.endpoint_of(cluster);
         let body = json!({"name": eks_name(cluster), "version": "1.30",
             "roleArn": format!("arn:aws:iam::{account}:role/eks-cluster"),
@@ -362,7 +384,7 @@ impl AwsWorld {
     }
 
     /// When `prod` is registered with its server and CA and `role` (Argo CD's fields only).
-    async fn register_prod(&self, role: &str) {
+    pub(crate) async fn register_prod(&self, role: &str) {
         let (server, ca) = self.endpoint_of("prod");
         let config = json!({"awsAuthConfig": {"clusterName": eks_name("prod"), "roleARN": role},
             "tlsClientConfig": {"caData": ca}});
@@ -370,7 +392,7 @@ impl AwsWorld {
     }
 
     /// When `stg` is registered by name only: its EKS name, `role` and the region.
-    async fn register_stg(&self, role: &str) {
+    pub(crate) async fn register_stg(&self, role: &str) {
         let config = json!({"awsAuthConfig": {"clusterName": eks_name("stg"), "roleARN": role,
             "region": REGION}});
         self.cluster_secret("stg", None, config).await;
@@ -395,7 +417,7 @@ impl AwsWorld {
         .await;
     }
 
-    async fn expect_app(
+    pub(crate) async fn expect_app(
         &self,
         name: &str,
         secs: u64,
@@ -406,7 +428,7 @@ impl AwsWorld {
     }
 
     /// The value of the ConfigMap `demo/settings` in a cluster (read with the admin token).
-    async fn settings(&self, cluster: &kube::Client) -> Option<String> {
+    pub(crate) async fn settings(&self, cluster: &kube::Client) -> Option<String> {
         get_object(cluster, "demo", &cm_res(), "settings")
             .await
             .and_then(|v| v["data"]["value"].as_str().map(str::to_owned))
@@ -423,7 +445,7 @@ impl AwsWorld {
     }
 
     /// Someone edits the ConfigMap `demo/settings` of a cluster by hand.
-    async fn hand_edit(&self, cluster: &kube::Client) {
+    pub(crate) async fn hand_edit(&self, cluster: &kube::Client) {
         let cms: Api<DynamicObject> = Api::namespaced_with(cluster.clone(), "demo", &cm_res());
         cms.patch(
             "settings",
@@ -462,7 +484,7 @@ impl AwsWorld {
     }
 
     /// The emulator's request counts of a cluster (reads, watches, writes, dry runs).
-    async fn requests(&self, cluster: &str) -> Value {
+    pub(crate) async fn requests(&self, cluster: &str) -> Value {
         self.control_call("GET", &format!("/clusters/{cluster}/stats"), "")
             .await["requests"]
             .clone()
@@ -502,7 +524,7 @@ impl AwsWorld {
     }
 
     /// `ferry COMMAND ARGS` against the management cluster: its output.
-    async fn ferry(&self, command: &str, args: &[&str]) -> String {
+    pub(crate) async fn ferry(&self, command: &str, args: &[&str]) -> String {
         let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
             .args(["--log", "warn", command, "--context", "management"])
             .arg("--kubeconfig")
@@ -520,7 +542,7 @@ impl AwsWorld {
     }
 
     /// The Applications as stored, statuses and all.
-    async fn applications(&self) -> String {
+    pub(crate) async fn applications(&self) -> String {
         let api: Api<DynamicObject> = Api::namespaced_with(
             self.mgmt.clone(),
             "ferry",

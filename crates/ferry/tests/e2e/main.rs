@@ -3,6 +3,7 @@
 
 mod appsets;
 mod aws;
+mod aws_secrets;
 mod delivery;
 mod operations;
 mod safety;
