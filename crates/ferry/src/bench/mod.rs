@@ -4,6 +4,7 @@
 //! `--sizes 100x1,1000x1,1000x10` runs each size in its own process (so that memory figures
 //! are per size) and prints them side by side.
 
+mod aws;
 mod baselines;
 mod scenario;
 mod setup;
@@ -70,9 +71,32 @@ pub struct BenchArgs {
     /// no baselines, and the run ends after the cold sync.
     #[arg(long)]
     pub cold_only: bool,
+    /// The AWS step (issue 11): the applications over EKS-emulated clusters in three
+    /// accounts, reached by role from web-identity credentials (moto's server plays STS; it
+    /// must be installed), against the same cold sync with bearer tokens. Its default size
+    /// is 1,000 applications over 10 clusters.
+    #[arg(long)]
+    pub aws: bool,
 }
 
-pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+pub async fn run(mut args: BenchArgs) -> anyhow::Result<()> {
+    if args.aws {
+        // The step's own default size, unless the sizes were given.
+        let given =
+            |flag: &str| std::env::args().any(|a| a == flag || a.starts_with(&format!("{flag}=")));
+        if !given("--apps") {
+            args.apps = 1000;
+        }
+        if !given("--clusters") {
+            args.clusters = 10;
+        }
+        let result = aws::run(&args).await?;
+        if !args.json_only {
+            aws::print_table(&result);
+        }
+        println!("{result}");
+        return Ok(());
+    }
     if let Some(sizes) = &args.sizes {
         return run_sizes(&args, sizes).await;
     }

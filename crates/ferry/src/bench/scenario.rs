@@ -26,12 +26,12 @@ struct Baselines {
 }
 
 /// The cold sync of every application.
-struct ColdSync {
+pub(super) struct ColdSync {
     created_s: f64,
-    sync_s: f64,
-    cpu_s: f64,
-    server_cpu: Option<f64>,
-    requests_per_app: Value,
+    pub(super) sync_s: f64,
+    pub(super) cpu_s: f64,
+    pub(super) server_cpu: Option<f64>,
+    pub(super) requests_per_app: Value,
     writes_per_app: Value,
     mgmt_writes_per_app: Value,
     peak: u64,
@@ -223,7 +223,7 @@ async fn register_clusters(mgmt: &kube::Client, clusters: &setup::Clusters) -> a
 
 /// `n` automated applications created at once (32 requests in flight), timed until every
 /// one is Synced and Healthy, with the requests and CPU it took.
-async fn cold_sync(
+pub(super) async fn cold_sync(
     ctx: &ferry_controller::ControllerCtx,
     mgmt: &kube::Client,
     clusters: &setup::Clusters,
