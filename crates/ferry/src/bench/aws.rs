@@ -205,17 +205,78 @@ fn aws_options(dir: &Path, moto: &str) -> anyhow::Result<ferry_aws::AwsOptions> 
     })
 }
 
+/// The SSM parameter every application's `secret.yaml` refers to, in each account.
+const PARAMETER: &str = "/bench/datadog/apiKey";
+
+/// One call of SSM's JSON protocol to moto, acting in `account` (moto routes by the
+/// credential scope and checks no signature).
+async fn ssm(moto: &str, account: &str, action: &str, body: Value) -> anyhow::Result<String> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let authority = moto.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(authority).await?;
+    let body = body.to_string();
+    let request = format!(
+        "POST / HTTP/1.0\r\nHost: {authority}\r\nContent-Type: application/x-amz-json-1.1\r\n\
+         X-Amz-Target: AmazonSSM.{action}\r\nx-moto-account-id: {account}\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=AKIABENCH/20250101/{REGION}/ssm/aws4_request, \
+         SignedHeaders=host, Signature=00\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await?;
+    let raw = String::from_utf8_lossy(&raw).into_owned();
+    if !raw.starts_with("HTTP/1.0 200") && !raw.starts_with("HTTP/1.1 200") {
+        bail!(
+            "moto's SSM {action}: {}",
+            raw.lines().next().unwrap_or_default()
+        );
+    }
+    Ok(raw)
+}
+
+/// How the run reaches its clusters.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Bearer,
+    Role,
+    /// By role, every application with a ConfigMap holding a `ref+awsssm://` reference to
+    /// [`PARAMETER`] in its destination's account.
+    RoleWithSecrets,
+}
+
 /// One cold sync of `args.apps` applications on fresh clusters: with the emulator's admin
-/// bearer token, or (`aws`) by role. Answers the cold sync and, by role, the adapter's stats.
+/// bearer token, or by role. Answers the cold sync and, by role, the adapter's stats.
 async fn one_run(
     args: &BenchArgs,
     moto: &str,
-    aws: bool,
+    mode: Mode,
 ) -> anyhow::Result<(scenario::ColdSync, Option<ferry_aws::AwsStats>)> {
+    let aws = mode != Mode::Bearer;
     let dir = tempfile::tempdir()?;
     let clusters = start_emulator(dir.path(), args.clusters.max(1), moto)?;
     let repo_objects = args.objects.max(2);
-    setup::make_repo(dir.path(), args.apps, repo_objects, &args.image)?;
+    let repo = setup::make_repo(dir.path(), args.apps, repo_objects, &args.image)?;
+    if mode == Mode::RoleWithSecrets {
+        for i in 0..args.apps {
+            std::fs::write(
+                repo.join(format!("app-{i}")).join("secret.yaml"),
+                format!(
+                    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-{i}-secret\ndata:\n  apiKey: \"ref+awsssm:/{PARAMETER}?region={REGION}\"\n"
+                ),
+            )?;
+        }
+        setup::commit(&repo, "secret references")?;
+        for account in ACCOUNTS {
+            ssm(
+                moto,
+                account,
+                "PutParameter",
+                json!({"Name": PARAMETER, "Value": format!("bench-{account}"), "Type": "SecureString"}),
+            )
+            .await?;
+        }
+    }
     let (_daemon, url) = setup::git_daemon(dir.path())?;
     let mgmt = clusters.client(&clusters.management).await?;
     let secrets = api_resource("", "v1", "Secret", "secrets");
@@ -248,7 +309,12 @@ async fn one_run(
         path: "app-0".into(),
         ..Default::default()
     };
-    ctx.sources.render(&source, None, true, None).await?;
+    // The repository fetched before the clock starts; with secret references this render
+    // (no destination, so no account) fails after the fetch, which is all it is for.
+    let warm = ctx.sources.render(&source, None, true, None).await;
+    if mode != Mode::RoleWithSecrets {
+        warm?;
+    }
     for (i, t) in clusters.targets.iter().enumerate() {
         let account = ACCOUNTS[i % ACCOUNTS.len()];
         let (server, mut cfg) = clusters.endpoint(t)?;
@@ -273,9 +339,12 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<Value> {
     let moto = start_moto()?;
     let (n, m) = (args.apps, args.clusters.max(1));
     eprintln!("bearer tokens: {n} applications x {m} clusters ...");
-    let (bearer, _) = one_run(args, &moto.url, false).await?;
+    let (bearer, _) = one_run(args, &moto.url, Mode::Bearer).await?;
     eprintln!("by role in {} accounts ...", ACCOUNTS.len().min(m));
-    let (by_role, stats) = one_run(args, &moto.url, true).await?;
+    let (by_role, stats) = one_run(args, &moto.url, Mode::Role).await?;
+    eprintln!("by role, with a secret reference in every application ...");
+    let (with_secrets, secret_stats) = one_run(args, &moto.url, Mode::RoleWithSecrets).await?;
+    let ss = secret_stats.context("the secrets run's stats")?;
     let s = stats.context("the AWS run's stats")?;
     let roles = ACCOUNTS.len().min(m);
     let signed_or_hit = s.token_hits + s.tokens_signed;
@@ -303,7 +372,12 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<Value> {
         "tokens_signed": s.tokens_signed, "token_hits": s.token_hits,
         "token_cache_hit_rate": if signed_or_hit == 0 { Value::Null } else { json!(s.token_hits as f64 / signed_or_hit as f64) },
         "credential_hits": s.credential_hits, "credential_misses": s.credential_misses,
-        "ssm_get_parameters_calls": s.ssm_get_parameters_calls,
+        // A third run, by role, with one `ref+awsssm://` per application (the same
+        // parameter in each account): SSM calls per render (one render per application).
+        "secrets_cold_sync_s": with_secrets.sync_s,
+        "secrets_cold_vs_bearer": with_secrets.sync_s / bearer.sync_s,
+        "ssm_get_parameters_calls": ss.ssm_get_parameters_calls,
+        "ssm_get_parameters_calls_per_render": ss.ssm_get_parameters_calls as f64 / n as f64,
     }))
 }
 
@@ -341,7 +415,10 @@ pub(super) fn print_table(r: &Value) {
         ),
         ("  API requests per token signed", "requests_per_token"),
         ("credential cache hits / misses", "credential_hits"),
-        ("SSM GetParameters calls", "ssm_get_parameters_calls"),
+        ("with a ref+awsssm:// per application:", "size"),
+        ("  cold sync / bearer tokens", "secrets_cold_vs_bearer"),
+        ("  SSM GetParameters calls", "ssm_get_parameters_calls"),
+        ("  per render", "ssm_get_parameters_calls_per_render"),
     ];
     for (label, key) in rows {
         let cell = match &r[key] {
