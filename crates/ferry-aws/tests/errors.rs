@@ -5,7 +5,7 @@
 use ferry_aws::{Aws, AwsAccess, AwsError, ExternalIdHint, RoleChain, RoleHop, SessionName};
 
 use crate::support::http::{self, Fault};
-use crate::support::{MGMT, Moto, PROD, REGION, World, arn, expect, spoke};
+use crate::support::{MGMT, Moto, PROD, REGION, World, arn, expect, moto, spoke};
 
 const THROTTLED: &str = r#"<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error><RequestId>1</RequestId></ErrorResponse>"#;
 const EXPIRED: &str = r#"{"__type":"ExpiredTokenException","message":"The security token included in the request is expired"}"#;
@@ -38,7 +38,7 @@ async fn a_throttled_assume_role_is_retried_then_reported_as_retryable() {
 #[tokio::test]
 async fn expired_credentials_are_retryable_and_renewed_on_the_next_attempt() {
     let ssm = Fault::start(400, "application/x-amz-json-1.1", EXPIRED).await;
-    let world = World::with_services(Moto::shared(), &[("ssm", &ssm.url)]);
+    let world = World::with_services(moto::shared(), &[("ssm", &ssm.url)]);
     let aws = world.aws();
     let access = spoke(PROD, "expired");
 
@@ -129,7 +129,7 @@ async fn iam(moto: &Moto, params: &[(&str, &str)]) {
 #[tokio::test]
 async fn a_denied_assume_role_names_the_role_the_identity_and_what_to_check() {
     // A server of its own: this test makes moto enforce IAM policies and signatures.
-    let moto = Moto::start();
+    let moto = moto::start();
     let world = World::on(&moto);
     let anyone = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole"}]}"#;
     let with_external_id = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":"right-id"}}}]}"#;

@@ -27,6 +27,7 @@ mod discovery;
 mod eks_auth;
 mod hooks;
 mod kinds;
+pub mod moto;
 mod read;
 mod resources;
 mod review;

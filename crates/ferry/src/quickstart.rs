@@ -71,75 +71,32 @@ fn deployer_role(account: &str) -> String {
     format!("arn:aws:iam::{account}:role/ferry-deployer")
 }
 
-/// Starts moto's server on a free loopback port (killed when dropped).
+/// Starts moto's server on a free loopback port (killed when dropped). Its EKS clusters take
+/// their endpoint and CA from the tags `ferry-quickstart/endpoint` and `ferry-quickstart/ca`:
+/// moto invents both, and `stg-blue`, registered by name only, must lead to the emulated
+/// cluster. Demo plumbing only; Ferry calls `DescribeCluster` as it would on AWS.
 async fn moto_server() -> anyhow::Result<Moto> {
-    let importable = tokio::process::Command::new("python3")
-        .args(["-c", "import moto.server"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .await
-        .is_ok_and(|s| s.success());
-    if !importable {
-        bail!(
-            "`ferry quickstart --aws` needs moto's server (it plays AWS STS and EKS), and \
-             `python3 -c 'import moto.server'` failed; install it with:\n  {MOTO_INSTALL}"
-        );
-    }
-    let port = free_port()?;
-    let mut child = tokio::process::Command::new("python3")
-        .args(["-c", MOTO, &port.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting moto's server (python3)")?;
-    let stdin = child.stdin.take().context("moto's standard input")?;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        if let Some(status) = child.try_wait()? {
-            bail!("moto's server exited ({status}) before listening on port {port}");
-        }
-        if Instant::now() > deadline {
-            bail!("moto's server did not listen on port {port}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let options = ferry_emulator::moto::MotoOptions {
+        presigned_sts: false,
+        eks_endpoint_tags: Some("ferry-quickstart".into()),
+    };
+    let server = tokio::task::spawn_blocking(move || ferry_emulator::moto::Moto::start(&options))
+        .await?
+        .map_err(|e| match e {
+            ferry_emulator::moto::MotoError::NotInstalled => anyhow::anyhow!(
+                "`ferry quickstart --aws` needs moto's server (it plays AWS STS and EKS), and \
+                 `python3 -c 'import moto.server'` failed; install it with:\n  {MOTO_INSTALL}"
+            ),
+            other => anyhow::anyhow!(other),
+        })?;
     Ok(Moto {
-        _child: child,
-        _stdin: stdin,
-        url: format!("http://127.0.0.1:{port}"),
+        url: server.url(),
+        _server: server,
     })
 }
 
-/// moto's server, exiting when its standard input closes (with this process, however it
-/// ends), whose EKS clusters take their endpoint and CA from the tags `ferry-quickstart/endpoint`
-/// and `ferry-quickstart/ca`: moto invents both, and `stg-blue`, registered by name only,
-/// must lead to the emulated cluster. Demo plumbing only; Ferry calls `DescribeCluster` as it
-/// would on AWS.
-const MOTO: &str = r#"
-import os, sys, threading
-import moto.eks.models as eks
-from moto.server import main
-
-_init = eks.Cluster.__init__
-def _cluster(self, *args, **kwargs):
-    _init(self, *args, **kwargs)
-    self.endpoint = self.tags.get("ferry-quickstart/endpoint", self.endpoint)
-    if "ferry-quickstart/ca" in self.tags:
-        self.certificate_authority = {"data": self.tags["ferry-quickstart/ca"]}
-eks.Cluster.__init__ = _cluster
-threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()
-main(["-H", "127.0.0.1", "-p", sys.argv[1]])
-"#;
-
 struct Moto {
-    _child: tokio::process::Child,
-    _stdin: tokio::process::ChildStdin,
+    _server: ferry_emulator::moto::Moto,
     url: String,
 }
 

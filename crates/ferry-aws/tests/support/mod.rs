@@ -35,7 +35,7 @@ pub struct World {
 impl World {
     /// A world on the shared moto server.
     pub fn new() -> World {
-        World::on(Moto::shared())
+        World::on(moto::shared())
     }
 
     /// A world on `moto`.

@@ -26,7 +26,6 @@ use ferry_aws::{
     SharedConfigFiles,
 };
 use ferry_source::{AppAws, AppContext, Plugins, Resolved, SecretAccess, SourceError, Sources};
-use moto::Moto;
 
 const PROD: &str = "222222222222";
 const STG: &str = "333333333333";
@@ -112,7 +111,7 @@ const ENV_PLUGIN: &str = r#"printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n
 impl World {
     async fn new() -> World {
         logs();
-        let moto = Moto::shared();
+        let moto = moto::shared();
         let dir = expect(tempfile::tempdir(), "tempdir");
         let token = dir.path().join("token");
         expect(

@@ -7,9 +7,9 @@
 //! `aws-auth`, then RBAC). Reports STS calls, the token cache's hit rate and the ratio of the
 //! two cold syncs.
 
-use std::io::{BufRead as _, BufReader, Read as _};
+use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{ChildStdin, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use anyhow::{Context as _, bail};
 use ferry_cluster::api_resource;
@@ -26,60 +26,11 @@ fn deployer(account: &str) -> String {
     format!("arn:aws:iam::{account}:role/ferry-deployer")
 }
 
-/// moto's server, exiting when its standard input closes (with this process).
-const MOTO: &str = r#"
-import os, sys, threading
-from moto.server import main
-threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()
-main(["-H", "127.0.0.1", "-p", sys.argv[1]])
-"#;
-
-struct Moto {
-    _child: setup::Killed,
-    _stdin: ChildStdin,
-    url: String,
-}
-
-fn start_moto() -> anyhow::Result<Moto> {
-    let importable = Command::new("python3")
-        .args(["-c", "import moto.server"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !importable {
-        bail!(
-            "`ferry bench --aws` needs moto's server: python3 -m pip install 'moto[server]>=5,<6'"
-        );
-    }
-    let port = setup::free_port()?;
-    let mut child = Command::new("python3")
-        .args(["-c", MOTO, &port.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("starting moto's server")?;
-    let stdin = child.stdin.take().context("moto's stdin")?;
-    let mut lines = BufReader::new(child.stderr.take().context("moto's stderr")?);
-    let child = setup::Killed(child);
-    let mut seen = String::new();
-    loop {
-        let mut line = String::new();
-        match lines.read_line(&mut line) {
-            Ok(0) | Err(_) => bail!("moto's server exited before listening:\n{seen}"),
-            Ok(_) if line.contains("Running on") => break,
-            Ok(_) => seen.push_str(&line),
-        }
-    }
-    // Its request log is drained so that it never blocks on a full pipe.
-    std::thread::spawn(move || {
-        let _ = lines.read_to_end(&mut Vec::new());
-    });
-    Ok(Moto {
-        _child: child,
-        _stdin: stdin,
-        url: format!("http://127.0.0.1:{port}"),
-    })
+/// moto's server for the step (`ferry_emulator::moto`, no patches: the emulator speaks
+/// moto's dialect).
+fn start_moto() -> anyhow::Result<ferry_emulator::moto::Moto> {
+    ferry_emulator::moto::Moto::start(&ferry_emulator::moto::MotoOptions::default())
+        .map_err(|e| anyhow::anyhow!("`ferry bench --aws`: {e}"))
 }
 
 /// An emulator with `management` and `targets` EKS-like clusters `target-1` ..
@@ -339,11 +290,11 @@ pub(super) async fn run(args: &BenchArgs) -> anyhow::Result<Value> {
     let moto = start_moto()?;
     let (n, m) = (args.apps, args.clusters.max(1));
     eprintln!("bearer tokens: {n} applications x {m} clusters ...");
-    let (bearer, _) = one_run(args, &moto.url, Mode::Bearer).await?;
+    let (bearer, _) = one_run(args, &moto.url(), Mode::Bearer).await?;
     eprintln!("by role in {} accounts ...", ACCOUNTS.len().min(m));
-    let (by_role, stats) = one_run(args, &moto.url, Mode::Role).await?;
+    let (by_role, stats) = one_run(args, &moto.url(), Mode::Role).await?;
     eprintln!("by role, with a secret reference in every application ...");
-    let (with_secrets, secret_stats) = one_run(args, &moto.url, Mode::RoleWithSecrets).await?;
+    let (with_secrets, secret_stats) = one_run(args, &moto.url(), Mode::RoleWithSecrets).await?;
     let ss = secret_stats.context("the secrets run's stats")?;
     let s = stats.context("the AWS run's stats")?;
     let roles = ACCOUNTS.len().min(m);

@@ -10,9 +10,8 @@
 //! name, `DescribeCluster` in that account finds no such cluster (the Secret is unusable and
 //! the last good config stays); for a cluster with a server, the cluster answers 401.
 
-use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::PathBuf;
-use std::process::{ChildStdin, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ferry_cluster::api_resource as ar;
@@ -42,69 +41,25 @@ fn eks_name(cluster: &str) -> String {
     format!("{cluster}-euw1")
 }
 
-/// moto's server, exiting when its standard input closes (with the test process), whose EKS
-/// clusters take their endpoint and CA from the tags `ferry-test/endpoint` and
-/// `ferry-test/ca`: moto invents both, and a cluster found by name must lead to the emulated
-/// one. Test infrastructure only; Ferry calls `DescribeCluster` as it would on AWS.
-const MOTO: &str = r#"
-import os, sys, threading
-import moto.eks.models as eks
-from moto.server import main
-
-_init = eks.Cluster.__init__
-def _cluster(self, *args, **kwargs):
-    _init(self, *args, **kwargs)
-    self.endpoint = self.tags.get("ferry-test/endpoint", self.endpoint)
-    if "ferry-test/ca" in self.tags:
-        self.certificate_authority = {"data": self.tags["ferry-test/ca"]}
-eks.Cluster.__init__ = _cluster
-threading.Thread(target=lambda: (sys.stdin.read(), os._exit(0)), daemon=True).start()
-main(["-H", "127.0.0.1", "-p", sys.argv[1]])
-"#;
-
+/// moto's server (`ferry_emulator::moto`), whose EKS clusters take their endpoint and CA from
+/// the tags `ferry-test/endpoint` and `ferry-test/ca`: moto invents both, and a cluster found
+/// by name must lead to the emulated one. Test infrastructure only; Ferry calls
+/// `DescribeCluster` as it would on AWS.
 pub(crate) struct Moto {
-    _child: Killed,
-    _stdin: ChildStdin,
+    _server: ferry_emulator::moto::Moto,
     url: String,
 }
 
 impl Moto {
     fn start() -> Moto {
-        let importable = Command::new("python3")
-            .args(["-c", "import moto.server"])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(
-            importable,
-            "this test needs moto's server: python3 -m pip install 'moto[server]>=5,<6'"
-        );
-        let port = free_port();
-        let mut child = Command::new("python3")
-            .args(["-c", MOTO, &port.to_string()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("moto's server starts");
-        let stdin = child.stdin.take().expect("stdin");
-        let mut lines = BufReader::new(child.stderr.take().expect("stderr"));
-        let mut seen = String::new();
-        loop {
-            let mut line = String::new();
-            match lines.read_line(&mut line) {
-                Ok(0) | Err(_) => panic!("moto's server exited before listening:\n{seen}"),
-                Ok(_) if line.contains("Running on") => break,
-                Ok(_) => seen.push_str(&line),
-            }
-        }
-        // Its request log is drained so that it never blocks on a full pipe.
-        std::thread::spawn(move || {
-            let _ = lines.read_to_end(&mut Vec::new());
-        });
+        let server = ferry_emulator::moto::Moto::start(&ferry_emulator::moto::MotoOptions {
+            presigned_sts: false,
+            eks_endpoint_tags: Some("ferry-test".into()),
+        })
+        .unwrap_or_else(|e| panic!("this test needs moto's server: {e}"));
         Moto {
-            _child: Killed(child),
-            _stdin: stdin,
-            url: format!("http://127.0.0.1:{port}"),
+            url: server.url(),
+            _server: server,
         }
     }
 
