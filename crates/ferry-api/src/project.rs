@@ -27,6 +27,27 @@ pub struct AppProjectSpec {
     pub destinations: Vec<ProjectDestination>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cluster_resource_whitelist: Vec<GroupKind>,
+    /// Ferry's: the AWS role the renders of this project's applications read secret
+    /// references with (and hand plugins credentials of), instead of their destination
+    /// cluster's role. An application's `ferry.dev/aws-role-arn` may then name only this
+    /// role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws: Option<ProjectAws>,
+}
+
+/// [`AppProjectSpec::aws`].
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ProjectAws {
+    /// The role to assume, from the controller's own credentials.
+    #[serde(rename = "roleARN")]
+    pub role_arn: String,
+    /// The `sts:ExternalId` its trust policy asks for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// The region of references without `?region=` (default: the destination's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
@@ -68,6 +89,7 @@ pub fn default_project(namespace: &str) -> AppProject {
                 group: "*".into(),
                 kind: "*".into(),
             }],
+            aws: None,
         },
     }
 }
