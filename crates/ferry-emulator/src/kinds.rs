@@ -27,6 +27,21 @@ impl Schema for KindSchema<'_> {
         }
     }
 
+    fn is_named_field(&self, path: TypePath<'_>, name: &str) -> bool {
+        match (self, path.first()) {
+            (KindSchema::Custom(_), Some(&"metadata")) => {
+                builtin::BuiltinSchema::for_kind("", "ConfigMap").is_named_field(path, name)
+            }
+            (KindSchema::Builtin(b), _) => b.is_named_field(path, name),
+            (KindSchema::Custom(Some(s)), _) => s.is_named_field(path, name),
+            // A custom resource without a schema: its identity and metadata are fields, the
+            // rest is an untyped object.
+            (KindSchema::Custom(None), _) => {
+                path.is_empty() && matches!(name, "apiVersion" | "kind" | "metadata")
+            }
+        }
+    }
+
     fn is_atomic_map(&self, path: TypePath<'_>) -> bool {
         match (self, path.first()) {
             (KindSchema::Custom(_), Some(&"metadata")) => {

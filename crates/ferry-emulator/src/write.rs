@@ -2,7 +2,7 @@
 //! an API server does in order: decode, default, track managed fields, run the kind's strategy,
 //! validate, and store (or, for `dryRun=All`, only answer).
 
-use ferry_fieldpath::{ManagedFields, Scope, Writer, conflict_message};
+use ferry_fieldpath::{ApplyError, ManagedFields, Scope, Writer, conflict_message};
 use serde_json::{Value, json};
 
 use crate::cluster::{ClusterInner, State};
@@ -283,13 +283,30 @@ pub fn write(
             let live = old.as_deref();
             let mut obj = managed
                 .apply(live, &config, &writer, scope, force, &schema)
-                .map_err(|conflicts| {
-                    let causes: Vec<Value> = conflicts
-                        .iter()
-                        .map(|c| json!({"reason": "FieldManagerConflict", "message": c.message, "field": c.field}))
-                        .collect();
-                    ApiError::new(409, Some("Conflict"), conflict_message(&conflicts))
-                        .with_details(json!({"causes": causes}))
+                .map_err(|e| match e {
+                    ApplyError::Conflicts(conflicts) => {
+                        let causes: Vec<Value> = conflicts
+                            .iter()
+                            .map(|c| json!({"reason": "FieldManagerConflict", "message": c.message, "field": c.field}))
+                            .collect();
+                        ApiError::new(409, Some("Conflict"), conflict_message(&conflicts))
+                            .with_details(json!({"causes": causes}))
+                    }
+                    // What the API server answers when structured-merge-diff cannot merge.
+                    ApplyError::Invalid(why) => {
+                        let m = &config["metadata"];
+                        let at = format!(
+                            "{}/{}",
+                            m["namespace"].as_str().unwrap_or_default(),
+                            m["name"].as_str().unwrap_or_default()
+                        );
+                        let gv = format!("{}, Kind={}", rt.api_version(), rt.kind);
+                        ApiError::new(
+                            500,
+                            None,
+                            format!("failed to create typed patch object ({at}; {gv}): {why}"),
+                        )
+                    }
                 })?;
             kinds::apply_defaults(rt, &mut obj);
             if let Some(old) = &old

@@ -14,7 +14,8 @@ pub mod set;
 pub mod walk;
 
 pub use managed::{
-    Conflict, ManagedFields, ManagedFieldsError, Operation, Scope, Writer, conflict_message,
+    ApplyError, Conflict, ManagedFields, ManagedFieldsError, Operation, Scope, Writer,
+    conflict_message,
 };
 pub use schema::{LIST_ELEMENT, ListType, Schema, TypePath, Untyped};
 pub use set::{DecodeError, Set, render_path};

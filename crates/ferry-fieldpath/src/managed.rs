@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use crate::schema::Schema;
 use crate::set::{DecodeError, Set, render_path};
-use crate::walk::{applied_set, compare, merge, remove_paths};
+use crate::walk::{applied_set, compare, remove_items, try_merge, validate_config};
 
 /// How a manager last wrote its fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -76,10 +76,34 @@ pub struct ManagedFields {
 /// An apply touched fields another manager owns.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Conflict {
+    /// The manager that owns the field.
+    pub manager: String,
     /// `conflict with "ferry"` or `conflict with "kubectl" using apps/v1`.
     pub message: String,
     /// `.spec.replicas`.
     pub field: String,
+}
+
+/// Why an apply was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ApplyError {
+    /// Another manager owns fields whose value the apply would change (without `force`).
+    #[error("{}", conflict_message(.0))]
+    Conflicts(Vec<Conflict>),
+    /// The configuration (or the live object) cannot be merged: an associative-list item
+    /// without its keys, a key given twice.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl ApplyError {
+    /// The conflicts, if that is why.
+    pub fn conflicts(&self) -> &[Conflict] {
+        match self {
+            ApplyError::Conflicts(c) => c,
+            ApplyError::Invalid(_) => &[],
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -123,6 +147,12 @@ fn strip(mut set: Set, scope: Scope) -> Set {
         set.remove_subtree(p);
     }
     set.remove(&["f:metadata"]);
+    in_scope(set, scope)
+}
+
+/// The part of a set a write of this scope may touch (the fields the API server resets for
+/// it are ignored: `status` for the main resource, all else for the status subresource).
+fn in_scope(mut set: Set, scope: Scope) -> Set {
     match scope {
         Scope::All => set,
         Scope::ExceptStatus => {
@@ -257,6 +287,7 @@ impl ManagedFields {
             let clash = e.set.intersection(changed);
             for p in clash.paths() {
                 conflicts.push(Conflict {
+                    manager: e.manager.clone(),
                     message: e.describe(),
                     field: render_path(&p),
                 });
@@ -297,8 +328,10 @@ impl ManagedFields {
     }
 
     /// A server-side apply of `config` onto `live` (`None` when the object does not exist
-    /// yet). Returns the new object, or the conflicts when another manager owns a field whose
-    /// value would change and `force` is not set.
+    /// yet), as structured-merge-diff's `Updater.Apply`: merge, then prune what this manager
+    /// applied last time and no longer applies unless another manager owns it, then settle
+    /// ownership against the other managers. Returns the new object, or the conflicts when
+    /// another manager owns a field whose value would change and `force` is not set.
     pub fn apply(
         &mut self,
         live: Option<&Value>,
@@ -307,30 +340,23 @@ impl ManagedFields {
         scope: Scope,
         force: bool,
         schema: &dyn Schema,
-    ) -> Result<Value, Vec<Conflict>> {
+    ) -> Result<Value, ApplyError> {
+        validate_config(config, schema).map_err(ApplyError::Invalid)?;
         let empty = Value::Object(Map::new());
         let live = live.unwrap_or(&empty);
-        let mut new = merge(live, config, schema);
-        let applied = strip(applied_set(config, schema), scope);
+        let merged = try_merge(live, config, schema).map_err(ApplyError::Invalid)?;
+        let applied = in_scope(applied_set(config, schema), scope);
         let previous = self.take_entry(w, Operation::Apply);
-        let others = self.owned_by_others(w, Operation::Apply);
-
-        // Fields this manager applied before and no longer applies, that nobody else owns,
-        // leave the object.
-        if let Some(prev) = &previous {
-            let dropped = prev.set.difference(&applied);
-            let mut prune = Set::new();
-            for p in dropped.paths() {
-                let kept = others.contains(&p)
-                    || others.has_member_below(&p)
-                    || applied.contains(&p)
-                    || applied.has_member_below(&p);
-                if !kept {
-                    prune.insert(&p);
-                }
+        let new = match &previous {
+            Some(prev) if !prev.set.is_empty() => {
+                let managed = self
+                    .entries
+                    .iter()
+                    .fold(applied.clone(), |acc, e| acc.union(&e.set));
+                prune(&merged, &managed, &prev.set, schema)
             }
-            remove_paths(&mut new, &prune, schema);
-        }
+            _ => merged,
+        };
 
         let c = compare(Some(live), &new, schema);
         let changed = strip(c.modified.union(&c.added), scope);
@@ -341,12 +367,30 @@ impl ManagedFields {
             if let Some(p) = previous {
                 self.entries.push(p);
             }
-            return Err(conflicts);
+            return Err(ApplyError::Conflicts(conflicts));
         }
         *self = trial;
-        self.put_entry(w, Operation::Apply, previous, applied);
+        self.put_entry(w, Operation::Apply, previous, strip(applied, scope));
         Ok(new)
     }
+}
+
+/// Structured-merge-diff's `prune`: removes from `merged` the fields, list items and map keys
+/// this manager applied last time (`last`), then adds back whatever any manager owns now
+/// (`managed`, this apply's fields included) and whatever the removal took that the manager
+/// did not own (items of other managers' or nobody's under a removed field).
+fn prune(merged: &Value, managed: &Set, last: &Set, schema: &dyn Schema) -> Value {
+    let last = last.with_named_fields(schema);
+    let pruned = remove_items(merged, &last, schema);
+    let merged_set = applied_set(merged, schema).with_named_fields(schema);
+    // Add back what is owned.
+    let pruned_set = applied_set(&pruned, schema).with_named_fields(schema);
+    let keep = pruned_set.union(&managed.with_named_fields(schema));
+    let pruned = remove_items(merged, &merged_set.difference(&keep), schema);
+    // Add back what the manager did not own.
+    let pruned_set = applied_set(&pruned, schema).with_named_fields(schema);
+    let drop = merged_set.difference(&pruned_set).intersection(&last);
+    remove_items(merged, &drop, schema)
 }
 
 /// The API server's message for a failed apply.
@@ -382,7 +426,21 @@ pub fn conflict_message(conflicts: &[Conflict]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::Untyped;
+    use crate::schema::TypePath;
+
+    /// A ConfigMap's type: named fields, `data` a map.
+    struct Untyped;
+    impl Schema for Untyped {
+        fn list_type(&self, _path: TypePath<'_>) -> Option<crate::ListType> {
+            None
+        }
+        fn is_atomic_map(&self, _path: TypePath<'_>) -> bool {
+            false
+        }
+        fn is_named_field(&self, path: TypePath<'_>, _name: &str) -> bool {
+            path != ["data"]
+        }
+    }
 
     fn w<'a>(m: &'a str) -> Writer<'a> {
         Writer {
@@ -427,8 +485,9 @@ mod tests {
             )
             .expect_err("conflict");
         assert_eq!(
-            err,
-            vec![Conflict {
+            err.conflicts(),
+            &[Conflict {
+                manager: "ferry".into(),
                 message: "conflict with \"ferry\"".into(),
                 field: ".data.a".into()
             }]
@@ -493,10 +552,12 @@ mod tests {
     fn multiple_conflicts_message() {
         let c = vec![
             Conflict {
+                manager: "a".into(),
                 message: "conflict with \"a\"".into(),
                 field: ".x".into(),
             },
             Conflict {
+                manager: "a".into(),
                 message: "conflict with \"a\"".into(),
                 field: ".y".into(),
             },

@@ -47,6 +47,16 @@ pub trait Schema {
     /// Whether the map or struct at `path` is atomic (`x-kubernetes-map-type: atomic`,
     /// `+structType=atomic`): replaced as a whole and owned as one leaf.
     fn is_atomic_map(&self, path: TypePath<'_>) -> bool;
+
+    /// Whether `name` is a named field of the struct at `path` (a Go struct field, a CRD
+    /// `properties` entry) rather than a key of a map (`labels`, `data`,
+    /// `additionalProperties`, an untyped object). Structured-merge-diff tells the two apart:
+    /// an applied map key is owned itself (`"f:key": {".": {}, ...}`), a struct field only
+    /// through its leaves; and a field a manager stops applying is removed as a whole when it
+    /// is named. The default, for types nothing is known of, is a map key (deduced types).
+    fn is_named_field(&self, _path: TypePath<'_>, _name: &str) -> bool {
+        false
+    }
 }
 
 /// A schema that knows nothing: every list atomic, every map granular.

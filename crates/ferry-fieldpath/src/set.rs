@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
 
+use crate::schema::{LIST_ELEMENT, Schema};
+
 /// A set of paths into an object. Each node is one path; `member` says whether that path itself
 /// is in the set (children may be members while their parent is not).
 ///
@@ -176,6 +178,37 @@ impl Set {
                     out.children.insert(k.clone(), i);
                 }
             }
+        }
+        out
+    }
+
+    /// This set with every named field on its paths a member too (structured-merge-diff's
+    /// `EnsureNamedFieldsAreMembers`): owning `.spec.replicas` then also means `.spec`, so that
+    /// removing what a manager owned removes a struct field as a whole, while a map (`labels`)
+    /// is only what its keys are.
+    pub fn with_named_fields(&self, schema: &dyn Schema) -> Set {
+        let mut types = Vec::new();
+        self.ensure_named(schema, &mut types)
+    }
+
+    fn ensure_named(&self, schema: &dyn Schema, types: &mut Vec<String>) -> Set {
+        let mut out = Set {
+            member: self.member,
+            children: BTreeMap::new(),
+        };
+        for (k, c) in &self.children {
+            let (segment, named) = match k.strip_prefix("f:") {
+                Some(name) => {
+                    let path: Vec<&str> = types.iter().map(String::as_str).collect();
+                    (name.to_owned(), schema.is_named_field(&path, name))
+                }
+                None => (LIST_ELEMENT.to_owned(), false),
+            };
+            types.push(segment);
+            let mut child = c.ensure_named(schema, types);
+            types.pop();
+            child.member |= named;
+            out.children.insert(k.clone(), child);
         }
         out
     }

@@ -357,7 +357,8 @@ fn network_policy(root: &mut Obj) {
     }
 }
 
-/// `SetDefaults_HorizontalPodAutoscaler` per version (behavior defaults are not filled in).
+/// `SetDefaults_HorizontalPodAutoscaler` per version, with `SetDefaults_HorizontalPodAutoscalerBehavior`
+/// for `v2` and `v2beta2`.
 fn hpa(version: &str, root: &mut Obj) {
     let Some(spec) = ensure(root, "spec") else {
         return;
@@ -373,6 +374,35 @@ fn hpa(version: &str, root: &mut Obj) {
     };
     if spec.get("metrics").is_none_or(crate::json::is_zero) {
         spec.insert("metrics".to_owned(), Value::Array(vec![metric]));
+    }
+    if matches!(version, "v2" | "v2beta2")
+        && let Some(Value::Object(behavior)) = spec.get_mut("behavior")
+    {
+        // `GenerateHPAScaleUpRules` / `GenerateHPAScaleDownRules`: what a rule leaves unset
+        // comes from the default rule (scale-down's window stays unset: the controller's flag).
+        let up = json!({"stabilizationWindowSeconds": 0, "selectPolicy": "Max", "policies": [
+            {"type": "Pods", "value": 4, "periodSeconds": 15},
+            {"type": "Percent", "value": 100, "periodSeconds": 15}]});
+        let down = json!({"selectPolicy": "Max", "policies": [
+            {"type": "Percent", "value": 100, "periodSeconds": 15}]});
+        for (key, default) in [("scaleUp", up), ("scaleDown", down)] {
+            let Value::Object(default) = default else {
+                continue;
+            };
+            let rules = behavior
+                .entry(key.to_owned())
+                .or_insert_with(|| Value::Object(Obj::new()));
+            if rules.is_null() {
+                *rules = Value::Object(Obj::new());
+            }
+            if let Value::Object(rules) = rules {
+                for (k, v) in default {
+                    if rules.get(&k).is_none_or(Value::is_null) {
+                        rules.insert(k, v);
+                    }
+                }
+            }
+        }
     }
 }
 

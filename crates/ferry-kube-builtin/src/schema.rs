@@ -53,6 +53,22 @@ impl Schema for BuiltinSchema {
         }
     }
 
+    /// Go struct fields are named; keys of `map[string]T` are not. What the tables do not
+    /// describe (an unknown kind, raw JSON) is taken for a struct, as nearly every built-in
+    /// type is one.
+    fn is_named_field(&self, path: TypePath<'_>, name: &str) -> bool {
+        if path.is_empty() && matches!(name, "apiVersion" | "kind" | "metadata") {
+            return true;
+        }
+        match self.resolve(path) {
+            Some(Ty::Struct(fields) | Ty::AtomicStruct(fields)) => {
+                fields.iter().any(|(n, _)| *n == name)
+            }
+            Some(Ty::Map(_) | Ty::StrMap | Ty::AtomicStrMap) => false,
+            _ => true,
+        }
+    }
+
     fn is_atomic_map(&self, path: TypePath<'_>) -> bool {
         matches!(
             self.resolve(path),

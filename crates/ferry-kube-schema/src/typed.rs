@@ -59,6 +59,18 @@ impl Schema for StructuralSchema {
         self.at_path(path)?.own_list_type()
     }
 
+    /// `properties` are named fields; keys under `additionalProperties` or
+    /// `x-kubernetes-preserve-unknown-fields` are not (the API server's structured-merge-diff
+    /// schema of a CRD makes the first struct fields and the others map entries). The root's
+    /// `apiVersion`, `kind` and `metadata` are always fields.
+    fn is_named_field(&self, path: TypePath<'_>, name: &str) -> bool {
+        if path.is_empty() && matches!(name, "apiVersion" | "kind" | "metadata") {
+            return true;
+        }
+        self.at_path(path)
+            .is_some_and(|s| s.property(name).is_some())
+    }
+
     fn is_atomic_map(&self, path: TypePath<'_>) -> bool {
         self.at_path(path)
             .is_some_and(|s| s.map_type.as_deref() == Some("atomic"))
