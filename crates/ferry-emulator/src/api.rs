@@ -19,6 +19,7 @@ use crate::discovery;
 use crate::read;
 use crate::route::{Params, Route, Target, route};
 use crate::status::{ApiError, ApiResult};
+use crate::table;
 use crate::write::{Body, WriteRequest, write};
 
 /// Largest request body accepted (the API server's limit is 3 MiB for objects).
@@ -307,21 +308,16 @@ fn resource(
     match verb {
         "get" => {
             let obj = read::get(cluster, &rt, ns, name)?;
-            if read::wants_table(accept) {
-                return ok(read::table(&rt, std::slice::from_ref(&obj), None));
+            if table::wants_table(accept) {
+                return ok(table::table(&rt, std::slice::from_ref(&obj), None, params));
             }
             ok(obj)
         }
         "list" => {
             let list = read::list(cluster, &rt, ns, params)?;
-            if read::wants_table(accept) {
+            if table::wants_table(accept) {
                 let items: Vec<Value> = list["items"].as_array().cloned().unwrap_or_default();
-                return ok(read::table(
-                    &rt,
-                    &items,
-                    list.pointer("/metadata/resourceVersion")
-                        .and_then(Value::as_str),
-                ));
+                return ok(table::table(&rt, &items, list.get("metadata"), params));
             }
             ok(list)
         }

@@ -36,6 +36,7 @@ mod selector;
 mod server;
 mod status;
 mod store;
+mod table;
 mod tls;
 mod validate;
 mod write;

@@ -111,7 +111,7 @@ async fn kube_rs_discovers_applies_and_watches_over_https() {
     );
 }
 
-fn kubectl_available() -> bool {
+pub fn kubectl_available() -> bool {
     std::process::Command::new("kubectl")
         .arg("version")
         .arg("--client")

@@ -6,4 +6,5 @@ mod support;
 mod behaviour;
 mod clients;
 mod eks;
+mod tables;
 mod transcripts;
