@@ -188,6 +188,19 @@ impl<K: Eq + Hash + Clone, V: Clone> FlightCache<K, V> {
         }
     }
 
+    /// The failure of the last fetch of `key` when no fetch has succeeded since: a renewal
+    /// that failed while the value it was renewing is still served.
+    pub fn failure(&self, key: &K) -> Option<AwsError> {
+        let slot = self
+            .slots
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(key)?
+            .clone();
+        let state = slot.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.failure.as_ref().map(|(e, _)| e.clone())
+    }
+
     /// Drops what is cached for every key `matches` accepts.
     pub fn invalidate_matching(&self, matches: impl Fn(&K) -> bool) {
         let slots: Vec<Arc<Slot<V>>> = {
@@ -280,14 +293,21 @@ mod tests {
                 Err(AwsError::Config("sts down".into()))
             })
             .await;
-        // ...and when that fails, the still-valid value is served.
+        // ...and when that fails, the still-valid value is served, and the failure is
+        // known (for the cluster's status) until a renewal succeeds.
         assert_eq!(v.ok(), Some(1));
+        assert_eq!(
+            cache.failure(&"k"),
+            Some(AwsError::Config("sts down".into()))
+        );
+        assert_eq!(cache.failure(&"other"), None);
         let v = cache
             .get(&"k", Duration::ZERO, || async {
                 Ok(fetched(2, HOUR, HOUR))
             })
             .await;
         assert_eq!(v.ok(), Some(2));
+        assert_eq!(cache.failure(&"k"), None);
         assert_eq!(cache.counters.misses.load(Ordering::SeqCst), 3);
     }
 

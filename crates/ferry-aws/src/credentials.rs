@@ -233,6 +233,14 @@ impl Aws {
         })
     }
 
+    /// Why renewing `access`'s credentials last failed, while those held are still valid and
+    /// in use: the failure of the first level of the chain (the base credentials, then each
+    /// hop) whose last renewal failed. `None` once every level has renewed since.
+    pub fn renewal_problem(&self, access: &AwsAccess) -> Option<AwsError> {
+        (0..=access.chain.hops().len())
+            .find_map(|level| self.inner.credentials.failure(&access.key_of(level)))
+    }
+
     /// The first `hops` hops of `access`'s chain, from the cache.
     pub(crate) fn held<'a>(
         &'a self,

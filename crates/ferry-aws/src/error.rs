@@ -29,7 +29,7 @@ pub enum AwsError {
     /// name the identity, or wants another external ID), or the caller's own policy lacking
     /// `sts:AssumeRole` on the role.
     #[error(
-        "{identity} may not assume role {role_arn}: {message}. Check that the trust policy of {role_arn} allows {identity} (sts:AssumeRole){external_id}, and that {identity}'s own policy allows sts:AssumeRole on it"
+        "{identity} may not assume role {role_arn}: {message}. Check that the trust policy of {role_arn} allows {identity} (sts:AssumeRole), and that {identity}'s own policy allows sts:AssumeRole on it.{external_id}"
     )]
     AssumeRoleDenied {
         role_arn: String,
@@ -148,10 +148,10 @@ impl fmt::Display for ExternalIdHint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ExternalIdHint::Sent => f.write_str(
-                " and that its sts:ExternalId condition matches the externalId configured",
+                " An externalId is configured and sent: check that the trust policy's sts:ExternalId condition expects that one",
             ),
             ExternalIdHint::NotSent => f.write_str(
-                "; if it has an sts:ExternalId condition, configure the externalId it expects",
+                " No externalId is configured: if the trust policy has an sts:ExternalId condition, configure the one it expects",
             ),
         }
     }

@@ -58,8 +58,8 @@ pub struct SharedConfigFiles {
 /// these; the code has no other clock.
 #[derive(Clone, Debug)]
 pub struct Lifetimes {
-    /// Credentials are renewed this long before they expire, or after two thirds of their
-    /// life when that comes first (short sessions).
+    /// Credentials are renewed this long before they expire, but not before two thirds of
+    /// their life (so that short sessions are not renewed at every use).
     pub credential_refresh_before_expiry: Duration,
     /// How long an EKS token is accepted after it is signed: 15 minutes after `X-Amz-Date`
     /// is what STS and EKS allow (the `X-Amz-Expires=60` in the URL is legacy and ignored).

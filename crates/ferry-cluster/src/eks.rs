@@ -205,8 +205,19 @@ impl Renewer {
             {
                 Ok(token) => {
                     wait = next_renewal(&token, renew_after);
+                    // A token made from credentials whose renewal failed works until they
+                    // expire: said, so that it is fixed before then.
+                    let problem = self.aws.renewal_problem(&self.auth.access).map(|e| {
+                        format!(
+                            "renewing the AWS credentials failed; the current ones are used until {}: {e}",
+                            ferry_core::timestamp::rfc3339(token.expires_at)
+                        )
+                    });
+                    if let Some(p) = &problem {
+                        tracing::warn!(cluster = %self.auth.cluster_name, problem = %p, "EKS credentials not renewed");
+                    }
                     self.state.set_token(token);
-                    self.state.set_error(None);
+                    self.state.set_error(problem);
                 }
                 Err(e) => {
                     tracing::warn!(cluster = %self.auth.cluster_name, error = %e, "renewing the EKS token failed; the current one is used until it expires");

@@ -568,6 +568,27 @@ impl Registry {
         ferry_core::locks::read(&self.wanted).get(source) == Some(spec)
     }
 
+    /// The clusters that cluster Secrets declare but that are not registered (yet), with
+    /// why: `(name, source, problem)`, by name. A cluster still in use by an earlier config
+    /// of its Secret is registered, and not listed.
+    pub fn unregistered(&self) -> Vec<(String, String, String)> {
+        let registered = self.read();
+        let problems = ferry_core::locks::read(&self.problems);
+        let mut out: Vec<(String, String, String)> = ferry_core::locks::read(&self.wanted)
+            .iter()
+            .filter(|(_, spec)| !registered.contains_key(&spec.name))
+            .map(|(source, spec)| {
+                let problem = problems
+                    .get(source)
+                    .cloned()
+                    .unwrap_or_else(|| "being registered".to_owned());
+                (spec.name.clone(), source.clone(), problem)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
     /// Every registered cluster, by name.
     pub fn all(&self) -> Vec<Cluster> {
         let mut all: Vec<Cluster> = self.read().values().cloned().collect();

@@ -3,11 +3,13 @@
 //! `ferry cluster list|get` (and later the server) show it without credentials of their
 //! own: reachability and Kubernetes version (asked every [`EVERY`]), the last error in
 //! words, and for EKS clusters the account, the identity Ferry is seen as and the token's
-//! expiry. Written only when something changed; nothing in it is a credential.
+//! expiry; and the clusters Secrets declare that could not be registered, with why. Looked
+//! at every [`PUBLISH_EVERY`], written only when something changed; nothing in it is a
+//! credential.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ferry_cluster::{Cluster, api_resource};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
@@ -22,6 +24,20 @@ pub const CLUSTERS_CONFIGMAP_NAME: &str = "ferry-clusters";
 /// How often every cluster is asked for its version.
 const EVERY: Duration = Duration::from_secs(30);
 
+/// How often what is known is published (when it changed): a failed token renewal or a
+/// Secret found unusable shows within this.
+const PUBLISH_EVERY: Duration = Duration::from_secs(3);
+
+/// A cluster's last answer to `GET /version`: reachable, its version, or why not.
+#[derive(Clone)]
+struct Probe {
+    at: Instant,
+    server: String,
+    reachable: bool,
+    version: Option<String>,
+    error: Option<String>,
+}
+
 /// Publishes cluster status until `stop` changes.
 pub(crate) fn spawn(ctx: &Arc<ControllerCtx>, client: &kube::Client, stop: &watch::Receiver<bool>) {
     let ctx = ctx.clone();
@@ -33,17 +49,36 @@ pub(crate) fn spawn(ctx: &Arc<ControllerCtx>, client: &kube::Client, stop: &watc
     let mut stop = stop.clone();
     tokio::spawn(async move {
         let mut published: Option<BTreeMap<String, String>> = None;
+        let mut probes: HashMap<String, Probe> = HashMap::new();
         let mut wait = Duration::from_secs(2);
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = stop.changed() => return,
             }
-            wait = EVERY;
+            wait = PUBLISH_EVERY;
             let mut data = BTreeMap::new();
-            for cluster in ctx.registry.all() {
-                let status = status_of(&ctx, &cluster).await;
+            let clusters = ctx.registry.all();
+            probes.retain(|name, _| clusters.iter().any(|c| c.name() == name));
+            for cluster in clusters {
+                let stale = probes
+                    .get(cluster.name())
+                    .is_none_or(|p| p.at.elapsed() >= EVERY || p.server != cluster.spec.server);
+                if stale {
+                    probes.insert(cluster.name().to_owned(), probe(&cluster).await);
+                }
+                let Some(p) = probes.get(cluster.name()) else {
+                    continue;
+                };
+                let status = status_of(&ctx, &cluster, p);
                 data.insert(cluster.name().to_owned(), status.to_string());
+            }
+            // Declared but not registered (a role denied, a cluster not found): said too,
+            // so that `ferry cluster get` tells why rather than "not seen".
+            for (name, source, problem) in ctx.registry.unregistered() {
+                let status = json!({"source": source, "reachable": false,
+                    "registered": false, "lastError": problem});
+                data.entry(name).or_insert_with(|| status.to_string());
             }
             if published.as_ref() == Some(&data) {
                 continue;
@@ -64,13 +99,13 @@ pub(crate) fn spawn(ctx: &Arc<ControllerCtx>, client: &kube::Client, stop: &watc
     });
 }
 
-/// One cluster as `ferry cluster get` shows it.
-async fn status_of(ctx: &ControllerCtx, cluster: &Cluster) -> Value {
+/// Asks `cluster` for its version.
+async fn probe(cluster: &Cluster) -> Probe {
     let version = {
         let _permit = cluster.limiter.acquire().await;
         tokio::time::timeout(Duration::from_secs(5), cluster.client.apiserver_version()).await
     };
-    let (reachable, version, mut error) = match version {
+    let (reachable, version, error) = match version {
         Ok(Ok(info)) => (true, Some(info.git_version), None),
         Ok(Err(e)) => (false, None, Some(cluster.cause(&e))),
         Err(_) => (
@@ -79,6 +114,19 @@ async fn status_of(ctx: &ControllerCtx, cluster: &Cluster) -> Value {
             Some("no answer to GET /version within 5 s".to_owned()),
         ),
     };
+    Probe {
+        at: Instant::now(),
+        server: cluster.spec.server.clone(),
+        reachable,
+        version,
+        error,
+    }
+}
+
+/// One cluster as `ferry cluster get` shows it.
+fn status_of(ctx: &ControllerCtx, cluster: &Cluster, probe: &Probe) -> Value {
+    let (reachable, version, mut error) =
+        (probe.reachable, probe.version.clone(), probe.error.clone());
     let eks = cluster.eks_status();
     if error.is_none() {
         error = eks.as_ref().and_then(|s| s.last_error.clone());

@@ -172,6 +172,8 @@ pub struct RequestStats {
     pub watches: AtomicU64,
     pub writes: AtomicU64,
     pub dry_runs: AtomicU64,
+    /// DELETEs that were not dry runs (also counted in `writes`).
+    pub deletes: AtomicU64,
 }
 
 impl RequestStats {
@@ -184,15 +186,19 @@ impl RequestStats {
             _ => &self.writes,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        if method == "DELETE" && !q.contains("dryRun=All") {
+            self.deletes.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
-    /// `{reads, watches, writes, dryRuns}` so far.
+    /// `{reads, watches, writes, dryRuns, deletes}` so far.
     pub fn snapshot(&self) -> serde_json::Value {
         serde_json::json!({
             "reads": self.reads.load(Ordering::Relaxed),
             "watches": self.watches.load(Ordering::Relaxed),
             "writes": self.writes.load(Ordering::Relaxed),
             "dryRuns": self.dry_runs.load(Ordering::Relaxed),
+            "deletes": self.deletes.load(Ordering::Relaxed),
         })
     }
 }

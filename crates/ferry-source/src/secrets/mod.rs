@@ -3,12 +3,14 @@
 //! their values read in the right AWS account, after the render cache (which keeps only the
 //! references).
 //!
-//! - **Whose account.** [`AppAws::for_app`]: the role an Application names (annotation
-//!   [`AWS_ROLE_ARN_ANNOTATION`], with [`AWS_EXTERNAL_ID_ANNOTATION`] and
-//!   [`AWS_REGION_ANNOTATION`]), assumed from the controller's base credentials, wins;
-//!   else the destination cluster's own access (an EKS cluster's `awsAuthConfig`). Any
-//!   other destination has none, and a reference fails with a message saying so: the
-//!   controller's own base credentials are never used for it.
+//! - **Whose account.** [`AppAws::for_app`]: the role the Application's AppProject names
+//!   (`spec.aws.roleARN`), assumed from the controller's base credentials, wins; an
+//!   Application of such a project may name only that role in its annotation. Else the role
+//!   an Application names (annotation [`AWS_ROLE_ARN_ANNOTATION`], with
+//!   [`AWS_EXTERNAL_ID_ANNOTATION`] and [`AWS_REGION_ANNOTATION`]); else the destination
+//!   cluster's own access (an EKS cluster's `awsAuthConfig`). Any other destination has
+//!   none, and a reference fails with a message saying so: the controller's own base
+//!   credentials are never used for it.
 //! - **Where** (`find`): every string of every object, a whole value or embedded in a longer
 //!   string as vals reads it.
 //! - **How many calls.** The references of one render are resolved by one
@@ -78,10 +80,12 @@ pub struct AppAws {
 }
 
 impl AppAws {
-    /// For application `app` (its annotations) rendering for cluster `cluster`, whose own
-    /// AWS access is `destination` (`None`: not an EKS cluster).
+    /// For application `app` (its annotations) of a project whose role is `project` (if it
+    /// names one) rendering for cluster `cluster`, whose own AWS access is `destination`
+    /// (`None`: not an EKS cluster).
     pub fn for_app(
         app: &ferry_api::Application,
+        project: Option<&ferry_api::ProjectAws>,
         destination: Option<&AwsAccess>,
         cluster: &str,
     ) -> AppAws {
@@ -94,6 +98,18 @@ impl AppAws {
         };
         let plugin_credentials = get(PLUGIN_AWS_CREDENTIALS_ANNOTATION).as_deref() == Some("true");
         let region = get(AWS_REGION_ANNOTATION);
+        if let Some(project) = project.filter(|p| !p.role_arn.trim().is_empty()) {
+            return AppAws {
+                access: project_access(
+                    app,
+                    project,
+                    get(AWS_ROLE_ARN_ANNOTATION),
+                    region,
+                    destination,
+                ),
+                plugin_credentials,
+            };
+        }
         let access = match (get(AWS_ROLE_ARN_ANNOTATION), destination) {
             (Some(arn), dest) => match RoleArn::parse(&arn) {
                 Err(e) => {
@@ -127,6 +143,42 @@ impl AppAws {
             plugin_credentials,
         }
     }
+}
+
+/// The access of an application whose project names a role: that role, unless the
+/// application's annotation names another (refused, never used).
+fn project_access(
+    app: &ferry_api::Application,
+    project: &ferry_api::ProjectAws,
+    annotated: Option<String>,
+    region: Option<String>,
+    destination: Option<&AwsAccess>,
+) -> SecretAccess {
+    let name = app.spec.project.clone();
+    let role = project.role_arn.trim();
+    let arn = match RoleArn::parse(role) {
+        Ok(arn) => arn,
+        Err(e) => {
+            return SecretAccess::Unavailable(format!("project {name}'s spec.aws.roleARN: {e}"));
+        }
+    };
+    if let Some(other) = annotated.filter(|a| a != role) {
+        return SecretAccess::Unavailable(format!(
+            "annotation {AWS_ROLE_ARN_ANNOTATION} names {other}, but project {name} reads secrets as {role} only"
+        ));
+    }
+    let mut hop = RoleHop::new(
+        arn,
+        SessionName::sanitized(&format!("ferry-project-{name}")),
+    );
+    if let Some(id) = project.external_id.as_deref().filter(|i| !i.is_empty()) {
+        hop = hop.external_id(id);
+    }
+    let mut access = AwsAccess::with_chain(RoleChain::single(hop));
+    access.region = region
+        .or_else(|| project.region.clone().filter(|r| !r.is_empty()))
+        .or_else(|| destination.and_then(|d| d.region.clone()));
+    SecretAccess::Access(access)
 }
 
 /// Why a render's references (or its plugin's credentials) could not be had. Names

@@ -44,7 +44,7 @@ fn access(aws: &AppAws) -> &AwsAccess {
 #[test]
 fn the_destination_clusters_role_reads_references_unless_the_application_names_one() {
     let dest = eks();
-    let plain = AppAws::for_app(&app(&[]), Some(&dest), "prod");
+    let plain = AppAws::for_app(&app(&[]), None, Some(&dest), "prod");
     assert_eq!(access(&plain), &dest);
     assert!(!plain.plugin_credentials);
 
@@ -57,6 +57,7 @@ fn the_destination_clusters_role_reads_references_unless_the_application_names_o
             (AWS_EXTERNAL_ID_ANNOTATION, "xid"),
             (PLUGIN_AWS_CREDENTIALS_ANNOTATION, "true"),
         ]),
+        None,
         Some(&dest),
         "prod",
     );
@@ -74,6 +75,7 @@ fn the_destination_clusters_role_reads_references_unless_the_application_names_o
 
     let region = AppAws::for_app(
         &app(&[(AWS_REGION_ANNOTATION, "us-east-1")]),
+        None,
         Some(&dest),
         "prod",
     );
@@ -83,7 +85,7 @@ fn the_destination_clusters_role_reads_references_unless_the_application_names_o
 
 #[test]
 fn without_an_eks_destination_or_a_role_there_is_no_access_and_it_says_why() {
-    let none = AppAws::for_app(&app(&[]), None, "in-cluster");
+    let none = AppAws::for_app(&app(&[]), None, None, "in-cluster");
     let SecretAccess::Unavailable(why) = none.access else {
         panic!("the controller's own credentials must not be used");
     };
@@ -93,6 +95,7 @@ fn without_an_eks_destination_or_a_role_there_is_no_access_and_it_says_why() {
     );
     let bad = AppAws::for_app(
         &app(&[(AWS_ROLE_ARN_ANNOTATION, "arn:aws:iam::1:role/x")]),
+        None,
         None,
         "c",
     );
@@ -104,6 +107,7 @@ fn without_an_eks_destination_or_a_role_there_is_no_access_and_it_says_why() {
     assert!(
         !AppAws::for_app(
             &app(&[(PLUGIN_AWS_CREDENTIALS_ANNOTATION, "yes")]),
+            None,
             None,
             "c"
         )
@@ -146,7 +150,7 @@ async fn renders_without_references_pass_through_and_references_without_access_f
     let with_ref = rendered(vec![
         serde_json::json!({"kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "ref+awsssm://db/password"}}),
     ]);
-    let none = AppAws::for_app(&app(&[]), None, "in-cluster");
+    let none = AppAws::for_app(&app(&[]), None, None, "in-cluster");
     let err = resolve(None, &values, with_ref.clone(), &none.access, false)
         .await
         .expect_err("no access");
@@ -159,4 +163,53 @@ async fn renders_without_references_pass_through_and_references_without_access_f
         .await
         .expect_err("no adapter");
     assert!(err.to_string().contains("no AWS adapter"), "{err}");
+}
+
+fn project(role: &str) -> ferry_api::ProjectAws {
+    ferry_api::ProjectAws {
+        role_arn: role.into(),
+        external_id: Some("proj-xid".into()),
+        region: Some("ap-northeast-1".into()),
+    }
+}
+
+#[test]
+fn a_projects_role_wins_and_an_application_may_name_only_that_one() {
+    let dest = eks();
+    let role = "arn:aws:iam::555555555555:role/platform-secrets";
+    let mut web = app(&[]);
+    web.spec.project = "platform".into();
+    let aws = AppAws::for_app(&web, Some(&project(role)), Some(&dest), "prod");
+    let a = access(&aws);
+    let hop = &a.chain.hops()[0];
+    assert_eq!(hop.role_arn.as_str(), role);
+    assert_eq!(hop.external_id.as_deref(), Some("proj-xid"));
+    assert_eq!(hop.session_name.as_str(), "ferry-project-platform");
+    assert_eq!(a.region.as_deref(), Some("ap-northeast-1"));
+
+    // The same role in the annotation is fine; another one is refused, naming both.
+    let mut same = app(&[(AWS_ROLE_ARN_ANNOTATION, role)]);
+    same.spec.project = "platform".into();
+    let aws = AppAws::for_app(&same, Some(&project(role)), Some(&dest), "prod");
+    assert_eq!(access(&aws).chain.hops()[0].role_arn.as_str(), role);
+    let mut other = app(&[(
+        AWS_ROLE_ARN_ANNOTATION,
+        "arn:aws:iam::444444444444:role/web-secrets",
+    )]);
+    other.spec.project = "platform".into();
+    let aws = AppAws::for_app(&other, Some(&project(role)), Some(&dest), "prod");
+    let SecretAccess::Unavailable(why) = &aws.access else {
+        panic!("another role than the project's was used");
+    };
+    assert!(
+        why.contains("web-secrets") && why.contains("project platform") && why.contains(role),
+        "{why}"
+    );
+
+    // A project role that is not an ARN says so.
+    let aws = AppAws::for_app(&web, Some(&project("deployer")), Some(&dest), "prod");
+    let SecretAccess::Unavailable(why) = &aws.access else {
+        panic!("an invalid role was used");
+    };
+    assert!(why.contains("spec.aws.roleARN"), "{why}");
 }

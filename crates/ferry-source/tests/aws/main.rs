@@ -108,6 +108,18 @@ struct World {
 /// credentials (never the credentials) and the regions.
 const ENV_PLUGIN: &str = r#"printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: env\ndata:\n  keyId: "%s"\n  secret: "%s"\n  token: "%s"\n  region: "%s"\n  defaultRegion: "%s"\n' "${#AWS_ACCESS_KEY_ID}" "${#AWS_SECRET_ACCESS_KEY}" "${#AWS_SESSION_TOKEN}" "${AWS_REGION:-none}" "${AWS_DEFAULT_REGION:-none}""#;
 
+/// A helmfile-with-vals stand-in: the plugin reads an SSM parameter itself, with nothing but
+/// the `AWS_*` variables Ferry hands it (boto3, which moto's server brings, as vals' AWS SDK
+/// would), and prints it in a ConfigMap. Only the endpoint is the test's (moto's).
+fn ssm_reader_plugin(endpoint: &str) -> String {
+    let script = format!(
+        "AWS_ENDPOINT_URL={endpoint} python3 -c 'import boto3, json; v = boto3.client(\"ssm\").get_parameter(Name=\"/ferry-source/db/password\", WithDecryption=True)[\"Parameter\"][\"Value\"]; print(json.dumps({{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {{\"name\": \"read-by-plugin\"}}, \"data\": {{\"password\": v}}}}))'"
+    );
+    format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: ConfigManagementPlugin\nmetadata:\n  name: ssm-reader\nspec:\n  generate:\n    command: [sh, -c, {script:?}]\n"
+    )
+}
+
 impl World {
     async fn new() -> World {
         logs();
@@ -162,10 +174,19 @@ impl World {
             "apiVersion: argoproj.io/v1alpha1\nkind: ConfigManagementPlugin\nmetadata:\n  name: aws-env\nspec:\n  generate:\n    command: [sh, -c, {ENV_PLUGIN:?}]\n"
         );
         let plugins = Plugins {
-            specs: vec![expect(
-                ferry_render::PluginSpec::from_yaml(&yaml, "aws-env"),
-                "plugin",
-            )],
+            specs: vec![
+                expect(
+                    ferry_render::PluginSpec::from_yaml(&yaml, "aws-env"),
+                    "plugin",
+                ),
+                expect(
+                    ferry_render::PluginSpec::from_yaml(
+                        &ssm_reader_plugin(&moto.url()),
+                        "ssm-reader",
+                    ),
+                    "plugin",
+                ),
+            ],
             scratch: dir.path().join("scratch"),
             ..Default::default()
         };
@@ -495,4 +516,51 @@ async fn a_plugin_sees_the_accounts_credentials_only_when_opted_in() {
     ];
     secrets.extend(credentials.session_token.map(|t| t.expose().clone()));
     assert_nothing_leaked(&captured, &secrets);
+}
+
+#[tokio::test]
+async fn a_helmfile_style_plugin_reads_ssm_in_the_destinations_account_with_the_handed_credentials()
+{
+    let w = World::new().await;
+    let source = ApplicationSource {
+        repo_url: w.url.clone(),
+        path: "one".into(),
+        plugin: Some(PluginSource {
+            name: "ssm-reader".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let render = |access: AwsAccess, app: &str| {
+        let context = AppContext {
+            app_name: app.into(),
+            aws: AppAws {
+                plugin_credentials: true,
+                ..self::access(access)
+            },
+            ..Default::default()
+        };
+        let sources = w.sources.clone();
+        let source = source.clone();
+        async move { sources.render(&source, None, true, Some(&context)).await }
+    };
+    // For a prod destination the plugin reads prod's parameter, as prod's role.
+    let prod = expect(
+        render(deployer(PROD, "prod"), "prod-app").await,
+        "prod render",
+    );
+    assert_eq!(object(&prod, "ConfigMap")["data"]["password"], PASSWORD);
+    // For stg, the same plugin asks stg's account, which has no such parameter: the render
+    // fails, naming the plugin.
+    match render(deployer(STG, "stg"), "stg-app").await {
+        Ok(r) => panic!(
+            "stg's account has no such parameter: {:?}",
+            object(&r, "ConfigMap")
+        ),
+        Err(e) => {
+            let text = e.to_string();
+            assert!(text.contains("ssm-reader"), "{text}");
+            assert!(!text.contains(PASSWORD), "{text}");
+        }
+    }
 }

@@ -10,7 +10,7 @@ use ferry_emulator::moto::MotoOptions;
 pub fn start() -> Moto {
     Moto::start(&MotoOptions {
         presigned_sts: true,
-        eks_endpoint_tags: None,
+        ..Default::default()
     })
     .unwrap_or_else(|e| panic!("{e}"))
 }

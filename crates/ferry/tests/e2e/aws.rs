@@ -32,12 +32,25 @@ const RENEW_SECONDS: u64 = 5;
 /// What the web-identity token file holds (moto accepts any).
 const WEB_IDENTITY_TOKEN: &str = "e2e-web-identity-eyJhbGciOiJSUzI1NiJ9.e30.c2ln";
 
+/// A trust policy that lets `principals` assume the role, with `sts:ExternalId` equal to
+/// `external_id` when given.
+pub(crate) fn trust_policy(principals: &[&str], external_id: Option<&str>) -> String {
+    let mut statement = json!({"Effect": "Allow", "Action": "sts:AssumeRole",
+        "Principal": {"AWS": principals}});
+    if let Some(id) = external_id {
+        statement["Condition"] = json!({"StringEquals": {"sts:ExternalId": id}});
+    }
+    json!({"Version": "2012-10-17", "Statement": [statement]}).to_string()
+}
+
+pub(crate) const MGMT: &str = MGMT_ROLE;
+
 pub(crate) fn deployer(account: &str) -> String {
     format!("arn:aws:iam::{account}:role/ferry-deployer")
 }
 
 /// The EKS name of an emulated cluster.
-fn eks_name(cluster: &str) -> String {
+pub(crate) fn eks_name(cluster: &str) -> String {
     format!("{cluster}-euw1")
 }
 
@@ -55,6 +68,8 @@ impl Moto {
         let server = ferry_emulator::moto::Moto::start(&ferry_emulator::moto::MotoOptions {
             presigned_sts: false,
             eks_endpoint_tags: Some("ferry-test".into()),
+            trust_policies: true,
+            faults: true,
         })
         .unwrap_or_else(|e| panic!("this test needs moto's server: {e}"));
         Moto {
@@ -74,6 +89,44 @@ impl Moto {
     ) -> (u16, String) {
         let json = "Content-Type: application/json\r\n";
         self.request(scope, json, method, path, body).await
+    }
+
+    /// An IAM (query protocol) action in `account`: its status and answer.
+    async fn iam(&self, account: &str, params: &[(&str, &str)]) -> (u16, String) {
+        let encode = |v: &str| {
+            v.bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                        (b as char).to_string()
+                    }
+                    _ => format!("%{b:02X}"),
+                })
+                .collect::<String>()
+        };
+        let mut form = String::from("Version=2010-05-08");
+        for (k, v) in params {
+            form.push_str(&format!("&{k}={}", encode(v)));
+        }
+        let headers = "Content-Type: application/x-www-form-urlencoded\r\n";
+        self.request(Some(("iam", account)), headers, "POST", "/", &form)
+            .await
+    }
+
+    /// From now on, STS answers `fault` (moto's `/_ferry/faults`, see
+    /// `ferry_emulator::moto::MotoOptions::faults`).
+    pub(crate) async fn fault(&self, fault: Value) {
+        let (status, answer) = self
+            .call(None, "POST", "/_ferry/faults", &fault.to_string())
+            .await;
+        assert_eq!(status, 200, "{answer}");
+    }
+
+    /// Every fault ends; answers how often each was hit.
+    pub(crate) async fn clear_faults(&self) -> Value {
+        let (_, before) = self.call(None, "GET", "/_ferry/faults", "").await;
+        let (status, answer) = self.call(None, "DELETE", "/_ferry/faults", "").await;
+        assert_eq!(status, 200, "{answer}");
+        serde_json::from_str(&before).unwrap_or(Value::Null)
     }
 
     /// [`Moto::call`] with these `headers` (each line ending in `\r\n`), such as the
@@ -127,7 +180,7 @@ pub(crate) struct AwsWorld {
     _emulator: Killed,
     control: String,
     dir: tempfile::TempDir,
-    repo: PathBuf,
+    pub(crate) repo: PathBuf,
     pub(crate) repo_url: String,
     _daemon: Killed,
     pub(crate) kubeconfig: PathBuf,
@@ -185,7 +238,44 @@ impl AwsWorld {
         };
         w.map_deployers(&w.prod, PROD).await;
         w.map_deployers(&w.stg, STG).await;
+        for account in [PROD, STG] {
+            w.create_deployer_role(account).await;
+        }
         w
+    }
+
+    /// IAM of `account` has the role `ferry-deployer`, whose trust policy lets the
+    /// controller's role assume it (moto enforces trust policies here, as STS does).
+    async fn create_deployer_role(&self, account: &str) {
+        let policy = trust_policy(&[MGMT_ROLE], None);
+        let (status, answer) = self
+            .moto
+            .iam(
+                account,
+                &[
+                    ("Action", "CreateRole"),
+                    ("RoleName", "ferry-deployer"),
+                    ("AssumeRolePolicyDocument", &policy),
+                ],
+            )
+            .await;
+        assert_eq!(status, 200, "CreateRole in {account}: {answer}");
+    }
+
+    /// Someone changes the trust policy of `account`'s `ferry-deployer` role.
+    pub(crate) async fn set_deployer_trust(&self, account: &str, policy: &str) {
+        let (status, answer) = self
+            .moto
+            .iam(
+                account,
+                &[
+                    ("Action", "UpdateAssumeRolePolicy"),
+                    ("RoleName", "ferry-deployer"),
+                    ("PolicyDocument", policy),
+                ],
+            )
+            .await;
+        assert_eq!(status, 200, "UpdateAssumeRolePolicy in {account}: {answer}");
     }
 
     /// The cluster's `aws-auth` maps `account`'s deployer role to the group
@@ -312,7 +402,7 @@ impl AwsWorld {
     }
 
     /// The cluster Secret of `cluster` says `config` (the Secret is applied whole).
-    async fn cluster_secret(&self, cluster: &str, server: Option<&str>, config: Value) {
+    pub(crate) async fn cluster_secret(&self, cluster: &str, server: Option<&str>, config: Value) {
         let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ferry"}});
         apply_object(
             &self.mgmt,
@@ -340,9 +430,17 @@ impl AwsWorld {
 
     /// When `prod` is registered with its server and CA and `role` (Argo CD's fields only).
     pub(crate) async fn register_prod(&self, role: &str) {
+        self.register_prod_with(role, None).await;
+    }
+
+    /// [`AwsWorld::register_prod`], sending `external_id` with `AssumeRole` when given.
+    pub(crate) async fn register_prod_with(&self, role: &str, external_id: Option<&str>) {
         let (server, ca) = self.endpoint_of("prod");
-        let config = json!({"awsAuthConfig": {"clusterName": eks_name("prod"), "roleARN": role},
-            "tlsClientConfig": {"caData": ca}});
+        let mut config = json!({"awsAuthConfig": {"clusterName": eks_name("prod"),
+            "roleARN": role}, "tlsClientConfig": {"caData": ca}});
+        if let Some(id) = external_id {
+            config["awsAuthConfig"]["externalId"] = json!(id);
+        }
         self.cluster_secret("prod", Some(&server), config).await;
     }
 
@@ -355,7 +453,7 @@ impl AwsWorld {
 
     /// When an application of `path` to `cluster`'s namespace `demo` is created, automated
     /// with prune and self-heal.
-    async fn app(&self, name: &str, path: &str, cluster: &str) {
+    pub(crate) async fn app(&self, name: &str, path: &str, cluster: &str) {
         let app = json!({"apiVersion": "ferry.dev/v1alpha1", "kind": "Application",
             "metadata": {"name": name},
             "spec": {"project": "default",
@@ -390,7 +488,7 @@ impl AwsWorld {
     }
 
     /// Then, within `secs`, the ConfigMap `demo/settings` of a cluster says `value`.
-    async fn expect_settings(&self, cluster: &kube::Client, secs: u64, value: &str) {
+    pub(crate) async fn expect_settings(&self, cluster: &kube::Client, secs: u64, value: &str) {
         let res = cm_res();
         let fetch = || get_object(cluster, "demo", &res, "settings");
         eventually(secs, "ConfigMap demo/settings", value, fetch, |v| {
@@ -412,14 +510,14 @@ impl AwsWorld {
     }
 
     /// The emulator's EKS counts of a cluster (STS calls, tokens accepted and refused).
-    async fn eks_stats(&self, cluster: &str) -> Value {
+    pub(crate) async fn eks_stats(&self, cluster: &str) -> Value {
         self.control_call("GET", &format!("/clusters/{cluster}/stats"), "")
             .await["eks"]
             .clone()
     }
 
     /// The secret access keys and session tokens moto handed out (to the controller).
-    async fn session_secrets(&self) -> Vec<String> {
+    pub(crate) async fn session_secrets(&self) -> Vec<String> {
         let (status, body) = self.moto.call(None, "GET", "/moto-api/data.json", "").await;
         assert_eq!(status, 200, "{body}");
         let data: Value = serde_json::from_str(&body).expect("moto's data");
@@ -508,7 +606,7 @@ impl AwsWorld {
     }
 }
 
-fn count(stats: &Value, key: &str) -> u64 {
+pub(crate) fn count(stats: &Value, key: &str) -> u64 {
     stats[key].as_u64().unwrap_or_default()
 }
 

@@ -2,8 +2,8 @@
 //! holding `ref+awsssm://` references, are delivered to EKS clusters of two accounts. An SSM
 //! parameter that exists only in prod's account (222222222222) resolves for the prod
 //! destination, read as prod's deployer role; for stg (333333333333) the render fails, the
-//! Application names the reference and the account, and nothing is applied. The value is
-//! never shown: not in the controller's log, the Applications, `ferry app get` or
+//! Application names the reference and the account, and nothing is applied, until it moves
+//! to a project whose renders read secrets as prod's role. The value is never shown: not in the controller's log, the Applications, `ferry app get` or
 //! `ferry app diff`.
 
 use ferry_cluster::api_resource as ar;
@@ -192,6 +192,27 @@ async fn a_secret_reference_resolves_only_in_the_account_that_holds_it() {
     let namespace = namespaces.get_opt("demo").await.expect("namespaces of stg");
     assert!(namespace.is_none(), "{namespace:?}");
     assert_eq!(w.requests("stg").await["writes"], stg_writes);
+
+    // When stg-app moves to a project whose renders read secrets as prod's deployer role
+    // (AppProject spec.aws), the reference resolves in prod's account and stg-app syncs.
+    let projects = ar("ferry.dev", "v1alpha1", "AppProject", "appprojects");
+    let project = json!({"apiVersion": "ferry.dev/v1alpha1", "kind": "AppProject",
+        "metadata": {"name": "shared-secrets"},
+        "spec": {"sourceRepos": ["*"], "destinations": [{"name": "*", "namespace": "*"}],
+            "aws": {"roleARN": deployer(PROD), "region": REGION}}});
+    apply_object(&w.mgmt, &projects, Some("ferry"), project).await;
+    let apps = ar("ferry.dev", "v1alpha1", "Application", "applications");
+    let api: Api<DynamicObject> = Api::namespaced_with(w.mgmt.clone(), "ferry", &apps);
+    api.patch(
+        "stg-app",
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(json!({"spec": {"project": "shared-secrets"}})),
+    )
+    .await
+    .expect("stg-app moves to project shared-secrets");
+    w.expect_app("stg-app", 60, "Synced and Healthy", synced_healthy)
+        .await;
+    assert_eq!(w.settings(&w.stg).await.as_deref(), Some(VALUE));
 
     // No value leaks: not in the controller's log, the Applications (statuses and all),
     // `ferry app get` or `ferry app diff` of either app.
