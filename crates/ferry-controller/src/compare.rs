@@ -202,7 +202,8 @@ pub async fn compare(
     let app_name = app.metadata.name.clone().unwrap_or_default();
     let source = source.unwrap_or(&app.spec.source);
     // 1. What the source renders to, its secret references resolved.
-    let app_ctx = app_context(app, source, cluster).await?;
+    let project = ctx.project_aws(&app.spec.project);
+    let app_ctx = app_context(app, project.as_ref(), source, cluster).await?;
     let resolved = ctx
         .sources
         .render(source, revision, refresh, Some(&app_ctx))
@@ -296,23 +297,29 @@ async fn compare_rendered(
 }
 
 /// Whose AWS account the application's secret references are read in (and its plugin
-/// gets credentials of): the role its annotations name, else its EKS destination's.
-pub fn app_aws(app: &Application, cluster: &Cluster) -> ferry_source::AppAws {
+/// gets credentials of): its project's role, else the role its annotations name, else its
+/// EKS destination's.
+pub fn app_aws(
+    app: &Application,
+    project: Option<&ferry_api::ProjectAws>,
+    cluster: &Cluster,
+) -> ferry_source::AppAws {
     let destination = match &cluster.spec.auth {
         ferry_cluster::ClusterAuth::Aws(a) => Some(&a.access),
         _ => None,
     };
-    ferry_source::AppAws::for_app(app, destination, cluster.name())
+    ferry_source::AppAws::for_app(app, project, destination, cluster.name())
 }
 
 /// What the source service needs of the application: for a config management plugin, the
 /// facts of the destination it sees (`KUBE_VERSION`, ...); for any source, its AWS access.
 async fn app_context(
     app: &Application,
+    project: Option<&ferry_api::ProjectAws>,
     source: &ferry_api::ApplicationSource,
     cluster: &Cluster,
 ) -> Result<ferry_source::AppContext, CompareError> {
-    let aws = app_aws(app, cluster);
+    let aws = app_aws(app, project, cluster);
     if source.plugin.is_none() {
         return Ok(ferry_source::AppContext {
             aws,

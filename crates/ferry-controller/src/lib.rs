@@ -12,6 +12,7 @@ pub mod appset;
 pub mod clusters;
 pub mod compare;
 mod decide;
+pub mod diff;
 pub mod finalize;
 pub mod operation;
 pub mod queue;
@@ -104,6 +105,8 @@ pub struct ControllerCtx {
     retry_at: Mutex<HashMap<String, tokio::time::Instant>>,
     /// Controller-wide `ignoreDifferences` per kind, from the ConfigMap `ferry-cm`.
     ignore_defaults: RwLock<Vec<ferry_diff::IgnoreRule>>,
+    /// The AWS role of each AppProject that names one (`spec.aws`), by project name.
+    project_aws: RwLock<HashMap<String, ferry_api::ProjectAws>>,
     changed: mpsc::UnboundedSender<String>,
     stop: watch::Receiver<bool>,
     pub queue: WorkQueue,
@@ -158,6 +161,11 @@ impl ControllerCtx {
     }
 
     /// Queues every application now (a full resync).
+    /// The AWS role project `project` reads secrets as, if it names one.
+    pub fn project_aws(&self, project: &str) -> Option<ferry_api::ProjectAws> {
+        read(&self.project_aws).get(project).cloned()
+    }
+
     pub fn resync_all(&self) {
         for name in self.app_names() {
             self.queue.add(&name, Duration::ZERO);
@@ -356,6 +364,7 @@ impl ControllerCtx {
             failures: Mutex::new(HashMap::new()),
             retry_at: Mutex::new(HashMap::new()),
             ignore_defaults: RwLock::new(Vec::new()),
+            project_aws: RwLock::new(HashMap::new()),
             changed: changed_tx,
             stop: stop.clone(),
             queue: WorkQueue::default(),
@@ -389,6 +398,7 @@ pub fn spawn(
     watches::secrets(ctx, client, stop);
     watches::applications(ctx, stop);
     watches::settings(ctx, client, stop);
+    watches::projects(ctx, client, stop);
     // What is known of each cluster, for `ferry cluster list|get`.
     clusters::spawn(ctx, client, stop);
 

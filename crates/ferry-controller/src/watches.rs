@@ -211,6 +211,62 @@ fn forget(ctx: &ControllerCtx, name: &str) {
     locks::write(&ctx.apps).remove(name);
 }
 
+/// AppProjects, for the AWS role a project's renders read secrets as (`spec.aws`); a change
+/// of it makes every application compare again.
+pub(crate) fn projects(
+    ctx: &Arc<ControllerCtx>,
+    client: &kube::Client,
+    stop: &watch::Receiver<bool>,
+) {
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        &ctx.config.namespace,
+        &ar(
+            ferry_api::GROUP,
+            ferry_api::VERSION,
+            "AppProject",
+            "appprojects",
+        ),
+    );
+    let ctx2 = ctx.clone();
+    spawn_watch(
+        watcher(api, watcher::Config::default()),
+        stop.clone(),
+        move |ev| {
+            let (o, deleted) = match ev {
+                watcher::Event::Apply(o) | watcher::Event::InitApply(o) => (o, false),
+                watcher::Event::Delete(o) => (o, true),
+                _ => return,
+            };
+            let name = o.metadata.name.clone().unwrap_or_default();
+            let aws = if deleted {
+                None
+            } else {
+                match serde_json::from_value::<Option<ferry_api::ProjectAws>>(
+                    o.data["spec"]["aws"].clone(),
+                ) {
+                    Ok(aws) => aws,
+                    Err(e) => {
+                        tracing::warn!(project = %name, error = %e, "AppProject spec.aws is not valid; its previous value stays");
+                        return;
+                    }
+                }
+            };
+            let changed = {
+                let mut map = locks::write(&ctx2.project_aws);
+                let before = match &aws {
+                    Some(a) => map.insert(name.clone(), a.clone()),
+                    None => map.remove(&name),
+                };
+                before != aws
+            };
+            if changed {
+                ctx2.resync_all();
+            }
+        },
+    );
+}
+
 /// Controller-wide settings: a change makes every application compare again.
 pub(crate) fn settings(
     ctx: &Arc<ControllerCtx>,

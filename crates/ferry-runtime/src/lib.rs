@@ -21,7 +21,7 @@ use ferry_controller::{ApplicationObserver, ControllerConfig, ControllerCtx};
 use tokio::sync::watch;
 
 pub use install::install;
-pub use webhooks::WEBHOOK_SECRET_NAME;
+pub use webhooks::{WEBHOOK_SECRET_NAME, router as webhook_router};
 
 /// Everything Ferry runs with; the binary fills it from flags and environment variables.
 #[derive(Debug, Clone)]
@@ -125,6 +125,8 @@ pub enum RuntimeError {
 pub struct Running {
     pub apps: Arc<ControllerCtx>,
     pub sets: Option<Arc<AppSetCtx>>,
+    /// The management cluster's client the controllers use.
+    pub client: kube::Client,
 }
 
 impl Running {
@@ -196,7 +198,7 @@ pub async fn start(
         )
         .await?;
     }
-    Ok(Running { apps, sets })
+    Ok(Running { apps, sets, client })
 }
 
 /// The source service: the Git cache, the render cache and the config management plugins.

@@ -21,18 +21,16 @@ use crate::RuntimeError;
 /// `webhook.bitbucketserver.secret`) and `webhook.generic.secret`.
 pub const WEBHOOK_SECRET_NAME: &str = "ferry-secret";
 
-/// Listens at `addr` until `stop` changes.
-pub(crate) async fn listen(
-    addr: SocketAddr,
+/// The webhook routes (`/api/webhook`, `/api/webhook/generic`), their secrets followed
+/// from the Secret until `stop` changes; served by [`listen`] on a listener of their own, or
+/// by the server on its one listener.
+pub fn router(
     limits: ferry_webhook::WebhookLimits,
     apps: &Arc<ControllerCtx>,
     sets: Option<Arc<AppSetCtx>>,
     client: &kube::Client,
     stop: &watch::Receiver<bool>,
-) -> Result<(), RuntimeError> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| RuntimeError::Webhook { addr, source })?;
+) -> axum::Router {
     let secrets = Arc::new(ferry_webhook::SharedSecrets::new(
         ferry_webhook::WebhookSecrets::default(),
     ));
@@ -55,7 +53,22 @@ pub(crate) async fn listen(
         apps.refresh_matching(&event) + sets
     };
     let state = ferry_webhook::WebhookState::new(secrets, Arc::new(sink)).with_limits(limits);
-    let router = ferry_webhook::router(state);
+    ferry_webhook::router(state)
+}
+
+/// Listens at `addr` until `stop` changes.
+pub(crate) async fn listen(
+    addr: SocketAddr,
+    limits: ferry_webhook::WebhookLimits,
+    apps: &Arc<ControllerCtx>,
+    sets: Option<Arc<AppSetCtx>>,
+    client: &kube::Client,
+    stop: &watch::Receiver<bool>,
+) -> Result<(), RuntimeError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| RuntimeError::Webhook { addr, source })?;
+    let router = router(limits, apps, sets, client, stop);
     let mut stop = stop.clone();
     tracing::info!(%addr, "webhook endpoint listening");
     tokio::spawn(async move {

@@ -1,0 +1,54 @@
+//! `/api/v1/stream`: server-sent events, one per change the caches see, so that a page
+//! updates without polling. A slow client that falls behind is told to re-read everything
+//! (`event: resync`) rather than holding the others up.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::Stream;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::AppState;
+
+pub async fn stream(
+    State(state): State<AppState>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let mut rx = state.fleet.changes.subscribe();
+    let mut stop = state.stop.clone();
+    let events = async_stream(move |tx| async move {
+        loop {
+            let change = tokio::select! {
+                c = rx.recv() => c,
+                _ = stop.changed() => return,
+            };
+            let event = match change {
+                Ok(c) => Event::default()
+                    .event("change")
+                    .data(serde_json::to_string(&c).unwrap_or_default()),
+                Err(RecvError::Lagged(_)) => Event::default().event("resync").data("{}"),
+                Err(RecvError::Closed) => return,
+            };
+            if tx.send(Ok(event)).await.is_err() {
+                return;
+            }
+        }
+    });
+    Sse::new(events).keep_alive(
+        KeepAlive::new()
+            .interval(Duration::from_secs(15))
+            .text("keep-alive"),
+    )
+}
+
+/// A stream fed by a task through a small channel.
+fn async_stream<F, Fut>(f: F) -> impl Stream<Item = Result<Event, Infallible>>
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<Result<Event, Infallible>>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    tokio::spawn(f(tx));
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
