@@ -13,11 +13,14 @@ use serde_json::{Value, json};
 
 use crate::app_cmd::{Output, emit, emit_list, print_rows};
 use crate::mgmt::MgmtArgs;
+use crate::remote::{Remote, RemoteArgs, escape};
 
 #[derive(Debug, Args)]
 pub struct AppSetArgs {
     #[command(flatten)]
     pub mgmt: MgmtArgs,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
     #[command(subcommand)]
     pub command: AppSetCommand,
 }
@@ -82,6 +85,9 @@ fn condition(set: &ApplicationSet, kind: &str) -> Option<(String, String)> {
 }
 
 pub async fn run(args: AppSetArgs) -> anyhow::Result<()> {
+    if let Some(r) = crate::remote::resolve(&args.remote, &args.mgmt)? {
+        return run_remote(&r, args.command).await;
+    }
     let client = args.mgmt.client().await?;
     let ns = args.mgmt.namespace.clone();
     let api = sets_api(client.clone(), &ns);
@@ -133,7 +139,13 @@ pub async fn run(args: AppSetArgs) -> anyhow::Result<()> {
             let o = match api.get(&name).await {
                 Ok(o) => o,
                 Err(kube::Error::Api(s)) if s.code == 404 => {
-                    bail!("ApplicationSet {name} not found in namespace {ns}")
+                    return Err(crate::app_cmd::not_found(
+                        &api,
+                        "ApplicationSet",
+                        &name,
+                        "ferry appset list",
+                    )
+                    .await);
                 }
                 Err(e) => return Err(e).with_context(|| format!("getting ApplicationSet {name}")),
             };
@@ -143,34 +155,7 @@ pub async fn run(args: AppSetArgs) -> anyhow::Result<()> {
                 return Ok(());
             }
             let set = parse_set(v, &name)?;
-            println!("Name:        {name}");
-            println!(
-                "Generators:  {}",
-                set.spec
-                    .generators
-                    .iter()
-                    .map(generator_kind)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            let status = set.status.clone().unwrap_or_default();
-            println!("Conditions:");
-            for c in &status.conditions {
-                println!("  {:<20} {:<6} {}", c.type_, c.status, c.message);
-            }
-            let mut rows = vec![["APPLICATION", "SYNC", "HEALTH"].map(String::from).to_vec()];
-            for r in &status.resources {
-                rows.push(vec![
-                    r.name.clone(),
-                    r.status.clone().unwrap_or_default(),
-                    r.health
-                        .as_ref()
-                        .map(|h| h.status.to_string())
-                        .unwrap_or_default(),
-                ]);
-            }
-            println!();
-            print_rows(&rows);
+            print_set(&name, &set);
         }
         AppSetCommand::Preview {
             file,
@@ -223,6 +208,220 @@ pub async fn run(args: AppSetArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `ferry appset` through Ferry's API: the same answers from the server's cache, and the
+/// preview computed by the server (which also names the resources each Application would
+/// bring or take away).
+async fn run_remote(r: &Remote, command: AppSetCommand) -> anyhow::Result<()> {
+    match command {
+        AppSetCommand::List { output } => {
+            let answer = r
+                .get("applicationsets")
+                .await
+                .context("listing ApplicationSets")?;
+            let items = answer["items"].as_array().cloned().unwrap_or_default();
+            if output != Output::Table {
+                emit(&json!({"items": items}), output);
+                return Ok(());
+            }
+            let mut rows = vec![
+                ["NAME", "APPS", "POLICY", "UP-TO-DATE", "ERROR"]
+                    .map(String::from)
+                    .to_vec(),
+            ];
+            for i in &items {
+                let cond = |kind: &str| {
+                    i["conditions"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .find(|c| c["type"] == kind)
+                        .cloned()
+                };
+                let up = cond("ResourcesUpToDate")
+                    .and_then(|c| c["status"].as_str().map(str::to_owned))
+                    .unwrap_or_else(|| "-".into());
+                let error = cond("ErrorOccurred")
+                    .filter(|c| c["status"] == "True")
+                    .and_then(|c| c["message"].as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                rows.push(vec![
+                    i["name"].as_str().unwrap_or_default().to_owned(),
+                    i["applications"].as_array().map_or(0, Vec::len).to_string(),
+                    i["policy"].as_str().unwrap_or("-").to_owned(),
+                    up,
+                    error,
+                ]);
+            }
+            print_rows(&rows);
+        }
+        AppSetCommand::Get { name, output } => {
+            let set = remote_set(r, &name).await?;
+            if output != Output::Table {
+                emit(&serde_json::to_value(&set)?, output);
+                return Ok(());
+            }
+            print_set(&name, &set);
+        }
+        AppSetCommand::Preview {
+            file,
+            name,
+            details,
+            git_cache,
+            allow_file_urls,
+            policy: _,
+        } => {
+            if git_cache.is_some() || allow_file_urls {
+                bail!(
+                    "--git-cache and --allow-file-urls are the server's settings when it \
+                     previews (`ferry server --allow-file-urls`), not this command's"
+                );
+            }
+            let (body, shown) = match (&file, &name) {
+                (Some(f), _) => (
+                    std::fs::read(f).with_context(|| format!("reading {}", f.display()))?,
+                    f.display().to_string(),
+                ),
+                (None, Some(n)) => {
+                    let set = remote_set(r, n).await?;
+                    let doc = json!({"apiVersion": ferry_api::API_VERSION,
+                        "kind": "ApplicationSet", "metadata": {"name": n}, "spec": set.spec});
+                    (serde_json::to_vec(&doc)?, n.clone())
+                }
+                (None, None) => bail!("preview needs --file FILE or the name of a set"),
+            };
+            let answer = r
+                .call(
+                    http::Method::POST,
+                    "applicationsets/preview",
+                    Some(("application/yaml", body.into())),
+                )
+                .await
+                .with_context(|| format!("previewing {shown}"))?;
+            print_remote_preview(&answer, details);
+        }
+    }
+    Ok(())
+}
+
+/// `GET /applicationsets/{name}` as an [`ApplicationSet`]; a 404 names the sets there are.
+async fn remote_set(r: &Remote, name: &str) -> anyhow::Result<ApplicationSet> {
+    let answer = match r.get(&format!("applicationsets/{}", escape(name))).await {
+        Ok(v) => v,
+        Err(e) if e.status() == Some(404) => {
+            return Err(crate::app_cmd::remote_not_found(r, "ApplicationSet", name).await);
+        }
+        Err(e) => return Err(e).with_context(|| format!("getting ApplicationSet {name}")),
+    };
+    parse_set(
+        json!({"apiVersion": ferry_api::API_VERSION, "kind": "ApplicationSet",
+            "metadata": {"name": name}, "spec": answer["spec"], "status": answer["status"]}),
+        name,
+    )
+}
+
+/// The server's preview, per cluster: each Application's action and the resources it
+/// would create, update or delete there.
+fn print_remote_preview(answer: &Value, details: bool) {
+    let list = |k: &str| answer[k].as_array().cloned().unwrap_or_default();
+    let clusters = list("clusters");
+    let apps: usize = clusters
+        .iter()
+        .map(|c| c["applications"].as_array().map_or(0, Vec::len))
+        .sum();
+    println!(
+        "ApplicationSet {}: {apps} application(s) over {} cluster(s), policy {}",
+        answer["name"].as_str().unwrap_or_default(),
+        clusters.len(),
+        answer["policy"].as_str().unwrap_or("-")
+    );
+    for c in &clusters {
+        println!("cluster {}", c["cluster"].as_str().unwrap_or("-"));
+        for a in c["applications"].as_array().into_iter().flatten() {
+            let resources = a["resources"].as_array().cloned().unwrap_or_default();
+            let count = |action: &str| resources.iter().filter(|r| r["action"] == action).count();
+            let changed: Vec<&str> = a["changed"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            println!(
+                "  {:<9} {}  ({} resource(s): {} create, {} update, {} delete){}",
+                a["action"].as_str().unwrap_or("-"),
+                a["name"].as_str().unwrap_or_default(),
+                resources.len(),
+                count("create"),
+                count("update"),
+                count("delete"),
+                if changed.is_empty() {
+                    String::new()
+                } else {
+                    format!("; changes {}", changed.join(", "))
+                }
+            );
+            if let Some(e) = a["resourcesError"].as_str() {
+                println!("            resources unknown: {e}");
+            }
+            if details {
+                for res in &resources {
+                    let ns = res["namespace"].as_str().unwrap_or_default();
+                    println!(
+                        "            {:<9} {}/{}{}",
+                        res["action"].as_str().unwrap_or("-"),
+                        res["kind"].as_str().unwrap_or_default(),
+                        if ns.is_empty() {
+                            String::new()
+                        } else {
+                            format!("{ns}/")
+                        },
+                        res["name"].as_str().unwrap_or_default()
+                    );
+                }
+            }
+        }
+    }
+    for (k, word) in [("refused", "refuse"), ("invalid", "invalid")] {
+        for i in list(k) {
+            println!(
+                "  {word:<9} {}  ({})",
+                i["name"].as_str().unwrap_or_default(),
+                i["message"].as_str().unwrap_or_default()
+            );
+        }
+    }
+}
+
+fn print_set(name: &str, set: &ApplicationSet) {
+    println!("Name:        {name}");
+    println!(
+        "Generators:  {}",
+        set.spec
+            .generators
+            .iter()
+            .map(generator_kind)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let status = set.status.clone().unwrap_or_default();
+    println!("Conditions:");
+    for c in &status.conditions {
+        println!("  {:<20} {:<6} {}", c.type_, c.status, c.message);
+    }
+    let mut rows = vec![["APPLICATION", "SYNC", "HEALTH"].map(String::from).to_vec()];
+    for r in &status.resources {
+        rows.push(vec![
+            r.name.clone(),
+            r.status.clone().unwrap_or_default(),
+            r.health
+                .as_ref()
+                .map(|h| h.status.to_string())
+                .unwrap_or_default(),
+        ]);
+    }
+    println!();
+    print_rows(&rows);
 }
 
 fn generator_kind(g: &ferry_api::Generator) -> String {

@@ -12,11 +12,14 @@ use serde_json::{Value, json};
 
 use crate::app_cmd::{Output, emit, print_rows};
 use crate::mgmt::MgmtArgs;
+use crate::remote::{Remote, RemoteArgs};
 
 #[derive(Debug, Args)]
 pub struct ClusterArgs {
     #[command(flatten)]
     pub mgmt: MgmtArgs,
+    #[command(flatten)]
+    pub remote: RemoteArgs,
     #[command(subcommand)]
     pub command: ClusterCommand,
 }
@@ -42,7 +45,7 @@ pub enum ClusterCommand {
 #[derive(Debug, Subcommand)]
 pub enum AddCommand {
     /// An EKS cluster reached by assuming a role: writes a cluster Secret with
-    /// `awsAuthConfig`. Without `--server`, its endpoint and CA come from `DescribeCluster`
+    /// `awsAuthConfig`. Without `--endpoint`, its endpoint and CA come from `DescribeCluster`
     /// in the role's account.
     Eks(AddEks),
 }
@@ -66,10 +69,11 @@ pub struct AddEks {
     /// The region of the cluster (and of STS).
     #[arg(long)]
     pub region: Option<String>,
-    /// The API server URL (default: from `DescribeCluster`).
-    #[arg(long)]
-    pub server: Option<String>,
-    /// A file with the cluster's CA (PEM), with `--server`.
+    /// The cluster's API server URL (default: from `DescribeCluster`). Not `--server`,
+    /// which names Ferry's own server.
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// A file with the cluster's CA (PEM), with `--endpoint`.
     #[arg(long)]
     pub ca_file: Option<std::path::PathBuf>,
     /// A label for ApplicationSet cluster generators, `KEY=VALUE`; repeatable.
@@ -82,13 +86,47 @@ fn secrets(client: kube::Client, ns: &str) -> Api<DynamicObject> {
 }
 
 pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
+    if let Some(r) = crate::remote::resolve(&args.remote, &args.mgmt)? {
+        let where_ = format!("the server at {}", r.url());
+        return match args.command {
+            ClusterCommand::List { output } => list(remote_known(&r).await?, output),
+            ClusterCommand::Get { name, output } => {
+                get(remote_known(&r).await?, &where_, &name, output)
+            }
+            ClusterCommand::Add(_) => bail!(
+                "`ferry cluster add` through the server is not built yet (the API has no \
+                 endpoint that registers clusters): run it with --kubeconfig/--context of the \
+                 management cluster"
+            ),
+        };
+    }
     let client = args.mgmt.client().await?;
     let ns = &args.mgmt.namespace;
+    let where_ = format!("namespace {ns}");
     match args.command {
-        ClusterCommand::List { output } => list(&client, ns, output).await,
-        ClusterCommand::Get { name, output } => get(&client, ns, &name, output).await,
+        ClusterCommand::List { output } => list(known(&client, ns).await?, output),
+        ClusterCommand::Get { name, output } => {
+            get(known(&client, ns).await?, &where_, &name, output)
+        }
         ClusterCommand::Add(AddCommand::Eks(add)) => add_eks(&client, ns, add).await,
     }
+}
+
+/// The clusters as `GET /api/v1/clusters` answers them, in the shape [`known`] gives.
+async fn remote_known(r: &Remote) -> anyhow::Result<Vec<(String, Value)>> {
+    let answer = r.get("clusters").await.context("listing clusters")?;
+    let mut out = Vec::new();
+    for item in answer["items"].as_array().into_iter().flatten() {
+        let mut info = item.clone();
+        let name = info
+            .as_object_mut()
+            .and_then(|m| m.remove("name"))
+            .and_then(|n| n.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        out.push((name, info));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
 }
 
 /// The registered clusters (from their Secrets) with what the controller published.
@@ -136,8 +174,7 @@ async fn known(client: &kube::Client, ns: &str) -> anyhow::Result<Vec<(String, V
     Ok(out)
 }
 
-async fn list(client: &kube::Client, ns: &str, output: Output) -> anyhow::Result<()> {
-    let clusters = known(client, ns).await?;
+fn list(clusters: Vec<(String, Value)>, output: Output) -> anyhow::Result<()> {
     if output != Output::Table {
         let items: Vec<Value> = clusters
             .iter()
@@ -187,11 +224,15 @@ async fn list(client: &kube::Client, ns: &str, output: Output) -> anyhow::Result
     Ok(())
 }
 
-async fn get(client: &kube::Client, ns: &str, name: &str, output: Output) -> anyhow::Result<()> {
-    let clusters = known(client, ns).await?;
+fn get(
+    clusters: Vec<(String, Value)>,
+    where_: &str,
+    name: &str,
+    output: Output,
+) -> anyhow::Result<()> {
     let Some((_, info)) = clusters.iter().find(|(n, _)| n == name) else {
         bail!(
-            "no cluster {name} is registered in namespace {ns} (registered: {})",
+            "no cluster {name} is registered in {where_} (registered: {})",
             clusters
                 .iter()
                 .map(|(n, _)| n.as_str())
@@ -250,7 +291,7 @@ async fn add_eks(client: &kube::Client, ns: &str, add: AddEks) -> anyhow::Result
     }
     let mut config = json!({"awsAuthConfig": aws});
     let mut data = json!({"name": add.name});
-    match (&add.server, &add.ca_file) {
+    match (&add.endpoint, &add.ca_file) {
         (Some(server), ca) => {
             data["server"] = json!(server);
             if let Some(path) = ca {
@@ -261,7 +302,7 @@ async fn add_eks(client: &kube::Client, ns: &str, add: AddEks) -> anyhow::Result
                     json!({"caData": base64::engine::general_purpose::STANDARD.encode(pem)});
             }
         }
-        (None, Some(_)) => bail!("--ca-file goes with --server"),
+        (None, Some(_)) => bail!("--ca-file goes with --endpoint"),
         (None, None) => {}
     }
     data["config"] = json!(config.to_string());

@@ -94,6 +94,16 @@ pub struct ControllerArgs {
     /// identity, EKS Pod Identity, instance metadata).
     #[arg(long, env = "FERRY_AWS_TOKEN_RENEW_SECONDS", default_value_t = 600)]
     pub aws_token_renew_seconds: u64,
+    /// Seconds before their expiry that assumed-role credentials are renewed (or after two
+    /// thirds of their life, when that is sooner). While a renewal fails (STS throttled, a
+    /// trust policy changed), the credentials held are used until they expire, and the
+    /// cluster's last error says why.
+    #[arg(
+        long,
+        env = "FERRY_AWS_CREDENTIAL_REFRESH_SECONDS",
+        default_value_t = 300
+    )]
+    pub aws_credential_refresh_seconds: u64,
 }
 
 impl ControllerArgs {
@@ -122,6 +132,8 @@ impl ControllerArgs {
         c.applicationsets = !self.no_applicationsets;
         c.aws.lifetimes.token_renew_after =
             Duration::from_secs(self.aws_token_renew_seconds.max(1));
+        c.aws.lifetimes.credential_refresh_before_expiry =
+            Duration::from_secs(self.aws_credential_refresh_seconds);
         c
     }
 }

@@ -8,8 +8,12 @@ mod cluster_cmd;
 mod controller_cmd;
 mod diff_cmd;
 mod emulator_cmd;
+mod login_cmd;
 mod mgmt;
 mod quickstart;
+mod quickstart_screen;
+mod remote;
+mod server_cmd;
 
 /// mimalloc instead of glibc's malloc: glibc gives each of the runtime's threads an arena of
 /// its own and keeps what was freed in it, so resident memory after a burst of work (a

@@ -54,6 +54,24 @@ pub struct QuickstartArgs {
     /// is started here (install it with `python3 -m pip install 'moto[server]>=5,<6'`).
     #[arg(long)]
     pub aws: bool,
+    /// Show the controller's logs on the terminal (standard error) instead of writing them
+    /// to `ferry.log` in `--dir`.
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// Where to serve the web UI and the API (a free port if this one is taken).
+    #[arg(
+        long,
+        env = "FERRY_QUICKSTART_LISTEN",
+        default_value = "127.0.0.1:8080"
+    )]
+    pub listen: std::net::SocketAddr,
+}
+
+impl QuickstartArgs {
+    /// Where the controller's logs go without `--verbose`.
+    pub fn log_file(&self) -> PathBuf {
+        self.dir.join("ferry.log")
+    }
 }
 
 /// The region of the `--aws` demo.
@@ -79,6 +97,7 @@ async fn moto_server() -> anyhow::Result<Moto> {
     let options = ferry_emulator::moto::MotoOptions {
         presigned_sts: false,
         eks_endpoint_tags: Some("ferry-quickstart".into()),
+        ..Default::default()
     };
     let server = tokio::task::spawn_blocking(move || ferry_emulator::moto::Moto::start(&options))
         .await?
@@ -361,6 +380,11 @@ async fn apply(
 }
 
 pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
+    use crate::quickstart_screen::{AppRow, Screen, shell_word};
+    use std::io::IsTerminal as _;
+
+    let live = std::io::stdout().is_terminal();
+    let mut screen = Screen::new(live, crate::cli::colour(live));
     let token = args
         .admin_token
         .clone()
@@ -395,23 +419,6 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     let emu = Emulator::start(clusters).await?;
     std::fs::write(&args.kubeconfig, emu.kubeconfig())
         .with_context(|| format!("writing kubeconfig {}", args.kubeconfig.display()))?;
-    if let Some(Moto { url: moto_url, .. }) = &moto {
-        println!("moto's server (AWS STS and EKS) at {moto_url}");
-    }
-    for c in emu.clusters() {
-        let account = AWS_TARGETS
-            .iter()
-            .find(|(name, ..)| *name == c.name())
-            .filter(|_| args.aws)
-            .map(|(_, account, _)| format!(", EKS-like in account {account}, {AWS_REGION}"))
-            .unwrap_or_default();
-        println!(
-            "cluster {} ready at {} (Kubernetes {}{account})",
-            c.name(),
-            c.url(),
-            c.kubernetes_version()
-        );
-    }
 
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("creating {}", args.dir.display()))?;
@@ -419,10 +426,89 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     example_repo(&base).await?;
     let (_daemon, port) = git_daemon(&base).await?;
     let repo_url = format!("git://127.0.0.1:{port}/examples");
+
+    // The UI's address: the one asked for, or a free port when another program has it.
+    let listen = match std::net::TcpListener::bind(args.listen) {
+        Ok(l) => l.local_addr()?,
+        Err(_) => std::net::TcpListener::bind((args.listen.ip(), 0))?.local_addr()?,
+    };
+    // The admin token of the demo's server, in a file only its owner reads.
+    let ui_token = uuid::Uuid::new_v4().simple().to_string();
+    let token_file = base.join("admin-token");
+    write_private(&token_file, &ui_token)?;
+    let ui_url = format!("http://{listen}/");
+
+    // What runs where, in one aligned block.
+    let mut place: Vec<[String; 3]> = Vec::new();
+    for c in emu.clusters() {
+        let what = match AWS_TARGETS.iter().find(|(name, ..)| *name == c.name()) {
+            _ if c.name() == "management" => "Ferry's Applications (namespace ferry)".to_owned(),
+            Some((_, account, env)) if args.aws => {
+                format!("target, env={env}, EKS-like in account {account}")
+            }
+            _ => "target, env=prod".to_owned(),
+        };
+        place.push([
+            c.name().to_owned(),
+            format!("{} (Kubernetes {})", c.url(), c.kubernetes_version()),
+            what,
+        ]);
+    }
+    if let Some(Moto { url: moto_url, .. }) = &moto {
+        place.push([
+            "moto".into(),
+            moto_url.clone(),
+            "AWS STS and EKS of the accounts".into(),
+        ]);
+    }
+    place.push([
+        "git".into(),
+        repo_url.clone(),
+        format!("{}", base.join("examples").display()),
+    ]);
+    let logs = if args.verbose {
+        "logs on standard error (--verbose)".to_owned()
+    } else {
+        format!("logs in {}", args.log_file().display())
+    };
+    place.push([
+        "controller".into(),
+        format!(
+            "in this process, polling Git every {} s",
+            args.poll_seconds.max(1)
+        ),
+        logs,
+    ]);
+    place.push([
+        "ui".into(),
+        format!("{ui_url}#token={ui_token}"),
+        format!(
+            "open in a browser (the token is also in {})",
+            token_file.display()
+        ),
+    ]);
+    let contexts: Vec<&str> = emu.clusters().iter().map(|c| c.name()).collect();
+    place.push([
+        "kubeconfig".into(),
+        args.kubeconfig.display().to_string(),
+        format!("contexts {}", contexts.join(", ")),
+    ]);
     println!(
-        "git repository {} served at {repo_url}",
-        base.join("examples").display()
+        "{}",
+        screen.heading("Ferry quickstart: emulated clusters, a Git server and the controller")
     );
+    println!();
+    let w0 = place.iter().map(|p| p[0].len()).max().unwrap_or(0);
+    // The UI's link (with its token) is long: it does not widen the others' column.
+    let w1 = place
+        .iter()
+        .filter(|p| p[0] != "ui")
+        .map(|p| p[1].len())
+        .max()
+        .unwrap_or(0);
+    for [a, b, c] in &place {
+        println!("  {a:<w0$}  {b:<w1$}  {c}");
+    }
 
     let mgmt = emu.cluster("management").context("management cluster")?;
     let kc = Kubeconfig::from_yaml(&mgmt.kubeconfig())?;
@@ -491,7 +577,23 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         controller_config.aws = aws_options(&base, moto_url)?;
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let controller = tokio::spawn(ferry_runtime::run(config, controller_config, stop_rx));
+    let mut controller = tokio::spawn(ferry_runtime::run(
+        config.clone(),
+        controller_config,
+        stop_rx.clone(),
+    ));
+    // The server beside it: the API and the web UI (its watches wait for the CRDs).
+    let mut server_config = ferry_server::ServerConfig::new(listen, base.join("server-git"));
+    server_config.namespace = ns.to_owned();
+    ferry_server::start(
+        config,
+        server_config,
+        ferry_core::Sensitive::new(ui_token.clone()),
+        None,
+        stop_rx,
+    )
+    .await
+    .context("starting the web UI's server")?;
 
     // The controller installs the CRDs; then the example ApplicationSet goes in: one
     // guestbook for every cluster labelled env=prod (both targets are; with --aws, prod-blue,
@@ -531,6 +633,11 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
                 "syncPolicy": {"automated": {"prune": true, "selfHeal": true}, "syncOptions": ["CreateNamespace=true"]}}});
         objects.push((&apps, stg));
     }
+    let log_hint = if args.verbose {
+        String::new()
+    } else {
+        format!("; the controller's log is {}", args.log_file().display())
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
     for (ar, obj) in objects {
         loop {
@@ -540,91 +647,150 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<()> {
                     tokio::time::sleep(Duration::from_millis(200)).await
                 }
                 Err(e) => {
-                    return Err(e.context(
-                        "creating the example applications (did the controller install its CRDs?)",
-                    ));
+                    stop_tx.send_replace(true);
+                    return Err(e.context(format!(
+                        "creating the example applications (did the controller install its \
+                         CRDs?{log_hint})"
+                    )));
                 }
             }
         }
     }
 
+    // The two guestbooks: prod-blue's and prod-green's (with --aws, prod-blue's and stg-blue's).
+    let expected = 2;
     println!();
-    println!("waiting for the applications to become Synced and Healthy...");
+    println!(
+        "The ApplicationSet guestbook makes one Application per env=prod cluster{}:",
+        if args.aws {
+            "; guestbook-stg-blue is an Application of its own"
+        } else {
+            ""
+        }
+    );
+    println!();
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &apps);
     let started = Instant::now();
-    let mut last = String::new();
-    loop {
+    let patience = Duration::from_secs(120);
+    let settled = loop {
         let list = api.list(&Default::default()).await?;
-        let mut line = Vec::new();
-        let mut done = list.items.len() == 2;
+        let mut rows: Vec<AppRow> = Vec::new();
         for o in &list.items {
-            let v = serde_json::to_value(o)?;
-            let sync = v
-                .pointer("/status/sync/status")
-                .and_then(|s| s.as_str())
-                .unwrap_or("-")
-                .to_owned();
-            let health = v
-                .pointer("/status/health/status")
-                .and_then(|s| s.as_str())
-                .unwrap_or("-")
-                .to_owned();
-            done &= sync == "Synced" && health == "Healthy";
-            line.push(format!(
-                "{} {sync}/{health}",
-                o.metadata.name.clone().unwrap_or_default()
-            ));
+            rows.push(AppRow::from_application(&serde_json::to_value(o)?));
         }
-        let line = line.join("   ");
-        if line != last {
-            println!("  {:>5.1}s  {line}", started.elapsed().as_secs_f64());
-            last = line;
-        }
+        rows.sort_by(|a, b| a.name.cmp(&b.name));
+        let done = rows.len() == expected && rows.iter().all(AppRow::settled);
+        let give_up = controller.is_finished() || started.elapsed() > patience;
+        screen.show(&rows, done || give_up);
         if done {
-            break;
+            break true;
         }
-        if controller.is_finished() || started.elapsed() > Duration::from_secs(120) {
-            bail!(
-                "the applications did not become Synced and Healthy; see `ferry app get` with the kubeconfig below:\n{}",
-                emu.kubeconfig()
-            );
+        if give_up {
+            break false;
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    println!();
+    if controller.is_finished() {
+        let outcome = (&mut controller).await;
+        emu.shutdown().await;
+        outcome??;
+        bail!("the controller stopped{log_hint}");
+    }
+    if settled {
+        println!(
+            "All Synced and Healthy after {:.1} s.",
+            started.elapsed().as_secs_f64()
+        );
+    } else {
+        println!(
+            "Not all Synced and Healthy after {} s: `ferry app get NAME` (below) says why{log_hint}.",
+            patience.as_secs()
+        );
     }
 
+    let k = shell_word(&args.kubeconfig.display().to_string());
+    let ferry_mgmt = format!("ferry --kubeconfig {k} --context management");
     println!();
-    println!("--- kubeconfig ({}) ---", args.kubeconfig.display());
-    print!("{}", emu.kubeconfig());
-    println!("---");
-    let k = args.kubeconfig.display();
-    println!();
-    println!(
-        "try:  ferry app --kubeconfig {k} --context management list   (or: cargo run -p ferry -- ...)"
-    );
-    println!("      ferry appset --kubeconfig {k} --context management get guestbook");
+    println!("{}", screen.heading("Try, in another terminal:"));
+    println!("  {ferry_mgmt} app list");
+    println!("  {ferry_mgmt} app get guestbook-prod-blue");
+    println!("  {ferry_mgmt} appset get guestbook");
     if args.aws {
-        println!("      ferry cluster --kubeconfig {k} --context management list");
+        println!("  {ferry_mgmt} cluster list");
     }
-    println!("      kubectl --kubeconfig {k} --context prod-blue -n guestbook get deploy,svc,cm");
+    println!("  kubectl --kubeconfig {k} --context prod-blue -n guestbook get deploy,svc,cm");
+    let examples = shell_word(&base.join("examples").display().to_string());
     println!(
-        "      edit {}/examples/guestbook, `git commit -am ...`, and watch it reach both clusters",
-        base.display()
+        "  cd {examples} && sed -i 's/replicas: 2/replicas: 3/' guestbook/deployment.yaml && \
+         git -c user.name=me -c user.email=me@example.com commit -qam scale"
     );
+    println!(
+        "  (then `kubectl ... get deploy` shows 3 replicas on {} within a poll)",
+        if args.aws {
+            "prod-blue and stg-blue"
+        } else {
+            "both clusters"
+        }
+    );
+    let exe = std::env::current_exe().ok();
+    if let Some(note) =
+        crate::quickstart_screen::path_note(exe.as_deref(), std::env::var_os("PATH").as_deref())
+    {
+        println!("  {note}");
+    }
     if args.aws {
+        println!();
         println!(
-            "the controller assumes arn:aws:iam::ACCOUNT:role/ferry-deployer in 222222222222 (prod-blue, \
-             registered with server and CA) and 333333333333 (stg-blue, found by name through \
-             DescribeCluster),\nfrom web-identity credentials of {AWS_CONTROLLER_ROLE} \
-             (AWS config in {}/aws; moto plays STS and EKS)",
+            "The controller has web-identity credentials of {AWS_CONTROLLER_ROLE} (AWS config in \
+             {}/aws) and assumes arn:aws:iam::ACCOUNT:role/ferry-deployer in 222222222222 \
+             (prod-blue, registered with server and CA) and 333333333333 (stg-blue, found by \
+             name through DescribeCluster).",
             base.display()
         );
     }
-    println!("Press Ctrl-C to stop.");
-    tokio::select! {
-        r = controller => { r??; }
-        _ = crate::emulator_cmd::wait_for_interrupt() => {}
-    }
+    println!();
+    println!("Ctrl-C stops it all.");
+    let outcome = tokio::select! {
+        r = &mut controller => Some(r),
+        _ = crate::emulator_cmd::wait_for_interrupt() => None,
+    };
+    // The controller first, so that its watches end before the clusters they watch do.
     stop_tx.send_replace(true);
+    let outcome = match outcome {
+        Some(r) => r,
+        None => match tokio::time::timeout(Duration::from_secs(5), &mut controller).await {
+            Ok(r) => r,
+            Err(_) => Ok(Ok(())),
+        },
+    };
+    // Let the controller's tasks see the stop and close their connections.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     emu.shutdown().await;
+    drop(_daemon);
+    outcome??;
+    println!();
+    println!(
+        "Stopped: the controller, the server, the Git server and the clusters ({k} no longer connects). \
+         {examples} keeps the example repository and its commits; `ferry quickstart` starts \
+         again from it."
+    );
+    Ok(())
+}
+
+/// Writes `text` to `path`, readable by its owner only.
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    #[cfg(unix)]
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut f = options
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(text.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }

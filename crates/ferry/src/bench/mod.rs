@@ -7,6 +7,7 @@
 mod aws;
 mod baselines;
 mod scenario;
+mod server;
 mod setup;
 
 use scenario::scenario;
@@ -77,9 +78,29 @@ pub struct BenchArgs {
     /// is 1,000 applications over 10 clusters.
     #[arg(long)]
     pub aws: bool,
+    /// The server step (issue 12): `GET /api/v1/applications` and the event stream's
+    /// fan-out to 50 clients with 1,000 and 10,000 applications (or `--apps`), against the
+    /// API server's own list of the same Applications.
+    #[arg(long)]
+    pub server: bool,
 }
 
 pub async fn run(mut args: BenchArgs) -> anyhow::Result<()> {
+    if args.server {
+        let given =
+            |flag: &str| std::env::args().any(|a| a == flag || a.starts_with(&format!("{flag}=")));
+        let sizes = if given("--apps") {
+            vec![args.apps]
+        } else {
+            vec![1000, 10_000]
+        };
+        let result = server::run(&sizes).await?;
+        if !args.json_only {
+            server::print_table(&result);
+        }
+        println!("{result}");
+        return Ok(());
+    }
     if args.aws {
         // The step's own default size, unless the sizes were given.
         let given =

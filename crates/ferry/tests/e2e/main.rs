@@ -3,9 +3,13 @@
 
 mod appsets;
 mod aws;
+mod aws_faults;
 mod aws_secrets;
+mod coownership;
 mod delivery;
 mod operations;
+mod remote_cli;
 mod safety;
 mod sources;
+mod ui;
 mod world;

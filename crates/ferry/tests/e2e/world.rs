@@ -318,11 +318,17 @@ impl World {
 
     /// The controller starts (again).
     pub(crate) fn start_controller(&mut self) {
+        self.start_ferry("controller", &[]);
+    }
+
+    /// `ferry <command>` (`controller`, or `all`: the controllers and the server) starts with
+    /// the controller's usual flags, then [`World::controller_args`], then `extra`.
+    pub(crate) fn start_ferry(&mut self, command: &str, extra: &[String]) {
         let controller = Command::new(env!("CARGO_BIN_EXE_ferry"))
             .args([
                 "--log",
                 "ferry=debug,warn",
-                "controller",
+                command,
                 "--context",
                 "management",
                 "--workers",
@@ -334,6 +340,7 @@ impl World {
             .arg("--git-cache")
             .arg(self.dir.path().join("cache"))
             .args(&self.controller_args)
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(if self.capture_log {
                 let log = std::fs::OpenOptions::new()
@@ -346,7 +353,7 @@ impl World {
                 Stdio::inherit()
             })
             .spawn()
-            .expect("ferry controller");
+            .unwrap_or_else(|e| panic!("ferry {command}: {e}"));
         self.controller = Some(Killed(controller));
     }
 
@@ -372,13 +379,26 @@ impl World {
     /// Registers the target cluster under `name` with `labels` on its Secret (what the
     /// cluster generator of an ApplicationSet selects on).
     pub(crate) async fn register_cluster_labelled(&self, name: &str, token: &str, labels: Value) {
+        self.register_context_labelled("target", name, token, labels)
+            .await;
+    }
+
+    /// Registers the emulated cluster of kubeconfig context `context` under `name`, with the
+    /// credentials `token` and `labels` on its Secret.
+    pub(crate) async fn register_context_labelled(
+        &self,
+        context: &str,
+        name: &str,
+        token: &str,
+        labels: Value,
+    ) {
         let kc = Kubeconfig::read_from(&self.kubeconfig).expect("kubeconfig");
         let cluster = kc
             .clusters
             .iter()
-            .find(|c| c.name == "target")
+            .find(|c| c.name == context)
             .and_then(|c| c.cluster.clone())
-            .expect("target cluster");
+            .unwrap_or_else(|| panic!("cluster {context} in the kubeconfig"));
         let server = cluster.server.clone().expect("server");
         let ca = cluster.certificate_authority_data.clone().expect("CA data");
         let config = json!({"bearerToken": token, "tlsClientConfig": {"caData": ca}});
@@ -743,4 +763,94 @@ where
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+impl World {
+    /// Given a management cluster and the target clusters `targets` (`(name, version)`, each
+    /// its own API server), emulator flags `emulator_args` (such as `--ready-delay-ms`), a
+    /// repository with `files`, and nothing of Ferry started nor any cluster registered
+    /// ([`World::register_context_labelled`]). [`World::target`] is the first target.
+    pub(crate) async fn with_targets_stopped(
+        files: &[(&str, String)],
+        targets: &[(&str, &str)],
+        emulator_args: &[&str],
+    ) -> World {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let kubeconfig = dir.path().join("kubeconfig");
+        let control_port = free_port();
+        let mut args: Vec<String> = emulator_args.iter().map(|a| a.to_string()).collect();
+        args.push("--cluster".into());
+        args.push(format!("management,version=v1.30.2,port={}", free_port()));
+        for (name, version) in targets {
+            args.push("--cluster".into());
+            args.push(format!("{name},version={version},port={}", free_port()));
+        }
+        let emulator = start_emulator(&args, control_port, &kubeconfig).await;
+        let (repo, repo_url, daemon) = serve_git(dir.path(), files);
+        let mgmt = client_of(&kubeconfig, "management").await;
+        let target = client_of(&kubeconfig, targets.first().expect("a target").0).await;
+        World {
+            _emulator: emulator,
+            control: format!("http://127.0.0.1:{control_port}"),
+            dir,
+            repo,
+            repo_url,
+            kubeconfig,
+            daemon: Some(daemon),
+            controller: None,
+            controller_args: Vec::new(),
+            poll_seconds: 2,
+            capture_log: false,
+            mgmt,
+            target,
+        }
+    }
+
+    /// `ferry all` (the controllers and the server in one process) starts, listening on
+    /// 127.0.0.1:`port` with `server_args` (`--admin-token`, `--root-path`, ...) as well;
+    /// answers once `{root}readyz` answers 200 (`root` ends with `/`).
+    pub(crate) async fn start_all(&mut self, port: u16, root: &str, server_args: &[String]) {
+        let mut extra = vec!["--listen".to_string(), format!("127.0.0.1:{port}")];
+        extra.extend_from_slice(server_args);
+        self.start_ferry("all", &extra);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let answer = http_get(port, &format!("{root}readyz")).await;
+            if answer.as_ref().is_some_and(|(code, _)| *code == 200) {
+                return;
+            }
+            if let Some(c) = self.controller.as_mut()
+                && let Ok(Some(status)) = c.0.try_wait()
+            {
+                panic!("ferry all exited before it was ready: {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "ferry all: {root}readyz did not answer 200 within 60s; last answer: {answer:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// `GET path` on 127.0.0.1:`port` over plain HTTP/1.1: the status code and the body, or
+/// `None` when nothing answers.
+pub(crate) async fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .ok()?;
+    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    stream.write_all(req.as_bytes()).await.ok()?;
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut answer))
+        .await
+        .ok()?
+        .ok()?;
+    let code = answer.split_whitespace().nth(1)?.parse().ok()?;
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Some((code, body))
 }
