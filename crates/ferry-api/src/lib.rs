@@ -42,6 +42,23 @@ pub fn is_resources_finalizer(f: &str) -> bool {
     f == RESOURCES_FINALIZER || ARGOCD_RESOURCES_FINALIZERS.contains(&f)
 }
 
+/// The finalizers an Application with `finalizers` needs so that deleting it deletes its
+/// resources (`cascade`) or leaves them: `None` when it has them already, else the new list
+/// (to write before the delete, as `ferry app delete` and the API do).
+pub fn finalizers_for_cascade(finalizers: &[String], cascade: bool) -> Option<Vec<String>> {
+    let has = finalizers.iter().any(|f| is_resources_finalizer(f));
+    if cascade == has {
+        return None;
+    }
+    let mut out = finalizers.to_vec();
+    if cascade {
+        out.push(RESOURCES_FINALIZER.into());
+    } else {
+        out.retain(|f| !is_resources_finalizer(f));
+    }
+    Some(out)
+}
+
 /// Argo CD's finalizer on an ApplicationSet that holds its deletion until its Applications
 /// are dealt with (Ferry's is [`APPLICATIONSET_FINALIZER`]; both are honoured).
 pub const ARGOCD_APPLICATIONSET_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
@@ -85,6 +102,22 @@ pub fn app_of_tracking_id(id: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cascade_adds_or_removes_the_resources_finalizer_only_when_needed() {
+        let argo = ARGOCD_RESOURCES_FINALIZERS[0].to_owned();
+        let other = "example.com/keep".to_owned();
+        assert_eq!(
+            finalizers_for_cascade(std::slice::from_ref(&other), true),
+            Some(vec![other.clone(), RESOURCES_FINALIZER.to_owned()])
+        );
+        assert_eq!(finalizers_for_cascade(&[argo.clone()], true), None);
+        assert_eq!(
+            finalizers_for_cascade(&[argo, other.clone()], false),
+            Some(vec![other.clone()])
+        );
+        assert_eq!(finalizers_for_cascade(&[other], false), None);
+    }
 
     #[test]
     fn tracking_ids_round_trip() {

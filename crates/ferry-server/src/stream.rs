@@ -18,6 +18,12 @@ pub async fn stream(
     let mut rx = state.fleet.changes.subscribe();
     let mut stop = state.stop.clone();
     let events = async_stream(move |tx| async move {
+        // A comment at once, so that the answer's head goes out now: without a first chunk
+        // a quiet fleet would hold it until the first keep-alive, and the client would not
+        // know that it is connected.
+        if tx.send(Ok(Event::default().comment("open"))).await.is_err() {
+            return;
+        }
         loop {
             let change = tokio::select! {
                 c = rx.recv() => c,

@@ -465,11 +465,21 @@ async fn every_endpoint_answers_from_the_fleet_and_bad_input_gets_a_clear_error(
         )
         .await
         .expect("write");
+    // Its head arrives before any change (not with the first keep-alive, 15 s later).
+    let mut seen = String::new();
+    while !seen.contains(": open") {
+        let mut buf = [0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf))
+            .await
+            .expect("the stream's head within 10 s, before any event")
+            .expect("read");
+        assert!(n > 0, "the stream ended: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
     let a = http
         .post("/api/v1/applications/legacy-blue/sync", json!({}))
         .await;
     assert_eq!(a.status, 202, "{}", a.body);
-    let mut seen = String::new();
     let deadline = Instant::now() + Duration::from_secs(20);
     while !seen.contains("\"name\":\"legacy-blue\"") {
         let mut buf = [0u8; 4096];

@@ -952,16 +952,8 @@ async fn delete(b: &Backend, name: String, cascade: bool, wait: bool) -> anyhow:
     let mut follow = b.follow().await;
     match b {
         Backend::Kube(api) => {
-            let mut finalizers = app.metadata.finalizers.clone().unwrap_or_default();
-            let has = finalizers
-                .iter()
-                .any(|f| ferry_api::is_resources_finalizer(f));
-            if cascade != has {
-                if cascade {
-                    finalizers.push(ferry_api::RESOURCES_FINALIZER.into());
-                } else {
-                    finalizers.retain(|f| !ferry_api::is_resources_finalizer(f));
-                }
+            let current = app.metadata.finalizers.clone().unwrap_or_default();
+            if let Some(finalizers) = ferry_api::finalizers_for_cascade(&current, cascade) {
                 api.patch(
                     &name,
                     &PatchParams::default(),

@@ -443,17 +443,9 @@ pub async fn delete(
             )));
         }
     };
-    let mut finalizers = app.metadata.finalizers.clone().unwrap_or_default();
-    let has = finalizers
-        .iter()
-        .any(|f| ferry_api::is_resources_finalizer(f));
     let api = apps_api(&state);
-    if cascade != has {
-        if cascade {
-            finalizers.push(ferry_api::RESOURCES_FINALIZER.into());
-        } else {
-            finalizers.retain(|f| !ferry_api::is_resources_finalizer(f));
-        }
+    let current = app.metadata.finalizers.clone().unwrap_or_default();
+    if let Some(finalizers) = ferry_api::finalizers_for_cascade(&current, cascade) {
         api.patch(
             &name,
             &PatchParams::default(),

@@ -127,7 +127,9 @@ async fn fan_out(
         s.write_all(req.as_bytes()).await?;
         // The answer's head, before any event.
         let mut head = vec![0u8; 1024];
-        let n = s.read(&mut head).await?;
+        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut head))
+            .await
+            .context("the event stream's head within 10 s")??;
         if !head[..n].starts_with(b"HTTP/1.1 200") {
             bail!("the event stream: {}", String::from_utf8_lossy(&head[..n]));
         }
@@ -143,7 +145,8 @@ async fn fan_out(
     api.patch(
         name,
         &PatchParams::default(),
-        &Patch::Merge(json!({"metadata": {"labels": {"bench": "changed"}}})),
+        // A value not written before: a patch that changes nothing makes no event.
+        &Patch::Merge(json!({"metadata": {"labels": {"bench": format!("changed-{}", stamp())}}})),
     )
     .await?;
     let waits = streams.into_iter().map(|mut s| {
@@ -163,8 +166,22 @@ async fn fan_out(
             anyhow::Ok(())
         }
     });
-    futures::future::try_join_all(waits).await?;
+    // Keep-alives arrive every 15 s, so each read's timeout alone would never end a wait
+    // for an event that does not come.
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        futures::future::try_join_all(waits),
+    )
+    .await
+    .context("not every event stream heard of the change within 60 s")??;
     Ok(start.elapsed())
+}
+
+/// A number that differs between calls (nanoseconds since the epoch).
+fn stamp() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
 }
 
 /// Runs the step at each of `sizes` (ascending): JSON with one entry per size.
