@@ -111,7 +111,10 @@ mod tests {
             finalizers_for_cascade(std::slice::from_ref(&other), true),
             Some(vec![other.clone(), RESOURCES_FINALIZER.to_owned()])
         );
-        assert_eq!(finalizers_for_cascade(&[argo.clone()], true), None);
+        assert_eq!(
+            finalizers_for_cascade(std::slice::from_ref(&argo), true),
+            None
+        );
         assert_eq!(
             finalizers_for_cascade(&[argo, other.clone()], false),
             Some(vec![other.clone()])
