@@ -18,6 +18,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod state;
+pub mod stored;
 mod stream;
 mod tls;
 mod ui;

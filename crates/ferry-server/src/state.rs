@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
-use ferry_api::{Application, ApplicationSet};
+use ferry_api::ApplicationSet;
 use ferry_cluster::api_resource as ar;
 use ferry_core::locks;
 use futures::StreamExt as _;
@@ -18,6 +18,8 @@ use kube::runtime::watcher;
 use serde::Serialize;
 use serde_json::Value;
 use tokio::sync::{broadcast, watch};
+
+use crate::stored::StoredApp;
 
 /// One change the caches saw, as the event stream sends it.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -64,6 +66,14 @@ impl<T> Cache<T> {
         locks::read(&self.items).values().cloned().collect()
     }
 
+    /// Every object with its name.
+    pub fn entries(&self) -> Vec<(String, Arc<T>)> {
+        locks::read(&self.items)
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
     pub fn names(&self) -> Vec<String> {
         locks::read(&self.items).keys().cloned().collect()
     }
@@ -95,11 +105,15 @@ impl<T> Cache<T> {
     }
 }
 
+/// Applications per page of the first list (and of each re-list).
+const APP_PAGE: u32 = 100;
+
 /// Everything the server reads.
 #[derive(Debug)]
 pub struct Fleet {
     pub namespace: String,
-    pub apps: Cache<Application>,
+    /// Applications as compact JSON ([`StoredApp`]): most of the server's memory.
+    pub apps: Cache<StoredApp>,
     pub sets: Cache<ApplicationSet>,
     pub clusters: Cache<ClusterEntry>,
     /// What the controller published of each cluster (`ferry cluster get`'s status).
@@ -149,9 +163,11 @@ impl Fleet {
         let fleet = self.clone();
         follow(
             apps,
-            watcher::Config::default(),
+            // Smaller pages than the default 500: a page is held parsed while it is read, and
+            // the allocator keeps what the largest page took (`ferry bench --server`).
+            watcher::Config::default().page_size(APP_PAGE),
             stop.clone(),
-            parse::<Application>,
+            parse_app,
             |f| &f.apps,
             fleet,
             "Application",
@@ -238,8 +254,19 @@ fn ns_of(o: &DynamicObject) -> String {
     o.metadata.namespace.clone().unwrap_or_default()
 }
 
-/// `o` as a `T`, without its `managedFields` (no answer shows them, and they are most of a
-/// stored object's size: with them the cache of 10,000 Applications is several times larger).
+/// `o` as a [`StoredApp`]; an object that is not an Application is left out, in words.
+fn parse_app(o: &DynamicObject) -> Option<(String, StoredApp)> {
+    match serde_json::to_value(o).and_then(StoredApp::new) {
+        Ok(stored) => Some(stored),
+        Err(e) => {
+            tracing::warn!(name = ?o.metadata.name, error = %e, "not a valid Application; left out of the API's answers");
+            None
+        }
+    }
+}
+
+/// `o` as a `T`, without its `managedFields` (no answer shows them, and they can be most of a
+/// stored object's size).
 fn parse<T: serde::de::DeserializeOwned>(o: &DynamicObject) -> Option<(String, T)> {
     let value = serde_json::to_value(o).map(|mut v| {
         if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {

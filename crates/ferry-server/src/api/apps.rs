@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use crate::AppState;
 use crate::auth::User;
 use crate::error::ApiError;
+use crate::stored::SummaryView;
 
 /// One application in a list.
 #[derive(Debug, Clone, Serialize)]
@@ -44,6 +45,11 @@ pub struct Summary {
 /// The summary of `app`, with its destination cluster's name found by server when the
 /// destination gives only a server.
 pub fn summary(app: &Application, cluster_by_server: &BTreeMap<String, String>) -> Summary {
+    summary_of(&SummaryView::of(app), cluster_by_server)
+}
+
+/// The summary of an Application read as a [`SummaryView`] (what the cache's lists use).
+pub fn summary_of(app: &SummaryView, cluster_by_server: &BTreeMap<String, String>) -> Summary {
     let dest = &app.spec.destination;
     let server = dest.server.clone().unwrap_or_default();
     let cluster = dest
@@ -173,7 +179,7 @@ pub async fn list(
         .apps
         .all()
         .iter()
-        .map(|a| summary(a, &names))
+        .map(|a| summary_of(&a.view(), &names))
         .filter(|s| filter.keeps(s, &selector))
         .collect();
     let total = items.len();
@@ -181,12 +187,17 @@ pub async fn list(
 }
 
 pub(crate) fn find(state: &AppState, name: &str) -> Result<Arc<Application>, ApiError> {
-    state.fleet.apps.get(name).ok_or_else(|| {
-        ApiError::NotFound(format!(
-            "application {name:?} not found in namespace {}",
-            state.fleet.namespace
-        ))
-    })
+    state
+        .fleet
+        .apps
+        .get(name)
+        .map(|a| Arc::new(a.app()))
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "application {name:?} not found in namespace {}",
+                state.fleet.namespace
+            ))
+        })
 }
 
 pub async fn get(

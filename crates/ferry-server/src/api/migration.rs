@@ -6,13 +6,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use axum::Json;
 use axum::extract::{Query, State};
-use ferry_api::Application;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::AppState;
-use crate::api::apps::{Summary, cluster_names, summary};
+use crate::api::apps::{Summary, cluster_names, summary_of};
 use crate::error::ApiError;
+use crate::stored::SummaryView;
 
 /// The label that names an application's workload across generations, when its source and
 /// namespace do not (different overlays per generation, say).
@@ -26,7 +26,7 @@ pub struct MigrationQuery {
 }
 
 /// What names the same workload on every generation.
-fn workload(app: &Application) -> String {
+fn workload(app: &SummaryView) -> String {
     if let Some(w) = app
         .metadata
         .labels
@@ -117,8 +117,9 @@ pub async fn view(
 
     let names = cluster_names(&state);
     let mut groups: BTreeMap<String, BTreeMap<String, Vec<Summary>>> = BTreeMap::new();
-    for app in state.fleet.apps.all() {
-        let s = summary(&app, &names);
+    for stored in state.fleet.apps.all() {
+        let app = stored.view();
+        let s = summary_of(&app, &names);
         let Some(generation) = generation_of.get(&s.cluster) else {
             continue;
         };

@@ -29,21 +29,21 @@ fn generator_kinds(set: &ApplicationSet) -> Vec<String> {
         .collect()
 }
 
-fn owned_by(state: &AppState, set: &ApplicationSet) -> Vec<std::sync::Arc<Application>> {
+/// The names of the Applications `set` controls.
+fn owned_by(state: &AppState, set: &ApplicationSet) -> Vec<String> {
     let uid = set.metadata.uid.clone().unwrap_or_default();
     let name = set.metadata.name.clone().unwrap_or_default();
     state
         .fleet
         .apps
-        .all()
+        .entries()
         .into_iter()
-        .filter(|a| {
-            a.metadata.owner_references.iter().flatten().any(|r| {
-                r.kind == "ApplicationSet"
-                    && r.controller == Some(true)
-                    && (r.uid == uid || (uid.is_empty() && r.name == name))
-            })
+        .filter(|(_, a)| {
+            a.owner_set
+                .as_ref()
+                .is_some_and(|(u, n)| *u == uid || (uid.is_empty() && *n == name))
         })
+        .map(|(n, _)| n)
         .collect()
 }
 
@@ -54,10 +54,7 @@ fn set_summary(state: &AppState, set: &ApplicationSet) -> Value {
         .as_ref()
         .and_then(|p| p.applications_sync)
         .unwrap_or(state.preview.default_policy);
-    let apps: Vec<String> = owned_by(state, set)
-        .iter()
-        .filter_map(|a| a.metadata.name.clone())
-        .collect();
+    let apps = owned_by(state, set);
     let conditions: Vec<Value> = set
         .status
         .as_ref()
@@ -252,18 +249,16 @@ pub async fn preview(State(state): State<AppState>, body: Bytes) -> Result<Json<
         &repo_secrets,
     )
     .map_err(|e| ApiError::Cluster(format!("the preview's Git cache: {e}")))?;
-    let owned: Vec<Application> = owned_by(&state, &set)
-        .iter()
-        .map(|a| (**a).clone())
-        .collect();
-    let others: BTreeMap<String, Application> = state
-        .fleet
-        .apps
-        .all()
-        .iter()
-        .filter(|a| !owned.iter().any(|o| o.metadata.name == a.metadata.name))
-        .map(|a| (a.metadata.name.clone().unwrap_or_default(), (**a).clone()))
-        .collect();
+    let owned_names: BTreeSet<String> = owned_by(&state, &set).into_iter().collect();
+    let mut owned: Vec<Application> = Vec::new();
+    let mut others: BTreeMap<String, Application> = BTreeMap::new();
+    for (n, a) in state.fleet.apps.entries() {
+        if owned_names.contains(&n) {
+            owned.push(a.app());
+        } else {
+            others.insert(n, a.app());
+        }
+    }
     let existing = |n: &str| others.get(n).cloned();
     let p = ferry_controller::appset::preview(
         &set,
