@@ -82,6 +82,13 @@ pub fn type_error(rt: &ResourceType, obj: &Value) -> Option<builtin::TypeError> 
     }
 }
 
+/// The first field of an applied custom resource its schema does not declare (where the
+/// API server's typed conversion of the apply patch fails). Built-in kinds are not checked:
+/// their type tables describe 1.24, and refusing a field a newer version has would be wrong.
+pub fn undeclared_field(rt: &ResourceType, obj: &Value) -> Option<String> {
+    rt.custom.as_ref()?.schema.as_ref()?.first_undeclared(obj)
+}
+
 /// Schema validation of custom resources.
 pub fn schema_causes(rt: &ResourceType, obj: &Value) -> Vec<Cause> {
     let Some(schema) = rt.custom.as_ref().and_then(|c| c.schema.as_ref()) else {

@@ -107,25 +107,39 @@ fn only_status(old: &Value, new: &Value) -> Value {
     out
 }
 
+/// What the API server answers when an apply patch cannot be converted to its typed form
+/// (a 500 without a reason, as recorded): `why` names the path and the cause.
+fn typed_patch_error(rt: &ResourceType, config: &Value, why: &str) -> ApiError {
+    let m = &config["metadata"];
+    let at = format!(
+        "{}/{}",
+        m["namespace"].as_str().unwrap_or_default(),
+        m["name"].as_str().unwrap_or_default()
+    );
+    let gv = format!("{}, Kind={}", rt.api_version(), rt.kind);
+    ApiError::new(
+        500,
+        None,
+        format!("failed to create typed patch object ({at}; {gv}): {why}"),
+    )
+}
+
 fn decode_type_error(rt: &ResourceType, obj: &Value, apply: bool) -> ApiResult<()> {
+    if apply && let Some(path) = kinds::undeclared_field(rt, obj) {
+        return Err(typed_patch_error(
+            rt,
+            obj,
+            &format!("{path}: field not declared in schema"),
+        ));
+    }
     let Some(e) = kinds::type_error(rt, obj) else {
         return Ok(());
     };
     if apply {
-        let m = &obj["metadata"];
-        let at = format!(
-            "{}/{}",
-            m["namespace"].as_str().unwrap_or_default(),
-            m["name"].as_str().unwrap_or_default()
-        );
-        let gv = format!("{}, Kind={}", rt.api_version(), rt.kind);
-        return Err(ApiError::new(
-            500,
-            None,
-            format!(
-                "failed to create typed patch object ({at}; {gv}): {}: expected {}, got {}",
-                e.path, e.expected, e.got
-            ),
+        return Err(typed_patch_error(
+            rt,
+            obj,
+            &format!("{}: expected {}, got {}", e.path, e.expected, e.got),
         ));
     }
     Err(ApiError::bad_request(format!(
@@ -293,20 +307,7 @@ pub fn write(
                             .with_details(json!({"causes": causes}))
                     }
                     // What the API server answers when structured-merge-diff cannot merge.
-                    ApplyError::Invalid(why) => {
-                        let m = &config["metadata"];
-                        let at = format!(
-                            "{}/{}",
-                            m["namespace"].as_str().unwrap_or_default(),
-                            m["name"].as_str().unwrap_or_default()
-                        );
-                        let gv = format!("{}, Kind={}", rt.api_version(), rt.kind);
-                        ApiError::new(
-                            500,
-                            None,
-                            format!("failed to create typed patch object ({at}; {gv}): {why}"),
-                        )
-                    }
+                    ApplyError::Invalid(why) => typed_patch_error(rt, &config, &why),
                 })?;
             kinds::apply_defaults(rt, &mut obj);
             if let Some(old) = &old

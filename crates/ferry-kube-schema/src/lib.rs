@@ -57,6 +57,7 @@ mod prune;
 mod schema;
 mod structural;
 mod typed;
+mod undeclared;
 mod validate;
 
 use serde_json::Value;
@@ -67,6 +68,16 @@ pub use pattern::Pattern;
 pub use schema::{AdditionalProperties, SchemaError, StructuralSchema};
 
 impl StructuralSchema {
+    /// The path of the first field of `obj` that the schema does not declare and that no
+    /// enclosing `x-kubernetes-preserve-unknown-fields` admits (`.spec.colour`, list elements
+    /// as structured-merge-diff names them): where the API server refuses a server-side
+    /// apply, with `failed to create typed patch object (...): PATH: field not declared in
+    /// schema`. `None` when every field is declared. The fields are those [`Self::prune`]
+    /// drops.
+    pub fn first_undeclared(&self, obj: &Value) -> Option<String> {
+        undeclared::first_undeclared(obj, self)
+    }
+
     /// Prunes `obj` as the API server does when it decodes a custom resource: fields the
     /// schema does not specify are dropped, unless an enclosing node has
     /// `x-kubernetes-preserve-unknown-fields`; `apiVersion`/`kind` (strings) and `metadata`

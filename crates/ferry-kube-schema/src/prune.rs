@@ -14,16 +14,20 @@ pub(crate) fn prune_root(obj: &mut Value, s: &StructuralSchema) {
     if s.embedded_resource {
         prune(obj, Some(s));
     } else {
-        let root = StructuralSchema {
-            embedded_resource: true,
-            ..s.clone()
-        };
-        prune(obj, Some(&root));
+        prune(obj, Some(&as_root(s)));
+    }
+}
+
+/// `s` as the root of an object: an embedded resource (its type meta and metadata kept).
+pub(crate) fn as_root(s: &StructuralSchema) -> StructuralSchema {
+    StructuralSchema {
+        embedded_resource: true,
+        ..s.clone()
     }
 }
 
 /// Whether `k` is a type-meta field that an embedded resource keeps untouched.
-fn keeps_meta(k: &str, v: &Value) -> bool {
+pub(crate) fn keeps_meta(k: &str, v: &Value) -> bool {
     match k {
         "apiVersion" | "kind" => v.is_string(),
         "metadata" => v.is_object(),

@@ -284,6 +284,37 @@ async fn custom_resources_are_served_validated_and_removed_with_their_crd() {
         matches!(err, kube::Error::Api(ref s) if s.code == 422),
         "{err:?}"
     );
+    // An undeclared field: a create drops it (pruning); an apply is refused as a real API
+    // server refuses it (kubernetes#139253: a 500 naming the field), and nothing changes.
+    let pruned = gadgets
+        .create(&PostParams::default(), &obj(json!({"apiVersion": "example.test/v1", "kind": "Gadget", "metadata": {"name": "p"}, "spec": {"size": 2, "colour": "red"}})))
+        .await
+        .expect("a create with an undeclared field");
+    assert_eq!(pruned.data["spec"], json!({"size": 2}), "pruned");
+    let err = gadgets
+        .patch(
+            "g",
+            &PatchParams::apply("test"),
+            &Patch::Apply(&json!({"apiVersion": "example.test/v1", "kind": "Gadget",
+                "metadata": {"name": "g"}, "spec": {"size": 4, "colour": "red"}})),
+        )
+        .await
+        .expect_err("an apply with an undeclared field");
+    match err {
+        kube::Error::Api(s) => {
+            assert_eq!(s.code, 500, "{s:?}");
+            assert_eq!(
+                s.message,
+                "failed to create typed patch object (default/g; example.test/v1, Kind=Gadget): .spec.colour: field not declared in schema"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let g = gadgets.get("g").await.expect("g");
+    assert_eq!(
+        g.data["spec"]["size"], 3,
+        "the refused apply changed nothing"
+    );
     crds.delete("gadgets.example.test", &DeleteParams::default())
         .await
         .expect("delete crd");
