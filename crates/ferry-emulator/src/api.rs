@@ -86,7 +86,7 @@ pub async fn handle(cluster: Arc<ClusterInner>, req: Request<HttpBody>) -> Respo
     let (parts, body) = req.into_parts();
     cluster
         .stats
-        .count(parts.method.as_str(), parts.uri.query());
+        .count(parts.method.as_str(), parts.uri.path(), parts.uri.query());
     let auth = parts
         .headers
         .get(header::AUTHORIZATION)

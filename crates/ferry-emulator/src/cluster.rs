@@ -174,12 +174,16 @@ pub struct RequestStats {
     pub dry_runs: AtomicU64,
     /// DELETEs that were not dry runs (also counted in `writes`).
     pub deletes: AtomicU64,
+    /// `GET /version`: a client's reachability probe, apart from `reads` (which count what
+    /// a client reads of the cluster's objects and discovery).
+    pub versions: AtomicU64,
 }
 
 impl RequestStats {
-    pub fn count(&self, method: &str, query: Option<&str>) {
+    pub fn count(&self, method: &str, path: &str, query: Option<&str>) {
         let q = query.unwrap_or_default();
         let counter = match method {
+            "GET" if path == "/version" => &self.versions,
             "GET" if q.contains("watch=true") || q.contains("watch=1") => &self.watches,
             "GET" | "HEAD" => &self.reads,
             _ if q.contains("dryRun=All") => &self.dry_runs,
@@ -191,7 +195,7 @@ impl RequestStats {
         }
     }
 
-    /// `{reads, watches, writes, dryRuns, deletes}` so far.
+    /// `{reads, watches, writes, dryRuns, deletes, versions}` so far.
     pub fn snapshot(&self) -> serde_json::Value {
         serde_json::json!({
             "reads": self.reads.load(Ordering::Relaxed),
@@ -199,6 +203,7 @@ impl RequestStats {
             "writes": self.writes.load(Ordering::Relaxed),
             "dryRuns": self.dry_runs.load(Ordering::Relaxed),
             "deletes": self.deletes.load(Ordering::Relaxed),
+            "versions": self.versions.load(Ordering::Relaxed),
         })
     }
 }
