@@ -223,43 +223,10 @@ async fn map_deployers(client: &kube::Client, account: &str) -> anyhow::Result<(
     .await
 }
 
-const DEPLOYMENT: &str = "apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: guestbook
-  labels:
-    app: guestbook
-spec:
-  replicas: 2
-  selector:
-    matchLabels:
-      app: guestbook
-  template:
-    metadata:
-      labels:
-        app: guestbook
-    spec:
-      containers:
-        - name: web
-          image: registry.example/guestbook:1.0
-          ports:
-            - containerPort: 8080
-          envFrom:
-            - configMapRef:
-                name: guestbook
-";
+/// The example guestbook (`quickstart-examples/`, which the UI test reads too).
+const DEPLOYMENT: &str = include_str!("../quickstart-examples/guestbook/deployment.yaml");
 
-const SERVICE: &str = "apiVersion: v1
-kind: Service
-metadata:
-  name: guestbook
-spec:
-  selector:
-    app: guestbook
-  ports:
-    - port: 80
-      targetPort: 8080
-";
+const SERVICE: &str = include_str!("../quickstart-examples/guestbook/service.yaml");
 
 const CONFIGMAP: &str = "apiVersion: v1
 kind: ConfigMap

@@ -200,43 +200,10 @@ impl Browser {
     }
 }
 
-const DEPLOYMENT: &str = "apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: guestbook
-  labels:
-    app: guestbook
-spec:
-  replicas: 2
-  selector:
-    matchLabels:
-      app: guestbook
-  template:
-    metadata:
-      labels:
-        app: guestbook
-    spec:
-      containers:
-        - name: web
-          image: registry.example/guestbook:1.0
-          ports:
-            - containerPort: 8080
-          envFrom:
-            - configMapRef:
-                name: guestbook
-";
+/// The quickstart's guestbook.
+const DEPLOYMENT: &str = include_str!("../../quickstart-examples/guestbook/deployment.yaml");
 
-const SERVICE: &str = "apiVersion: v1
-kind: Service
-metadata:
-  name: guestbook
-spec:
-  selector:
-    app: guestbook
-  ports:
-    - port: 80
-      targetPort: 8080
-";
+const SERVICE: &str = include_str!("../../quickstart-examples/guestbook/service.yaml");
 
 fn guestbook_cm(greeting: &str) -> String {
     format!(
