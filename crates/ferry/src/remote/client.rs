@@ -1,251 +1,22 @@
-//! `--server URL`: `ferry app`, `ferry appset` and `ferry cluster list | get` through Ferry's
-//! HTTP API (`docs/api.md`) instead of a kubeconfig. The flags, the config file `ferry login`
-//! writes, the HTTP client (hyper-util's client over rustls with ring, the system's roots, a
-//! private CA with `--server-ca`, no check at all only with `--insecure-skip-tls-verify`), the
-//! API's errors in words, and the event stream `/api/v1/stream` that `ferry app sync` follows.
-//!
-//! The token is a `Sensitive` everywhere in memory, goes only into the `Authorization` header
-//! of requests to the server it was given for, and is never printed.
+//! The HTTP client of Ferry's API: TLS as asked, the token only in the `Authorization`
+//! header, and the API's errors in words.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use bytes::Bytes;
-use clap::Args;
 use ferry_core::Sensitive;
 use http::{Method, Request, header};
 use http_body_util::{BodyExt as _, Full, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::mgmt::MgmtArgs;
-
-fn sensitive(s: &str) -> Result<Sensitive<String>, std::convert::Infallible> {
-    Ok(Sensitive::new(s.to_owned()))
-}
-
-/// The server's flags where they may also follow the subcommand (`ferry app list --server
-/// URL`), each with its environment variable.
-#[derive(Debug, Clone, Default, Args)]
-#[command(next_help_heading = "Ferry server (instead of a kubeconfig)")]
-pub struct RemoteArgs {
-    /// Ferry's URL (what `ferry server` or `ferry all` prints, e.g. http://127.0.0.1:8080):
-    /// talk to its API instead of a kubeconfig. Default: the server `ferry login` stored.
-    #[arg(long, env = "FERRY_SERVER", value_name = "URL", global = true)]
-    pub server: Option<String>,
-    /// The server's token (default: the one `ferry login` stored for that server).
-    #[arg(long, env = "FERRY_TOKEN", hide_env_values = true, value_parser = sensitive, global = true)]
-    pub token: Option<Sensitive<String>>,
-    /// Do not check the server's TLS certificate (a test server only).
-    #[arg(long, global = true)]
-    pub insecure_skip_tls_verify: bool,
-    /// The CA (PEM) the server's certificate is signed by, instead of the system's roots.
-    #[arg(long, value_name = "FILE", global = true)]
-    pub server_ca: Option<PathBuf>,
-}
-
-/// The same flags before the subcommand (`ferry --server URL app list`); only what is typed
-/// there (their environment variables are read by [`RemoteArgs`]).
-#[derive(Debug, Clone, Default, Args)]
-#[command(next_help_heading = "Ferry server (app, appset, cluster; before or after them)")]
-pub struct TopRemote {
-    /// Ferry's URL (`FERRY_SERVER`): `ferry app`, `appset` and `cluster list|get` talk to its
-    /// API instead of a kubeconfig.
-    #[arg(long, value_name = "URL")]
-    pub server: Option<String>,
-    /// The server's token (`FERRY_TOKEN`; default: the one `ferry login` stored).
-    #[arg(long, value_parser = sensitive)]
-    pub token: Option<Sensitive<String>>,
-    /// Do not check the server's TLS certificate.
-    #[arg(long)]
-    pub insecure_skip_tls_verify: bool,
-    /// The CA (PEM) the server's certificate is signed by.
-    #[arg(long, value_name = "FILE")]
-    pub server_ca: Option<PathBuf>,
-}
-
-impl TopRemote {
-    pub fn is_given(&self) -> bool {
-        self.server.is_some()
-            || self.token.is_some()
-            || self.insecure_skip_tls_verify
-            || self.server_ca.is_some()
-    }
-
-    /// What was typed here wins over what follows the subcommand or the environment.
-    pub fn hand_down(&self, to: &mut RemoteArgs) {
-        if let Some(s) = &self.server {
-            to.server = Some(s.clone());
-        }
-        if let Some(t) = &self.token {
-            to.token = Some(t.clone());
-        }
-        to.insecure_skip_tls_verify |= self.insecure_skip_tls_verify;
-        if let Some(c) = &self.server_ca {
-            to.server_ca = Some(c.clone());
-        }
-    }
-}
-
-/// What `ferry login` stores: `$FERRY_CONFIG`, else `$XDG_CONFIG_HOME/ferry/config.json`,
-/// else `~/.config/ferry/config.json`, mode 0600.
-#[derive(Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Config {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub server: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token: Option<Sensitive<String>>,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub insecure_skip_tls_verify: bool,
-    #[serde(default, rename = "serverCA", skip_serializing_if = "Option::is_none")]
-    pub server_ca: Option<PathBuf>,
-}
-
-/// Where the config file is.
-pub fn config_path() -> anyhow::Result<PathBuf> {
-    let var = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    if let Some(p) = var("FERRY_CONFIG") {
-        return Ok(p);
-    }
-    if let Some(x) = var("XDG_CONFIG_HOME") {
-        return Ok(x.join("ferry").join("config.json"));
-    }
-    let home = var("HOME").context(
-        "neither FERRY_CONFIG, XDG_CONFIG_HOME nor HOME is set: name the config file with \
-         FERRY_CONFIG",
-    )?;
-    Ok(home.join(".config").join("ferry").join("config.json"))
-}
-
-impl Config {
-    /// The config file, or an empty one when there is none.
-    pub fn load(path: &Path) -> anyhow::Result<Config> {
-        match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| {
-                format!(
-                    "the config file {} is not what `ferry login` writes (remove it and log in again)",
-                    path.display()
-                )
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
-            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
-        }
-    }
-
-    /// Writes the file, readable by its owner only (its directory made if missing).
-    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
-        use std::io::Write as _;
-        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating the directory {}", dir.display()))?;
-        }
-        let text = serde_json::to_string_pretty(self)? + "\n";
-        let tmp = path.with_extension("json.tmp");
-        let _ = std::fs::remove_file(&tmp);
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        f.write_all(text.as_bytes())
-            .and_then(|()| f.sync_all())
-            .with_context(|| format!("writing {}", tmp.display()))?;
-        drop(f);
-        // An existing file keeps its name but gets the new mode too.
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
-        std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
-        Ok(())
-    }
-}
-
-/// `http://host:port/root` without a trailing `/`; refuses what is not an http(s) URL.
-pub fn normalize_url(url: &str) -> anyhow::Result<String> {
-    let url = url.trim().trim_end_matches('/');
-    let uri: http::Uri = url
-        .parse()
-        .with_context(|| format!("--server {url:?} is not a URL (e.g. http://127.0.0.1:8080)"))?;
-    match uri.scheme_str() {
-        Some("http" | "https") if uri.host().is_some() => Ok(url.to_owned()),
-        _ => anyhow::bail!(
-            "--server {url:?}: give Ferry's URL with http:// or https:// (e.g. http://127.0.0.1:8080)"
-        ),
-    }
-}
-
-fn same_server(a: &str, b: &str) -> bool {
-    a.trim().trim_end_matches('/') == b.trim().trim_end_matches('/')
-}
-
-/// Whether the management cluster's flags were typed (not only the environment's
-/// `KUBECONFIG` / `FERRY_CONTEXT`).
-fn kubeconfig_typed(mgmt: &MgmtArgs) -> bool {
-    let from_env = |v: &str| std::env::var_os(v).filter(|v| !v.is_empty());
-    let kubeconfig = mgmt.kubeconfig.is_some()
-        && mgmt.kubeconfig.as_deref().map(|p| p.as_os_str()) != from_env("KUBECONFIG").as_deref();
-    let context = mgmt.context.is_some()
-        && mgmt.context.as_deref().map(std::ffi::OsStr::new)
-            != from_env("FERRY_CONTEXT").as_deref();
-    kubeconfig || context
-}
-
-/// The server to talk to, if any: `--server`/`FERRY_SERVER`, else the one `ferry login`
-/// stored unless the management cluster's flags were typed; `None`: the kubeconfig.
-pub fn resolve(args: &RemoteArgs, mgmt: &MgmtArgs) -> anyhow::Result<Option<Remote>> {
-    let path = config_path()?;
-    let config = Config::load(&path)?;
-    let (server, from_config) = match (&args.server, &config.server) {
-        (Some(s), _) => {
-            if kubeconfig_typed(mgmt) {
-                anyhow::bail!(
-                    "--server and --kubeconfig/--context name two ways to reach Ferry: give one \
-                     (--server talks to Ferry's API; --kubeconfig to the management cluster)"
-                );
-            }
-            (normalize_url(s)?, false)
-        }
-        (None, Some(s)) if !kubeconfig_typed(mgmt) => (normalize_url(s)?, true),
-        _ => {
-            if args.token.is_some() || args.insecure_skip_tls_verify || args.server_ca.is_some() {
-                anyhow::bail!(
-                    "--token, --server-ca and --insecure-skip-tls-verify go with --server URL \
-                     (or FERRY_SERVER, or `ferry login URL`)"
-                );
-            }
-            return Ok(None);
-        }
-    };
-    // The stored token and TLS settings are for the stored server only.
-    let stored = config
-        .server
-        .as_deref()
-        .is_some_and(|s| same_server(s, &server));
-    let token = args
-        .token
-        .clone()
-        .filter(|t| !t.expose().trim().is_empty())
-        .or_else(|| config.token.clone().filter(|_| stored));
-    let tls = Tls {
-        insecure: args.insecure_skip_tls_verify || (stored && config.insecure_skip_tls_verify),
-        ca: args
-            .server_ca
-            .clone()
-            .or_else(|| config.server_ca.clone().filter(|_| stored)),
-    };
-    let _ = from_config;
-    Remote::new(&server, token, &tls).map(Some)
-}
+use super::events::Events;
+use super::normalize_url;
 
 /// How to check the server's certificate.
 #[derive(Debug, Clone, Default)]
@@ -638,10 +409,7 @@ impl Remote {
         if !resp.status().is_success() {
             return None;
         }
-        Some(Events {
-            body: resp.into_body(),
-            buf: Vec::new(),
-        })
+        Some(Events::new(resp.into_body()))
     }
 }
 
@@ -672,129 +440,9 @@ fn excerpt(bytes: &[u8]) -> String {
     }
 }
 
-/// One server-sent event.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Event {
-    /// `change` or `resync`.
-    pub event: String,
-    pub data: Value,
-}
-
-/// The server-sent events of `/api/v1/stream`.
-pub struct Events {
-    body: hyper::body::Incoming,
-    buf: Vec<u8>,
-}
-
-impl Events {
-    /// The next event; `None` once the stream ends or fails.
-    pub async fn next(&mut self) -> Option<Event> {
-        loop {
-            if let Some(event) = take_event(&mut self.buf) {
-                return Some(event);
-            }
-            match self.body.frame().await? {
-                Ok(frame) => {
-                    if let Ok(data) = frame.into_data() {
-                        self.buf.extend_from_slice(&data);
-                    }
-                }
-                Err(_) => return None,
-            }
-        }
-    }
-}
-
-/// The first complete event in `buf` (removed from it); comments and empty blocks are
-/// skipped.
-fn take_event(buf: &mut Vec<u8>) -> Option<Event> {
-    loop {
-        let text = String::from_utf8_lossy(buf).replace("\r\n", "\n");
-        let (block, rest) = text.split_once("\n\n")?;
-        let (block, rest) = (block.to_owned(), rest.to_owned());
-        *buf = rest.into_bytes();
-        let mut event = String::new();
-        let mut data = Vec::new();
-        for line in block.lines() {
-            if let Some(v) = line.strip_prefix("event:") {
-                event = v.trim().to_owned();
-            } else if let Some(v) = line.strip_prefix("data:") {
-                data.push(v.strip_prefix(' ').unwrap_or(v).to_owned());
-            }
-        }
-        if event.is_empty() && data.is_empty() {
-            continue;
-        }
-        let data = serde_json::from_str(&data.join("\n")).unwrap_or(Value::Null);
-        return Some(Event {
-            event: if event.is_empty() {
-                "message".into()
-            } else {
-                event
-            },
-            data,
-        });
-    }
-}
-
-/// Waits for the next change of one object: an event of the stream naming it (or telling
-/// to re-read everything), or, without a stream, a short poll.
-pub struct Follow {
-    events: Option<Events>,
-}
-
-impl Follow {
-    pub async fn open(remote: &Remote) -> Follow {
-        Follow {
-            events: remote.events().await,
-        }
-    }
-
-    /// Until `kind` `name` changed, or at most `max`.
-    pub async fn wait(&mut self, kind: &str, name: &str, max: Duration) {
-        let Some(events) = self.events.as_mut() else {
-            tokio::time::sleep(max.min(Duration::from_millis(500))).await;
-            return;
-        };
-        let matching = async {
-            loop {
-                match events.next().await {
-                    Some(e) if e.event == "resync" => return true,
-                    Some(e) if e.data["kind"] == kind && e.data["name"] == name => return true,
-                    Some(_) => continue,
-                    None => return false,
-                }
-            }
-        };
-        match tokio::time::timeout(max, matching).await {
-            Ok(true) | Err(_) => {}
-            // The stream ended (the server restarts?): poll from now on.
-            Ok(false) => self.events = None,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn events_are_read_across_frames_and_comments_are_skipped() {
-        let mut buf = b": keep-alive\n\nevent: change\ndata: {\"kind\": \"Application\",".to_vec();
-        assert_eq!(take_event(&mut buf), None, "not complete yet");
-        buf.extend_from_slice(
-            b" \"name\": \"web\", \"type\": \"applied\"}\r\n\r\nevent: resync\ndata: {}\n\n",
-        );
-        let e = take_event(&mut buf).expect("a change");
-        assert_eq!(e.event, "change");
-        assert_eq!(e.data["name"], "web");
-        assert_eq!(
-            take_event(&mut buf).map(|e| e.event).as_deref(),
-            Some("resync")
-        );
-        assert_eq!(take_event(&mut buf), None);
-        assert!(buf.is_empty());
-    }
 
     #[test]
     fn urls_are_checked_and_names_escaped() {
@@ -815,32 +463,5 @@ mod tests {
         assert_eq!(escape("a/b?c"), "a%2Fb%3Fc");
         assert!(is_loopback("http://127.0.0.1:1") && is_loopback("http://localhost:1"));
         assert!(!is_loopback("http://ferry.example.com"));
-    }
-
-    #[test]
-    fn the_config_file_is_the_owners_only() {
-        use std::os::unix::fs::PermissionsExt as _;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("sub").join("config.json");
-        let c = Config {
-            server: Some("http://127.0.0.1:1".into()),
-            token: Some(Sensitive::new("t0ken".into())),
-            ..Config::default()
-        };
-        c.save(&path).expect("saved");
-        let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
-        assert_eq!(mode & 0o777, 0o600);
-        let back = Config::load(&path).expect("loaded");
-        assert_eq!(back.server.as_deref(), Some("http://127.0.0.1:1"));
-        assert_eq!(
-            back.token.map(Sensitive::into_inner).as_deref(),
-            Some("t0ken")
-        );
-        assert!(
-            Config::load(&dir.path().join("none"))
-                .expect("empty")
-                .server
-                .is_none()
-        );
     }
 }
