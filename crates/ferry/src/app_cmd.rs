@@ -5,12 +5,13 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, Subcommand};
 use ferry_api::Application;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 
 use crate::mgmt::MgmtArgs;
+use crate::output::{Output, emit, emit_list, print_rows};
 use crate::remote::{Follow, Remote, RemoteArgs, escape};
 
 #[derive(Debug, Args)]
@@ -21,13 +22,6 @@ pub struct AppArgs {
     pub remote: RemoteArgs,
     #[command(subcommand)]
     pub command: AppCommand,
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum Output {
-    Table,
-    Json,
-    Yaml,
 }
 
 #[derive(Debug, Subcommand)]
@@ -319,46 +313,6 @@ impl NamespaceHint for Api<DynamicObject> {
 
 fn short(rev: &str) -> &str {
     rev.get(..7).unwrap_or(rev)
-}
-
-pub(crate) fn print_rows(rows: &[Vec<String>]) {
-    let widths: Vec<usize> = (0..rows.first().map_or(0, Vec::len))
-        .map(|i| {
-            rows.iter()
-                .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    for r in rows {
-        let line: Vec<String> = r
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
-            .collect();
-        println!("{}", line.join("  ").trim_end());
-    }
-}
-
-/// A listing as JSON or YAML (`{"items": [...]}`); `false` for a table, which the caller
-/// prints.
-pub(crate) fn emit_list(items: &[DynamicObject], output: Output) -> bool {
-    if output == Output::Table {
-        return false;
-    }
-    let items: Vec<Value> = items
-        .iter()
-        .filter_map(|o| serde_json::to_value(o).ok())
-        .collect();
-    emit(&json!({"items": items}), output);
-    true
-}
-
-pub(crate) fn emit(v: &Value, output: Output) {
-    match output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(v).unwrap_or_default()),
-        _ => print!("{}", ferry_diff::to_yaml(v)),
-    }
 }
 
 fn destination(app: &Application) -> String {

@@ -11,8 +11,8 @@ use ferry_cluster::api_resource as ar;
 use kube::api::{Api, DynamicObject, ListParams};
 use serde_json::{Value, json};
 
-use crate::app_cmd::{Output, emit, emit_list, print_rows};
 use crate::mgmt::MgmtArgs;
+use crate::output::{Output, emit, emit_list, print_rows};
 use crate::remote::{Remote, RemoteArgs, escape};
 
 #[derive(Debug, Args)]

@@ -10,8 +10,8 @@ use ferry_cluster::api_resource;
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use serde_json::{Value, json};
 
-use crate::app_cmd::{Output, emit, print_rows};
 use crate::mgmt::MgmtArgs;
+use crate::output::{Output, emit, print_rows};
 use crate::remote::{Remote, RemoteArgs};
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ mod diff_cmd;
 mod emulator_cmd;
 mod login_cmd;
 mod mgmt;
+mod output;
 mod quickstart;
 mod quickstart_screen;
 mod remote;
