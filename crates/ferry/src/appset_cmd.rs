@@ -57,7 +57,8 @@ pub enum AppSetCommand {
         /// Allow `file://` repository URLs (local experiments).
         #[arg(long)]
         allow_file_urls: bool,
-        /// The controller's `--appset-policy`, for a set that does not name its own.
+        /// The controller's `--appset-policy`, for a set that does not name its own
+        /// (through `--server`, the server's own setting applies instead).
         #[arg(long, default_value = "sync")]
         policy: ferry_appset::Policy,
     },
