@@ -6,8 +6,9 @@
 //!
 //! Reads come from [`state::Fleet`], the server's own watch caches of the management
 //! cluster; actions are small patches of the Application that the controller carries out.
-//! Every API handler goes through [`auth::authorize`], the one authorization point (a local
-//! admin token until sign-in exists).
+//! Every API handler goes through the one authorization point ([`auth`]: who the request is,
+//! and, by RBAC, what it may do to which object; `authorized` maps each route to what it
+//! needs, and lists keep only what the user may `get`).
 //!
 //! Layout: `state` (the caches), `auth`, `error`, `api/` (one module per resource),
 //! `stream` (SSE), `ui` (the embedded files), `openapi.json`.
@@ -15,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod state;
@@ -28,11 +30,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, RawPathParams, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use ferry_core::Sensitive;
 use kube::api::{Api, DynamicObject, PostParams};
 use serde_json::json;
@@ -108,6 +110,8 @@ pub enum ServerError {
     Tls(String),
     #[error("the admin token Secret {namespace}/{ADMIN_TOKEN_SECRET}: {cause}")]
     AdminToken { namespace: String, cause: String },
+    #[error(transparent)]
+    Local(#[from] auth::local::LocalError),
 }
 
 /// What previews and diffs need.
@@ -231,11 +235,15 @@ pub async fn start(
     let root = normalize_root(&config.root_path);
     let fleet = Fleet::new(&config.namespace);
     fleet.watch(&client, &stop);
+    // The signing key and the admin password first, then the settings that hold them.
+    auth::local::bootstrap(&client, &config.namespace).await?;
+    let auth = Auth::new(token, config.tls.is_some());
+    auth::watch(&auth, &client, &config.namespace, &stop).await;
     let state = AppState {
         fleet: fleet.clone(),
         client,
         kube_config,
-        auth: Auth::new(token, config.tls.is_some()),
+        auth,
         root: root.clone(),
         preview: PreviewConfig {
             git_root: config.git_root.clone(),
@@ -303,6 +311,19 @@ pub fn router(state: AppState, extra: Option<Router>) -> Router {
         .route("/applicationsets/{name}", get(api::sets::get))
         .route("/clusters", get(api::clusters::list))
         .route("/migration", get(api::migration::view))
+        .route("/projects", get(api::projects::list))
+        .route(
+            "/projects/{name}/roles/{role}/token",
+            post(api::projects::create_token),
+        )
+        .route(
+            "/projects/{name}/roles/{role}/token/{id}",
+            delete(api::projects::delete_token),
+        )
+        .route(
+            "/account/can-i/{resource}/{action}/{*object}",
+            get(api::projects::can_i),
+        )
         .route("/stream", get(stream::stream))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -311,8 +332,12 @@ pub fn router(state: AppState, extra: Option<Router>) -> Router {
     let open = Router::new()
         .route(
             "/session",
-            get(session_get).post(session_post).delete(session_delete),
+            get(session_get)
+                .post(auth::routes::session_post)
+                .delete(session_delete),
         )
+        .route("/session/exchange", post(auth::routes::exchange))
+        .route("/settings", get(auth::routes::settings))
         .route("/openapi.json", get(openapi));
     let api_v1 = guarded
         .merge(open)
@@ -324,6 +349,8 @@ pub fn router(state: AppState, extra: Option<Router>) -> Router {
         .nest("/api/v1", api_v1)
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route("/auth/login", get(auth::routes::login))
+        .route("/auth/callback", get(auth::routes::callback))
         .route("/", get(index))
         .route("/ui/app.js", get(|| async { ui::app_js() }))
         .route("/ui/app.css", get(|| async { ui::app_css() }));
@@ -344,12 +371,82 @@ pub fn router(state: AppState, extra: Option<Router>) -> Router {
 
 async fn authorized(
     State(state): State<AppState>,
+    matched: Option<MatchedPath>,
+    params: Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
     mut req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let user = auth::authorize(&state.auth, req.method(), req.headers())?;
+    let user = state.auth.authenticate(req.method(), req.headers())?;
+    let params: Vec<(String, String)> = params
+        .map(|p| {
+            p.iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let route = matched.as_ref().map(MatchedPath::as_str).unwrap_or_default();
+    if let Some(need) = need(&state, req.method(), route, &params) {
+        state
+            .auth
+            .require(&user, need.resource, need.action, &need.object)?;
+    }
     req.extensions_mut().insert(user);
     Ok(next.run(req).await)
+}
+
+/// What a route needs of RBAC (Argo CD's resource, action and object). `None`: the handler
+/// filters item by item (lists, the stream) or checks what only the body tells (preview).
+struct Need {
+    resource: &'static str,
+    action: &'static str,
+    object: String,
+}
+
+fn need(
+    state: &AppState,
+    method: &axum::http::Method,
+    route: &str,
+    params: &[(String, String)],
+) -> Option<Need> {
+    use axum::http::Method;
+    let param = |k: &str| {
+        params
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let route = route.rsplit_once("/api/v1").map_or(route, |(_, r)| r);
+    let app = |action| {
+        let name = param("name");
+        Need {
+            resource: "applications",
+            action,
+            object: api::apps::rbac_object(state, &name),
+        }
+    };
+    Some(match (method, route) {
+        (&Method::GET, "/applications/{name}")
+        | (&Method::GET, "/applications/{name}/diff")
+        | (&Method::GET, "/applications/{name}/events")
+        | (&Method::POST, "/applications/{name}/refresh") => app("get"),
+        (&Method::DELETE, "/applications/{name}") => app("delete"),
+        (&Method::POST, "/applications/{name}/sync")
+        | (&Method::POST, "/applications/{name}/rollback")
+        | (&Method::POST, "/applications/{name}/terminate") => app("sync"),
+        (&Method::GET, "/applicationsets/{name}") => Need {
+            resource: "applicationsets",
+            action: "get",
+            object: api::sets::rbac_object(state, &param("name")),
+        },
+        (&Method::POST, "/projects/{name}/roles/{role}/token")
+        | (&Method::DELETE, "/projects/{name}/roles/{role}/token/{id}") => Need {
+            resource: "projects",
+            action: "update",
+            object: param("name"),
+        },
+        _ => return None,
+    })
 }
 
 async fn api_not_found(
@@ -388,37 +485,26 @@ async fn openapi() -> Response {
     r
 }
 
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SessionRequest {
-    token: String,
-}
-
 async fn session_get(
     State(state): State<AppState>,
     req: Request,
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
-    let user = auth::authorize(&state.auth, req.method(), req.headers())?;
-    Ok(axum::Json(json!({"user": user.name})))
-}
-
-async fn session_post(
-    State(state): State<AppState>,
-    body: axum::body::Bytes,
-) -> Result<Response, ApiError> {
-    let body: SessionRequest = api::body_required(&body)?;
-    let cookie = state.auth.session_cookie(&body.token, &state.root)?;
-    let mut r = StatusCode::NO_CONTENT.into_response();
-    r.headers_mut().insert(
-        header::SET_COOKIE,
-        HeaderValue::from_str(&cookie)
-            .map_err(|e| ApiError::BadRequest(format!("the session cookie: {e}")))?,
-    );
-    Ok(r)
+    let user = state.auth.authenticate(req.method(), req.headers())?;
+    Ok(axum::Json(json!({
+        "user": user.name,
+        "subject": user.subject,
+        "groups": user.groups,
+        "via": user.via,
+    })))
 }
 
 async fn session_delete(State(state): State<AppState>) -> Response {
-    let mut r = StatusCode::NO_CONTENT.into_response();
+    // Where the browser goes to end the provider's session too, if configured.
+    let logout = state
+        .auth
+        .oidc()
+        .and_then(|p| p.logout_url().map(str::to_owned));
+    let mut r = axum::Json(json!({"logoutURL": logout})).into_response();
     if let Ok(v) = HeaderValue::from_str(&state.auth.cleared_cookie(&state.root)) {
         r.headers_mut().insert(header::SET_COOKIE, v);
     }
@@ -475,10 +561,21 @@ mod tests {
     async fn every_documented_operation_is_routed_and_guarded_and_unknown_paths_say_so() {
         let doc: serde_json::Value = serde_json::from_str(OPENAPI).expect("openapi.json is JSON");
         let app = router(state(), None);
-        let open = ["/api/v1/session", "/api/v1/openapi.json"];
+        let open = [
+            "/api/v1/session",
+            "/api/v1/session/exchange",
+            "/api/v1/settings",
+            "/api/v1/openapi.json",
+        ];
         for (path, ops) in doc["paths"].as_object().expect("paths") {
             for method in ops.as_object().expect("operations").keys() {
-                let concrete = path.replace("{name}", "web");
+                let concrete = path
+                    .replace("{name}", "web")
+                    .replace("{role}", "ci")
+                    .replace("{id}", "t1")
+                    .replace("{resource}", "applications")
+                    .replace("{action}", "get")
+                    .replace("{object}", "default/web");
                 let (code, body) = status(&app, &method.to_uppercase(), &concrete).await;
                 assert_ne!(code, 405, "{method} {path} is not routed");
                 assert!(

@@ -14,9 +14,11 @@ use crate::AppState;
 
 pub async fn stream(
     State(state): State<AppState>,
+    axum::Extension(user): axum::Extension<crate::auth::User>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let mut rx = state.fleet.changes.subscribe();
     let mut stop = state.stop.clone();
+    let state = state.clone();
     let events = async_stream(move |tx| async move {
         // A comment at once, so that the answer's head goes out now: without a first chunk
         // a quiet fleet would hold it until the first keep-alive, and the client would not
@@ -30,6 +32,9 @@ pub async fn stream(
                 _ = stop.changed() => return,
             };
             let event = match change {
+                // Only what the user may see: an application of a project it may not read
+                // is not even named.
+                Ok(c) if c.kind == "Application" && !visible(&state, &user, &c.name) => continue,
                 Ok(c) => Event::default()
                     .event("change")
                     .data(serde_json::to_string(&c).unwrap_or_default()),
@@ -46,6 +51,12 @@ pub async fn stream(
             .interval(Duration::from_secs(15))
             .text("keep-alive"),
     )
+}
+
+/// Whether `user` may see application `name` (a deleted one: by the rule for every project).
+fn visible(state: &AppState, user: &crate::auth::User, name: &str) -> bool {
+    let object = crate::api::apps::rbac_object(state, name);
+    state.auth.allows(user, "applications", "get", &object)
 }
 
 /// A stream fed by a task through a small channel.

@@ -40,6 +40,46 @@ pub struct Summary {
     pub resources: usize,
     pub application_set: Option<String>,
     pub automated: bool,
+    /// What the asking user may do to it (for the UI to offer only that).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub can: Option<Can>,
+}
+
+/// The actions a user may take on one application.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct Can {
+    pub sync: bool,
+    pub delete: bool,
+}
+
+/// The RBAC object of application `name`: `PROJECT/NAME` (a missing application is
+/// `*/NAME`, which only a rule over every project matches: others get 403, not a 404 that
+/// would tell them it does not exist).
+pub fn rbac_object(state: &AppState, name: &str) -> String {
+    let project = state
+        .fleet
+        .apps
+        .get(name)
+        .map(|a| a.view().spec.project)
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "*".into());
+    format!("{project}/{name}")
+}
+
+/// What `user` may do to the application of summary `s`.
+pub fn can(state: &AppState, user: &User, project: &str, name: &str) -> Can {
+    let object = format!("{project}/{name}");
+    Can {
+        sync: state.auth.allows(user, "applications", "sync", &object),
+        delete: state.auth.allows(user, "applications", "delete", &object),
+    }
+}
+
+/// Whether `user` may see the application `project/name`.
+pub fn visible(state: &AppState, user: &User, project: &str, name: &str) -> bool {
+    state
+        .auth
+        .allows(user, "applications", "get", &format!("{project}/{name}"))
 }
 
 /// The summary of `app`, with its destination cluster's name found by server when the
@@ -102,6 +142,7 @@ pub fn summary_of(app: &SummaryView, cluster_by_server: &BTreeMap<String, String
             .sync_policy
             .as_ref()
             .is_some_and(|p| p.automated.is_some()),
+        can: None,
     }
 }
 
@@ -170,6 +211,7 @@ impl Filter {
 
 pub async fn list(
     State(state): State<AppState>,
+    axum::Extension(user): axum::Extension<User>,
     Query(filter): Query<Filter>,
 ) -> Result<Json<Value>, ApiError> {
     let selector = filter.selector()?;
@@ -180,7 +222,12 @@ pub async fn list(
         .all()
         .iter()
         .map(|a| summary_of(&a.view(), &names))
+        .filter(|s| visible(&state, &user, &s.project, &s.name))
         .filter(|s| filter.keeps(s, &selector))
+        .map(|mut s| {
+            s.can = Some(can(&state, &user, &s.project, &s.name));
+            s
+        })
         .collect();
     let total = items.len();
     Ok(Json(json!({"items": items, "total": total})))
@@ -202,12 +249,15 @@ pub(crate) fn find(state: &AppState, name: &str) -> Result<Arc<Application>, Api
 
 pub async fn get(
     State(state): State<AppState>,
+    axum::Extension(user): axum::Extension<User>,
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let app = find(&state, &name)?;
     let names = cluster_names(&state);
+    let mut summary = summary(&app, &names);
+    summary.can = Some(can(&state, &user, &summary.project, &summary.name));
     Ok(Json(json!({
-        "summary": summary(&app, &names),
+        "summary": summary,
         "spec": app.spec,
         "status": app.status,
         "operation": app.operation,
@@ -304,6 +354,21 @@ async fn request_operation(
         )
         .await
         .map_err(|e| ApiError::from_kube(&format!("requesting a sync of {name}"), &e))?;
+    let what = if operation["sync"]["source"].is_object() {
+        format!(
+            "rollback to revision {}",
+            operation["sync"]["revision"].as_str().unwrap_or_default()
+        )
+    } else {
+        format!(
+            "sync{}",
+            operation["sync"]["revision"]
+                .as_str()
+                .map(|r| format!(" to {r}"))
+                .unwrap_or_default()
+        )
+    };
+    crate::audit::record(state, user, app, "OperationStarted", &format!("{} initiated {what}", user.name)).await;
     Ok(())
 }
 
@@ -387,6 +452,7 @@ pub async fn rollback(
 
 pub async fn terminate(
     State(state): State<AppState>,
+    axum::Extension(user): axum::Extension<User>,
     Path(name): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let app = find(&state, &name)?;
@@ -401,6 +467,7 @@ pub async fn terminate(
         .patch_status(&name, &PatchParams::default(), &Patch::Merge(body))
         .await
         .map_err(|e| ApiError::from_kube(&format!("terminating the operation of {name}"), &e))?;
+    crate::audit::record(&state, &user, &app, "OperationTerminating", &format!("{} terminated the running operation", user.name)).await;
     Ok(accepted(format!(
         "termination of the operation of {name} requested"
     )))
@@ -415,10 +482,11 @@ pub struct RefreshRequest {
 
 pub async fn refresh(
     State(state): State<AppState>,
+    axum::Extension(user): axum::Extension<User>,
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    find(&state, &name)?;
+    let app = find(&state, &name)?;
     let hard = crate::api::body::<RefreshRequest>(&body)?.hard;
     let kind = if hard { "hard" } else { "normal" };
     apps_api(&state)
@@ -431,6 +499,7 @@ pub async fn refresh(
         )
         .await
         .map_err(|e| ApiError::from_kube(&format!("refreshing {name}"), &e))?;
+    crate::audit::record(&state, &user, &app, "RefreshRequested", &format!("{} requested a {kind} refresh", user.name)).await;
     Ok(accepted(format!("{kind} refresh of {name} requested")))
 }
 
@@ -441,6 +510,7 @@ pub struct DeleteQuery {
 
 pub async fn delete(
     State(state): State<AppState>,
+    axum::Extension(user): axum::Extension<User>,
     Path(name): Path<String>,
     Query(q): Query<DeleteQuery>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
@@ -468,6 +538,18 @@ pub async fn delete(
     api.delete(&name, &DeleteParams::default())
         .await
         .map_err(|e| ApiError::from_kube(&format!("deleting {name}"), &e))?;
+    crate::audit::record(
+        &state,
+        &user,
+        &app,
+        "ResourceDeleted",
+        &format!(
+            "{} deleted the application{}",
+            user.name,
+            if cascade { " with its resources" } else { ", keeping its resources" }
+        ),
+    )
+    .await;
     Ok(accepted(format!(
         "{name} is being deleted{}",
         if cascade {

@@ -8,13 +8,29 @@ use serde_json::{Value, json};
 
 use crate::AppState;
 
-pub async fn list(State(state): State<AppState>) -> Json<Value> {
+pub async fn list(
+    State(state): State<AppState>,
+    axum::Extension(user): axum::Extension<crate::auth::User>,
+) -> Json<Value> {
     let published = locks::read(&state.fleet.cluster_status).clone();
     let mut items: Vec<Value> = state
         .fleet
         .clusters
         .all()
         .iter()
+        // Argo CD's object for a cluster is its server URL.
+        .filter(|c| {
+            let server = if c.server.is_empty() {
+                published
+                    .get(&c.name)
+                    .and_then(|p| p["server"].as_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            } else {
+                c.server.clone()
+            };
+            state.auth.allows(&user, "clusters", "get", &server)
+        })
         .map(|c| {
             let p = published.get(&c.name).cloned().unwrap_or(Value::Null);
             let seen = !p.is_null();

@@ -69,6 +69,7 @@ fn ordered(values: BTreeSet<String>) -> Vec<String> {
 
 pub async fn view(
     State(state): State<AppState>,
+    axum::Extension(user): axum::Extension<crate::auth::User>,
     Query(q): Query<MigrationQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let clusters = state.fleet.clusters.all();
@@ -120,6 +121,9 @@ pub async fn view(
     for stored in state.fleet.apps.all() {
         let app = stored.view();
         let s = summary_of(&app, &names);
+        if !crate::api::apps::visible(&state, &user, &s.project, &s.name) {
+            continue;
+        }
         let Some(generation) = generation_of.get(&s.cluster) else {
             continue;
         };

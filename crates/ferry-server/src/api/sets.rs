@@ -69,12 +69,47 @@ fn set_summary(state: &AppState, set: &ApplicationSet) -> Value {
         "policy": policy.to_string(), "applications": apps, "conditions": conditions})
 }
 
-pub async fn list(State(state): State<AppState>) -> Json<Value> {
+/// The RBAC object of set `name`: `PROJECT/NAME`, the project its template gives (`*` when
+/// the set is missing or its template's project is templated).
+pub fn rbac_object(state: &AppState, name: &str) -> String {
+    let project = state
+        .fleet
+        .sets
+        .get(name)
+        .map(|s| project_of(&s))
+        .unwrap_or_else(|| "*".into());
+    format!("{project}/{name}")
+}
+
+fn project_of(set: &ApplicationSet) -> String {
+    let p = &set.spec.template.spec.project;
+    if p.is_empty() {
+        "default".into()
+    } else if p.contains("{{") {
+        "*".into()
+    } else {
+        p.clone()
+    }
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    axum::Extension(user): axum::Extension<crate::auth::User>,
+) -> Json<Value> {
     let items: Vec<Value> = state
         .fleet
         .sets
         .all()
         .iter()
+        .filter(|s| {
+            let name = s.metadata.name.clone().unwrap_or_default();
+            state.auth.allows(
+                &user,
+                "applicationsets",
+                "get",
+                &format!("{}/{name}", project_of(s)),
+            )
+        })
         .map(|s| set_summary(&state, s))
         .collect();
     Json(json!({"items": items}))
@@ -211,7 +246,11 @@ fn cluster_of(app: &Application, names: &BTreeMap<String, String>) -> String {
     crate::api::apps::summary(app, names).cluster
 }
 
-pub async fn preview(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
+pub async fn preview(
+    State(state): State<AppState>,
+    axum::Extension(user): axum::Extension<crate::auth::User>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
     if body.len() > PREVIEW_MAX_BYTES {
         return Err(ApiError::TooLarge(format!(
             "the ApplicationSet is {} bytes; at most {PREVIEW_MAX_BYTES} are read",
@@ -220,6 +259,14 @@ pub async fn preview(State(state): State<AppState>, body: Bytes) -> Result<Json<
     }
     let mut set = parse_set(&body)?;
     let name = set.metadata.name.clone().unwrap_or_default();
+    // A preview reads repositories and clusters as creating the set would (Argo CD asks
+    // `applicationsets, create` for its generate call).
+    state.auth.require(
+        &user,
+        "applicationsets",
+        "create",
+        &format!("{}/{name}", project_of(&set)),
+    )?;
     // A posted change of an existing set is planned against what that set owns.
     if let Some(existing) = state.fleet.sets.get(&name) {
         set.metadata.uid = existing.metadata.uid.clone();
