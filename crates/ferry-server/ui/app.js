@@ -297,8 +297,12 @@ async function signIn(token) {
   signedIn = true;
 }
 
+/** Who is signed in (shown in the top bar; the UI offers only what RBAC allows). */
+let me = null;
+
 function needSignIn(message) {
   signedIn = false;
+  me = null;
   if (signInShown) return;
   signInShown = true;
   if (conn.es) conn.es.close();
@@ -307,51 +311,125 @@ function needSignIn(message) {
   current?.dispose?.();
   current = null;
   document.getElementById("signout").hidden = true;
-  const input = h("input", {
-    id: "signin-token",
-    name: "token",
-    type: "password",
-    autocomplete: "current-password",
-    required: true,
-    "aria-describedby": "signin-hint",
-  });
+  document.getElementById("whoami").hidden = true;
   const error = h("p", { class: "notice bad", id: "signin-error", role: "alert", hidden: !message }, message || "");
-  const button = h("button", { class: "btn btn-primary", type: "submit" }, "Sign in");
-  const form = h(
+  const done = () => {
+    signInShown = false;
+    start();
+  };
+  const fail = (text) => {
+    error.className = "notice bad";
+    error.textContent = text;
+    error.hidden = false;
+  };
+
+  // The local admin's password.
+  const user = h("input", { id: "signin-username", name: "username", autocomplete: "username", required: true, value: "admin" });
+  const password = h("input", { id: "signin-password", name: "password", type: "password", autocomplete: "current-password", required: true });
+  const passwordBtn = h("button", { class: "btn btn-primary", type: "submit", id: "signin-password-submit" }, "Sign in");
+  const passwordForm = h(
+    "form",
+    {
+      id: "signin-password-form",
+      hidden: true,
+      onsubmit: async (e) => {
+        e.preventDefault();
+        passwordBtn.disabled = true;
+        error.hidden = true;
+        try {
+          await api("session", { method: "POST", body: { username: user.value.trim(), password: password.value } });
+          signedIn = true;
+          done();
+        } catch (err) {
+          fail(err.status === 401 ? err.message.replace(/^./, (c) => c.toUpperCase()) + "." : err.message);
+          password.select();
+        } finally {
+          passwordBtn.disabled = false;
+        }
+      },
+    },
+    h("div", { class: "field" }, h("label", { for: "signin-username" }, "Username"), user),
+    h("div", { class: "field" }, h("label", { for: "signin-password" }, "Password"), password),
+    h(
+      "p",
+      { class: "hint" },
+      "The first password of admin is in a Secret: ",
+      h("code", null, "kubectl -n ferry get secret ferry-initial-admin-secret -o jsonpath='{.data.password}' | base64 -d"),
+    ),
+    h("div", null, passwordBtn),
+  );
+
+  // A token (the admin token, a session or a project role's API token).
+  const input = h("input", { id: "signin-token", name: "token", type: "password", autocomplete: "off", required: true, "aria-describedby": "signin-hint" });
+  const tokenBtn = h("button", { class: "btn", type: "submit", id: "signin-token-submit" }, "Sign in with the token");
+  const tokenForm = h(
     "form",
     {
       onsubmit: async (e) => {
         e.preventDefault();
-        button.disabled = true;
+        tokenBtn.disabled = true;
         error.hidden = true;
         try {
           await signIn(input.value);
-          signInShown = false;
-          start();
+          done();
         } catch (err) {
-          error.textContent = err.status === 401 ? "That token was not accepted. Check it and try again." : err.message;
-          error.hidden = false;
+          fail(err.status === 401 ? "That token was not accepted. Check it and try again." : err.message);
           input.select();
         } finally {
-          button.disabled = false;
+          tokenBtn.disabled = false;
         }
       },
     },
-    h("div", { class: "field" }, h("label", { for: "signin-token" }, "Admin token"), input),
+    h("div", { class: "field" }, h("label", { for: "signin-token" }, "Token"), input),
     h(
       "p",
       { class: "hint", id: "signin-hint" },
-      "The value of --admin-token, or of the Secret ferry-admin-token in Ferry's namespace: ",
+      "An API token, or the admin token: ",
       h("code", null, "kubectl -n ferry get secret ferry-admin-token -o jsonpath='{.data.token}' | base64 -d"),
     ),
-    error,
-    h("div", null, button),
+    h("div", null, tokenBtn),
   );
+  const tokenDetails = h("details", { id: "signin-token-details", class: "signin-token" }, h("summary", null, "Sign in with a token"), tokenForm);
+
+  // Single sign-on: one button per provider.
+  const providers = h("div", { class: "signin-providers", id: "signin-providers" });
+  const back = `${location.pathname}${location.hash || ""}`;
+
   document.title = "Sign in · Ferry";
-  fill(main(), 
-    h("section", { class: "card signin", "aria-labelledby": "signin-title" }, h("h1", { id: "signin-title" }, "Sign in to Ferry"), form),
+  fill(
+    main(),
+    h(
+      "section",
+      { class: "card signin", "aria-labelledby": "signin-title" },
+      h("h1", { id: "signin-title" }, "Sign in to Ferry"),
+      error,
+      providers,
+      passwordForm,
+      tokenDetails,
+    ),
   );
-  input.focus();
+  api("settings")
+    .then((s) => {
+      for (const p of s.providers || []) {
+        const a = h(
+          "a",
+          { class: "btn btn-primary btn-provider", id: `signin-with-${p.id}`, "data-kind": p.kind, href: `auth/login?provider=${enc(p.id)}&return=${enc(back)}` },
+          `Sign in with ${p.name}`,
+        );
+        providers.append(a);
+      }
+      if (s.adminEnabled) {
+        passwordForm.hidden = false;
+        if (s.providers?.length) passwordForm.before(h("p", { class: "signin-or", "aria-hidden": "true" }, "or"));
+        password.focus();
+      } else if (!s.providers?.length) {
+        tokenDetails.open = true;
+        input.focus();
+      } else {
+        providers.querySelector("a")?.focus();
+      }
+    })
+    .catch((e) => fail(e.message));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -955,6 +1033,9 @@ function appPage(name) {
     syncBtn.title = running ? "An operation is running" : "";
     syncBtn.textContent = selected.size ? `Sync ${selected.size} selected` : "Sync";
     terminateBtn.disabled = gone || !running;
+    // Only what RBAC allows is offered (the server checks again).
+    const may = detail?.summary?.can;
+    for (const b of [syncBtn, rollbackBtn, terminateBtn, prune.parentElement]) b.hidden = may ? !may.sync : false;
     refreshBtn.disabled = gone || !detail;
     hardBtn.disabled = gone || !detail;
     rollbackBtn.disabled = gone || running || !detail?.status?.history?.length;
@@ -2088,6 +2169,15 @@ document.addEventListener("securitypolicyviolation", (e) => unexpected(`blocked 
 function start() {
   signedIn = true;
   document.getElementById("signout").hidden = false;
+  api("session")
+    .then((who) => {
+      me = who;
+      const el = document.getElementById("whoami");
+      el.textContent = who.user;
+      el.title = [who.via && `signed in with ${who.via}`, who.groups?.length ? `groups: ${who.groups.join(", ")}` : ""].filter(Boolean).join(" · ");
+      el.hidden = false;
+    })
+    .catch(() => {});
   startStream();
   route();
 }
@@ -2098,10 +2188,16 @@ async function boot() {
     main().focus();
   });
   document.getElementById("signout").addEventListener("click", async () => {
+    let logout = null;
     try {
-      await api("session", { method: "DELETE" });
+      logout = (await api("session", { method: "DELETE" }))?.logoutURL;
     } catch {
       /* signed out either way */
+    }
+    if (logout) {
+      // The identity provider's own sign-out too, as configured (oidc.config logoutURL).
+      location.href = logout;
+      return;
     }
     needSignIn("Signed out.");
     const err = document.getElementById("signin-error");

@@ -85,11 +85,13 @@ pub enum Command {
     Cluster(crate::cluster_cmd::ClusterArgs),
     /// Measure Ferry against emulated clusters, with baselines from the same run.
     Bench(BenchArgs),
-    /// Store a Ferry server's URL and token, so that `app`, `appset` and `cluster` talk to
-    /// its API (a token for now; browser sign-in comes next).
+    /// Sign in to a Ferry server (with a browser, the admin password or a token) and store
+    /// the session, so that `app`, `appset` and `cluster` talk to its API.
     Login(crate::login_cmd::LoginArgs),
     /// Forget the token `ferry login` stored.
     Logout(crate::login_cmd::LogoutArgs),
+    /// Operator tools: `can-i` (answer from the RBAC policy), `hash-password`.
+    Admin(crate::admin_cmd::AdminArgs),
 }
 
 impl Command {
@@ -106,6 +108,7 @@ impl Command {
             Command::Bench(_) => "bench",
             Command::Login(_) => "login",
             Command::Logout(_) => "logout",
+            Command::Admin(_) => "admin",
         }
     }
 }
@@ -122,6 +125,7 @@ fn misplaced_flag(cli: &Cli) -> Option<String> {
             | Command::App(_)
             | Command::Appset(_)
             | Command::Cluster(_)
+            | Command::Admin(_)
     );
     if talks_to_management {
         return None;
@@ -245,6 +249,7 @@ pub fn main() -> ExitCode {
             Command::Bench(args) => crate::bench::run(args).await,
             Command::Login(args) => crate::login_cmd::login(args).await,
             Command::Logout(args) => crate::login_cmd::logout(args).await,
+            Command::Admin(args) => crate::admin_cmd::run(args).await,
         }
     });
     match result {
@@ -284,6 +289,7 @@ fn management_args(command: &Command) -> Option<crate::mgmt::MgmtArgs> {
         Command::App(a) => Some(a.mgmt.clone()),
         Command::Appset(a) => Some(a.mgmt.clone()),
         Command::Cluster(a) => Some(a.mgmt.clone()),
+        Command::Admin(a) => Some(a.mgmt.clone()),
         Command::Controller(a) => Some(a.mgmt.clone()),
         Command::Server(a) => Some(a.mgmt.clone()),
         Command::All(a) => Some(a.controller.mgmt.clone()),

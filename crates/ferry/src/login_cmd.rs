@@ -12,24 +12,49 @@ use ferry_core::Sensitive;
 
 use crate::remote::{Config, Remote, Tls, config_path, normalize_url};
 
-/// Store a Ferry server and its token for later commands.
+/// Sign in to a Ferry server and store the session for later commands.
 #[derive(Debug, Args)]
 #[command(
-    long_about = "Checks TOKEN against the server (GET /api/v1/session) and stores the URL and \
-                  the token in the config file ($FERRY_CONFIG, else \
-                  $XDG_CONFIG_HOME/ferry/config.json, else ~/.config/ferry/config.json; \
-                  readable by you only). Later `ferry app`, `appset` and `cluster list|get` \
-                  talk to that server without flags (unless --kubeconfig or --context is \
-                  typed).\n\nUntil sign-in exists the token is the server's local admin token \
-                  (`ferry server --admin-token`, or the key `token` of the Secret \
-                  ferry-admin-token in Ferry's namespace). Signing in with a browser (SSO) is \
-                  the next issue; this command takes a token only."
+    long_about = "Signs in to a Ferry server and stores its URL and the session (or token) in \
+                  the config file ($FERRY_CONFIG, else $XDG_CONFIG_HOME/ferry/config.json, else \
+                  ~/.config/ferry/config.json; readable by you only). Later `ferry app`, \
+                  `appset` and `cluster list|get` talk to that server without flags (unless \
+                  --kubeconfig or --context is typed).\n\nThree ways in:\n  --sso: with a \
+                  browser, through the server's identity provider (OIDC or GitHub): the command \
+                  waits on a loopback port for the browser to come back, then trades the code \
+                  it gets (bound to this command by PKCE) for a session.\n  --username admin: \
+                  the local admin's password (--password, $FERRY_PASSWORD or \
+                  --password-stdin).\n  --token: an API token (a project role's, from `POST \
+                  /api/v1/projects/P/roles/R/token`), or the admin token.\nEach is checked \
+                  against the server before it is stored; none is ever printed."
 )]
 pub struct LoginArgs {
     /// Ferry's URL (what `ferry server` or `ferry all` prints). Default: the server stored
     /// before.
     #[arg(value_name = "URL")]
     pub url: Option<String>,
+    /// Sign in with a browser through the server's single sign-on.
+    #[arg(long, conflicts_with_all = ["token", "token_stdin", "username"])]
+    pub sso: bool,
+    /// With --sso: which provider (`oidc`, or a GitHub connector's id); default the first.
+    #[arg(long, requires = "sso")]
+    pub provider: Option<String>,
+    /// With --sso: the loopback port to wait on (default: any free one).
+    #[arg(long, requires = "sso", default_value_t = 0)]
+    pub sso_port: u16,
+    /// With --sso: print the URL only, do not try to open a browser.
+    #[arg(long, requires = "sso")]
+    pub no_browser: bool,
+    /// Sign in as this local user (`admin`) with a password.
+    #[arg(long, conflicts_with_all = ["token", "token_stdin"])]
+    pub username: Option<String>,
+    /// The password (else $FERRY_PASSWORD, else --password-stdin).
+    #[arg(long, env = "FERRY_PASSWORD", hide_env_values = true, requires = "username",
+          value_parser = |s: &str| Ok::<_, std::convert::Infallible>(Sensitive::new(s.to_owned())))]
+    pub password: Option<Sensitive<String>>,
+    /// Read the password from standard input.
+    #[arg(long, requires = "username")]
+    pub password_stdin: bool,
     /// The token.
     #[arg(long, env = "FERRY_TOKEN", hide_env_values = true,
           value_parser = |s: &str| Ok::<_, std::convert::Infallible>(Sensitive::new(s.to_owned())))]
@@ -50,33 +75,24 @@ pub struct LoginArgs {
 #[derive(Debug, Args)]
 pub struct LogoutArgs {}
 
+fn read_stdin(what: &str) -> anyhow::Result<Sensitive<String>> {
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .with_context(|| format!("reading the {what} from standard input"))?;
+    Ok(Sensitive::new(text.trim_end_matches(['\n', '\r']).to_owned()))
+}
+
 pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
     let path = config_path()?;
     let mut config = Config::load(&path)?;
     let url = match args.url.as_deref().or(config.server.as_deref()) {
         Some(u) => normalize_url(u)?,
-        None => {
-            bail!("which server? `ferry login URL --token TOKEN` (URL: what `ferry all` prints)")
-        }
+        None => bail!(
+            "which server? `ferry login URL --sso` (or --username admin, or --token TOKEN; \
+             URL: what `ferry all` prints)"
+        ),
     };
-    let token = if args.token_stdin {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("reading the token from standard input")?;
-        Sensitive::new(text.trim().to_owned())
-    } else {
-        match args.token {
-            Some(t) => Sensitive::new(t.expose().trim().to_owned()),
-            None => bail!(
-                "give the token: `ferry login {url} --token TOKEN`, or on standard input with \
-                 --token-stdin (signing in with a browser is not built yet)"
-            ),
-        }
-    };
-    if token.expose().is_empty() {
-        bail!("the token is empty");
-    }
     let server_ca = match &args.server_ca {
         Some(p) => {
             Some(std::fs::canonicalize(p).with_context(|| format!("--server-ca {}", p.display()))?)
@@ -87,6 +103,43 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
         insecure: args.insecure_skip_tls_verify,
         ca: server_ca.clone(),
     };
+    let token = if args.sso {
+        crate::sso::sign_in(&url, &tls, args.provider.as_deref(), args.sso_port, !args.no_browser)
+            .await?
+    } else if let Some(user) = &args.username {
+        let password = match (&args.password, args.password_stdin) {
+            (_, true) => read_stdin("password")?,
+            (Some(p), false) => p.clone(),
+            (None, false) => bail!(
+                "give the password: --password-stdin (or $FERRY_PASSWORD); it is never stored"
+            ),
+        };
+        let anonymous = Remote::new(&url, None, &tls)?;
+        let answer = anonymous
+            .post_json(
+                "session",
+                &serde_json::json!({"username": user, "password": password.expose()}),
+            )
+            .await
+            .with_context(|| format!("signing in to {url} as {user}"))?;
+        match answer["token"].as_str() {
+            Some(t) if !t.is_empty() => Sensitive::new(t.to_owned()),
+            _ => bail!("{url} signed {user} in but answered no session token"),
+        }
+    } else if args.token_stdin {
+        Sensitive::new(read_stdin("token")?.expose().trim().to_owned())
+    } else {
+        match args.token {
+            Some(t) => Sensitive::new(t.expose().trim().to_owned()),
+            None => bail!(
+                "how? `ferry login {url} --sso` (a browser), `--username admin \
+                 --password-stdin`, or `--token TOKEN` / --token-stdin"
+            ),
+        }
+    };
+    if token.expose().is_empty() {
+        bail!("the token is empty");
+    }
     let remote = Remote::new(&url, Some(token.clone()), &tls)?;
     let session = remote
         .get("session")
@@ -100,7 +153,7 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
     config.save(&path)?;
     println!(
         "logged in to {url} as {user}; stored in {} (`ferry app list` now talks to it; \
-         `ferry logout` forgets the token)",
+         `ferry logout` forgets the session)",
         path.display()
     );
     Ok(())

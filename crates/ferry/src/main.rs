@@ -15,6 +15,8 @@ mod quickstart;
 mod quickstart_screen;
 mod remote;
 mod server_cmd;
+mod sso;
+mod admin_cmd;
 
 /// mimalloc instead of glibc's malloc: glibc gives each of the runtime's threads an arena of
 /// its own and keeps what was freed in it, so resident memory after a burst of work (a

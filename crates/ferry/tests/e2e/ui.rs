@@ -334,8 +334,15 @@ async fn the_fleet_in_a_browser_syncs_live_shows_the_migration_and_previews_a_se
         "document.getElementById('signin-token')",
     )
     .await;
+    b.until(
+        10,
+        "the admin password form offered",
+        "!document.getElementById('signin-password-form').hidden",
+    )
+    .await;
+    b.click("#signin-token-details summary").await;
     b.type_into("#signin-token", "not-the-token").await;
-    b.click(".signin button[type=submit]").await;
+    b.click("#signin-token-submit").await;
     b.until(
         10,
         "the wrong token refused",
@@ -343,7 +350,7 @@ async fn the_fleet_in_a_browser_syncs_live_shows_the_migration_and_previews_a_se
     )
     .await;
     b.type_into("#signin-token", ADMIN_TOKEN).await;
-    b.click(".signin button[type=submit]").await;
+    b.click("#signin-token-submit").await;
     b.until(
         10,
         "the fleet page",
