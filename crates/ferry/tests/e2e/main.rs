@@ -14,6 +14,7 @@ mod idp;
 mod operations;
 mod remote_cli;
 mod safety;
+mod signin;
 mod sources;
 mod ui;
 mod world;
