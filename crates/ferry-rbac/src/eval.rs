@@ -197,6 +197,30 @@ fn refusal(subject: &str, outcome: &Outcome<'_>, best: &mut Option<Reason>) {
     }
 }
 
+/// The default role alone, over `layers`.
+fn default_role(
+    policy: &Policy,
+    layers: &[&Layer],
+    req: &Request<'_>,
+    best: &mut Option<Reason>,
+) -> Option<Decision> {
+    let role = policy.default_role.as_ref()?;
+    match evaluate(role, layers, req) {
+        Outcome::Allow(rule) => Some(Decision {
+            allowed: true,
+            reason: Reason::DefaultRole {
+                role: role.clone(),
+                line: rule.text.clone(),
+                origin: rule.origin.clone(),
+            },
+        }),
+        other => {
+            refusal(role, &other, best);
+            None
+        }
+    }
+}
+
 /// The default role, then `subject` alone, over `layers`.
 fn default_then(
     policy: &Policy,
@@ -205,20 +229,8 @@ fn default_then(
     req: &Request<'_>,
     best: &mut Option<Reason>,
 ) -> Option<Decision> {
-    if let Some(role) = &policy.default_role {
-        match evaluate(role, layers, req) {
-            Outcome::Allow(rule) => {
-                return Some(Decision {
-                    allowed: true,
-                    reason: Reason::DefaultRole {
-                        role: role.clone(),
-                        line: rule.text.clone(),
-                        origin: rule.origin.clone(),
-                    },
-                });
-            }
-            other => refusal(role, &other, best),
-        }
+    if let Some(d) = default_role(policy, layers, req, best) {
+        return Some(d);
     }
     match evaluate(subject, layers, req) {
         Outcome::Allow(rule) => Some(allowed(subject, rule)),
@@ -250,6 +262,28 @@ impl Policy {
             action,
             object,
         };
+        // Argo CD's `rbac.enforce`: the default role against the global policy, then the
+        // claims (`EnforceClaims`), then the empty subject against the global policy (rules
+        // written for `""` apply to every token).
+        let mut best = None;
+        if let Some(d) = default_role(self, &[&self.global], &req, &mut best) {
+            return d;
+        }
+        let decision = self.explain_claims(subject, &req);
+        if decision.allowed {
+            return decision;
+        }
+        match evaluate("", &[&self.global], &req) {
+            Outcome::Allow(rule) => allowed("", rule),
+            _ => decision,
+        }
+    }
+
+    /// `RBACPolicyEnforcer.EnforceClaims`.
+    fn explain_claims(&self, subject: &Subject, req: &Request<'_>) -> Decision {
+        let Request {
+            resource, object, ..
+        } = *req;
         let project =
             project_of_request(resource, object).and_then(|p| self.projects.get_key_value(p));
         let mut layers: Vec<&Layer> = vec![&self.global];
@@ -268,12 +302,12 @@ impl Policy {
                     };
                 }
                 layers.push(layer);
-                return default_then(self, &subject.name, &layers, &req, &mut best)
+                return default_then(self, &subject.name, &layers, req, &mut best)
                     .unwrap_or_else(|| refused(best));
             }
             layers.push(layer);
         }
-        if let Some(d) = default_then(self, &subject.name, &layers, &req, &mut best) {
+        if let Some(d) = default_then(self, &subject.name, &layers, req, &mut best) {
             return d;
         }
         for group in &subject.groups {
@@ -281,7 +315,7 @@ impl Policy {
             if !layers.iter().any(|l| l.roles_of.contains_key(group)) {
                 continue;
             }
-            match evaluate(group, &layers, &req) {
+            match evaluate(group, &layers, req) {
                 Outcome::Allow(rule) => return allowed(group, rule),
                 other => refusal(group, &other, &mut best),
             }

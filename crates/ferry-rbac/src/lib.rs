@@ -17,8 +17,9 @@
 //! - A user ([`Subject`]) is allowed if the default role is, else if its name is, else if
 //!   one of its groups is — but a group counts only if some `g` line names it as the member
 //!   (`g, <group>, <role>`; a group named only in `p` lines grants nothing, as Argo CD's
-//!   docs warn). So a `deny` for the user does not stop what the default role or a group
-//!   allows, and nothing denies what the default role allows.
+//!   docs warn), else if the empty subject is (rules written for `""` apply to everyone).
+//!   So a `deny` for the user does not stop what the default role or a group allows, and
+//!   nothing denies what the default role allows.
 //! - For a request about a project's objects (applications, applicationsets, logs, exec,
 //!   clusters and repositories as `<project>/...`, and the project itself under
 //!   `projects`), the project's roles join the policy; their denies apply as anyone's.
@@ -159,6 +160,8 @@ pub struct Problem {
 pub enum PolicyError {
     #[error(transparent)]
     Parse(#[from] ParseError),
+    #[error("scopes: {0:?} is not a YAML list of claim names (write it as [groups, email])")]
+    Scopes(String),
 }
 
 /// An RBAC policy ready to answer.
@@ -197,8 +200,8 @@ impl Policy {
             .get(POLICY_DEFAULT_KEY)
             .filter(|r| !r.is_empty())
             .cloned();
-        if let Some(scopes) = data.get(SCOPES_KEY) {
-            policy.scopes = parse_scopes(scopes);
+        if let Some(scopes) = data.get(SCOPES_KEY).filter(|s| !s.is_empty()) {
+            policy.scopes = parse_scopes(scopes)?;
         }
         Ok(policy)
     }
@@ -348,18 +351,37 @@ impl Policy {
     }
 }
 
-/// Reads `scopes`: a YAML flow list (`[groups, email]`) or one string.
-fn parse_scopes(value: &str) -> Vec<String> {
+/// Reads `scopes` as Argo CD does (`yaml.Unmarshal` into a list of strings): a flow list
+/// (`[groups, email]`) or a block list (`- groups`). A plain string is an error there too;
+/// `[]` means no claim gives groups.
+fn parse_scopes(value: &str) -> Result<Vec<String>, PolicyError> {
     let v = value.trim();
-    let unquote = |s: &str| s.trim().trim_matches(|c| c == '"' || c == '\'').to_string();
-    match v.strip_prefix('[').and_then(|v| v.strip_suffix(']')) {
-        Some(inner) => inner
+    let unquote = |s: &str| {
+        let s = s.trim();
+        let quoted = s.len() >= 2
+            && ((s.starts_with('"') && s.ends_with('"'))
+                || (s.starts_with('\'') && s.ends_with('\'')));
+        if quoted {
+            s[1..s.len() - 1].to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    if let Some(inner) = v.strip_prefix('[').and_then(|v| v.strip_suffix(']')) {
+        return Ok(inner
             .split(',')
             .map(unquote)
             .filter(|s| !s.is_empty())
-            .collect(),
-        None if v.is_empty() => Vec::new(),
-        None => vec![unquote(v)],
+            .collect());
+    }
+    let items: Option<Vec<String>> = v
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.trim().strip_prefix('-').map(unquote))
+        .collect();
+    match items {
+        Some(items) if !items.is_empty() => Ok(items),
+        _ => Err(PolicyError::Scopes(value.to_string())),
     }
 }
 
@@ -392,13 +414,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn scopes_read_as_list_or_string() {
-        assert_eq!(parse_scopes("[groups, email]"), ["groups", "email"]);
-        assert_eq!(
-            parse_scopes("'[\"cognito:groups\"]'".trim_matches('\'')),
-            ["cognito:groups"]
-        );
-        assert_eq!(parse_scopes("email"), ["email"]);
+    fn scopes_read_as_a_yaml_list() {
+        let ok = |v: &str| parse_scopes(v).unwrap_or_else(|e| panic!("{v}: {e}"));
+        assert_eq!(ok("[groups, email]"), ["groups", "email"]);
+        assert_eq!(ok(r#"["cognito:groups"]"#), ["cognito:groups"]);
+        assert_eq!(ok("- groups\n- 'email'\n"), ["groups", "email"]);
+        assert!(ok("[]").is_empty());
+        assert!(parse_scopes("email").is_err());
     }
 
     #[test]

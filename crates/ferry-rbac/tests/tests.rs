@@ -442,3 +442,33 @@ fn config_map_overlays_load_in_key_order_and_errors_name_the_key() {
         "{err}"
     );
 }
+
+// === the rest of Argo CD's `enforce` ===
+
+#[test]
+fn rules_for_the_empty_subject_apply_to_everyone() {
+    let p = policy(r#"p, "", clusters, get, *, allow"#);
+    assert!(p.enforce(&user("anyone"), "clusters", "get", "https://x"));
+    assert!(!p.enforce(&user("anyone"), "clusters", "delete", "https://x"));
+}
+
+#[test]
+fn the_default_role_serves_a_token_of_another_project() {
+    let mut p = Policy::new("", Some("role:readonly"), MatchMode::Glob).expect("policy");
+    p.add_project_roles("a", &[role("r", &[], &[])]).expect("a");
+    p.add_project_roles("b", &[]).expect("b");
+    let token = user("proj:a:r");
+    assert!(p.enforce(&token, "applications", "get", "b/app"));
+    let d = p.explain(&token, "applications", "sync", "b/app");
+    assert!(matches!(d.reason, Reason::OtherProjectToken { .. }), "{d}");
+}
+
+#[test]
+fn scopes_that_are_not_a_list_refuse_the_config_map() {
+    let mut data = BTreeMap::new();
+    data.insert("scopes".to_string(), "email".to_string());
+    assert!(Policy::from_config_map(&data).is_err());
+    data.insert("scopes".to_string(), "[]".to_string());
+    let p = Policy::from_config_map(&data).expect("policy");
+    assert!(p.scopes().is_empty());
+}
