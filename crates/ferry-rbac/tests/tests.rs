@@ -472,3 +472,35 @@ fn scopes_that_are_not_a_list_refuse_the_config_map() {
     let p = Policy::from_config_map(&data).expect("policy");
     assert!(p.scopes().is_empty());
 }
+
+// === globs ===
+
+#[derive(Deserialize)]
+struct GlobCases {
+    cases: Vec<(String, String, bool)>,
+}
+
+#[test]
+fn gobwas_glob_cases() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/gobwas-glob.json"
+    ))
+    .expect("fixture file");
+    let fixtures: GlobCases = serde_json::from_str(&text).expect("fixture JSON");
+    let mut failures = Vec::new();
+    for (pattern, text, expected) in &fixtures.cases {
+        // Through a whole policy line, as a user writes it (quoted: patterns hold commas).
+        let quoted = pattern.replace('"', "\"\"");
+        let p = policy(&format!("p, u, clusters, get, \"{quoted}\", allow"));
+        if p.enforce(&user("u"), "clusters", "get", text) != *expected {
+            failures.push(format!("{pattern:?} on {text:?}: expected {expected}"));
+        }
+    }
+    println!(
+        "gobwas glob cases: {}/{} pass",
+        fixtures.cases.len() - failures.len(),
+        fixtures.cases.len()
+    );
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
