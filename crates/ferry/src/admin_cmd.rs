@@ -69,8 +69,8 @@ fn config_from_file(path: &PathBuf, default_role: Option<String>) -> anyhow::Res
         }
         None => parse_rbac(&[("policy.csv".to_owned(), text)].into_iter().collect()),
     };
-    if default_role.is_some() {
-        config.default_role = default_role;
+    if let Some(role) = default_role {
+        config.data.insert("policy.default".to_owned(), role);
     }
     Ok(config)
 }
@@ -144,7 +144,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             for p in rbac.problems() {
                 eprintln!("warning: {p}");
             }
-            let (allowed, why) = rbac.explain(&[subject], &resource, &action, &object);
+            let (allowed, why) = rbac.explain_role(&subject, &resource, &action, &object);
             println!("{}", if allowed { "yes" } else { "no" });
             eprintln!("{why}");
             if allowed {

@@ -172,16 +172,32 @@ impl Auth {
         for p in &s.problems {
             tracing::warn!(problem = %p, "sign-in settings");
         }
-        let rbac = Rbac::build(&s.rbac, &locks::read(&self.inner.projects));
-        *locks::write(&self.inner.rbac) = Arc::new(rbac);
+        let changed = s.rbac != self.settings().rbac;
         *locks::write(&self.inner.settings) = Arc::new(s);
+        if changed {
+            self.rebuild_rbac();
+        }
     }
 
     /// New project roles (from the AppProject watch).
     pub fn set_projects(&self, projects: BTreeMap<String, ProjectRoles>) {
-        let rbac = Rbac::build(&self.settings().rbac, &projects);
-        *locks::write(&self.inner.rbac) = Arc::new(rbac);
         *locks::write(&self.inner.projects) = Arc::new(projects);
+        self.rebuild_rbac();
+    }
+
+    /// The policy from the settings and projects in force; a policy that does not parse
+    /// leaves the one in force.
+    fn rebuild_rbac(&self) {
+        let previous = self.rbac();
+        match Rbac::build_over(&self.settings().rbac, &self.projects(), Some(&previous)) {
+            Ok(r) => {
+                for p in r.problems() {
+                    tracing::warn!(problem = %p, "RBAC");
+                }
+                *locks::write(&self.inner.rbac) = Arc::new(r);
+            }
+            Err(e) => tracing::warn!(problem = %e, "RBAC"),
+        }
     }
 
     pub fn projects(&self) -> Arc<BTreeMap<String, ProjectRoles>> {
@@ -276,7 +292,8 @@ impl Auth {
         Ok(User {
             name: c.sub.clone(),
             subject: c.sub,
-            groups: r.groups.clone(),
+            // A token is its role; the role's groups are who else holds it.
+            groups: Vec::new(),
             via: "token".into(),
             extra: BTreeMap::new(),
         })
@@ -361,7 +378,7 @@ impl Auth {
     /// Whether `user` may `action` the `resource` `object` (Argo CD's
     /// `resource, action, object` triple: `applications, sync, proj/app`).
     pub fn allows(&self, user: &User, resource: &str, action: &str, object: &str) -> bool {
-        self.rbac().allows(user, &self.settings().rbac.scopes, resource, action, object)
+        self.rbac().allows(user, resource, action, object)
     }
 
     /// [`Auth::allows`], or a 403 in Argo CD's words.

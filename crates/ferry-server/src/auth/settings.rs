@@ -87,14 +87,11 @@ pub struct GithubConfig {
     pub root_ca: Option<String>,
 }
 
-/// `ferry-rbac-cm`.
+/// `ferry-rbac-cm`'s data, read by `ferry-rbac` (`policy.csv` and every `policy.*.csv`,
+/// `policy.default`, `policy.matchMode`, `scopes`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RbacConfig {
-    pub csv: String,
-    pub default_role: Option<String>,
-    pub match_mode: String,
-    /// Which claims are subjects besides the user's own name (default `[groups]`).
-    pub scopes: Vec<String>,
+    pub data: BTreeMap<String, String>,
 }
 
 /// Everything read, at one moment.
@@ -444,42 +441,9 @@ fn parse_dex(
     out
 }
 
-/// `policy.csv` first, then every other `policy.*.csv` key in name order (as Argo CD joins
-/// them), `policy.default`, `policy.matchMode`, `scopes` (`[groups]` by default).
+/// `ferry-rbac-cm` as `ferry-rbac` reads it.
 pub fn parse_rbac(cm: &BTreeMap<String, String>) -> RbacConfig {
-    let mut csv = cm.get("policy.csv").cloned().unwrap_or_default();
-    for (k, v) in cm {
-        if k != "policy.csv" && k.starts_with("policy.") && k.ends_with(".csv") {
-            csv.push('\n');
-            csv.push_str(v);
-        }
-    }
-    let scopes = cm
-        .get("scopes")
-        .map(|s| {
-            s.trim()
-                .trim_start_matches('[')
-                .trim_end_matches(']')
-                .split(',')
-                .map(|x| x.trim().trim_matches(|c| c == '"' || c == '\'').to_owned())
-                .filter(|x| !x.is_empty())
-                .collect::<Vec<_>>()
-        })
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| vec!["groups".into()]);
-    RbacConfig {
-        csv,
-        default_role: cm
-            .get("policy.default")
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty()),
-        match_mode: cm
-            .get("policy.matchMode")
-            .map(|s| s.trim().to_owned())
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| "glob".into()),
-        scopes,
-    }
+    RbacConfig { data: cm.clone() }
 }
 
 #[cfg(test)]
@@ -558,20 +522,5 @@ mod tests {
         assert!(all.contains("oidc.config"), "{all}");
         assert!(all.contains("has no key `missing.key`"), "{all}");
         assert!(!all.contains("topsecret"), "{all}");
-    }
-
-    #[test]
-    fn rbac_keys_join_as_argo_cd_joins_them() {
-        let r = parse_rbac(&map(&[
-            ("policy.csv", "p, role:a, applications, get, */*, allow"),
-            ("policy.team.csv", "g, acme:sre, role:a"),
-            ("policy.default", "role:readonly"),
-            ("scopes", "[groups, email]"),
-        ]));
-        assert!(r.csv.contains("role:a") && r.csv.contains("acme:sre"));
-        assert_eq!(r.default_role.as_deref(), Some("role:readonly"));
-        assert_eq!(r.scopes, ["groups", "email"]);
-        assert_eq!(r.match_mode, "glob");
-        assert_eq!(parse_rbac(&BTreeMap::new()).scopes, ["groups"]);
     }
 }

@@ -240,7 +240,8 @@ async fn tokens_are_scoped_and_revocable_rbac_guards_every_route_and_forgeries_a
     );
 
     // When a read-only role's token (viewer, made read-only by ferry-rbac-cm) is used, then
-    // it reads every application and may change none.
+    // it reads its project's applications and may change none; another project's stay
+    // closed to it (a project's token acts in its project only, as in Argo CD).
     let made = http::request(
         "POST",
         &format!("{base}/projects/team-a/roles/viewer/token"),
@@ -252,16 +253,18 @@ async fn tokens_are_scoped_and_revocable_rbac_guards_every_route_and_forgeries_a
     let viewer = format!("Bearer {}", made.json()["token"].as_str().expect("token"));
     until(
         20,
-        "the viewer token reading billing",
+        "the viewer token reading web-a",
         || async {
-            http::get(&format!("{base}/applications/billing"), &[("authorization", &viewer)])
+            http::get(&format!("{base}/applications/web-a"), &[("authorization", &viewer)])
                 .await
                 .status
         },
         |s| *s == 200,
     )
     .await;
-    let a = sync("billing", viewer.clone()).await;
+    let a = sync("web-a", viewer.clone()).await;
+    assert_eq!(a.status, 403, "{}", a.body);
+    let a = http::get(&format!("{base}/applications/billing"), &[("authorization", &viewer)]).await;
     assert_eq!(a.status, 403, "{}", a.body);
 
     // When tokens are forged — signed with another key, unsigned (`alg: none`), expired,
@@ -361,7 +364,7 @@ async fn tokens_are_scoped_and_revocable_rbac_guards_every_route_and_forgeries_a
 
     // And `ferry admin can-i` answers from the cluster's policy as the server does.
     let can = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .args(["admin", "can-i", "proj:team-a:viewer", "get", "applications", "default/billing"])
+        .args(["admin", "can-i", "proj:team-a:viewer", "get", "applications", "team-a/web-a"])
         .arg("--kubeconfig")
         .arg(&w.kubeconfig)
         .args(["--context", "management"])
@@ -371,7 +374,7 @@ async fn tokens_are_scoped_and_revocable_rbac_guards_every_route_and_forgeries_a
     assert!(can.status.success(), "{}", String::from_utf8_lossy(&can.stderr));
     assert_eq!(String::from_utf8_lossy(&can.stdout).trim(), "yes");
     let cannot = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .args(["admin", "can-i", "proj:team-a:viewer", "sync", "applications", "default/billing"])
+        .args(["admin", "can-i", "proj:team-a:viewer", "sync", "applications", "team-a/web-a"])
         .arg("--kubeconfig")
         .arg(&w.kubeconfig)
         .args(["--context", "management"])
