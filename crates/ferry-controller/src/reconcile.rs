@@ -244,6 +244,9 @@ fn windows_hold(
         return None;
     };
     if new {
+        // Refused before it started: no revision of it failed (an automated sync of this
+        // revision may run once the window lifts).
+        state.sync_result = None;
         return Some(end(
             status,
             state,

@@ -8,6 +8,7 @@ mod aws_secrets;
 mod coownership;
 mod delivery;
 mod operations;
+mod projects;
 mod remote_cli;
 mod safety;
 mod sources;
