@@ -194,7 +194,6 @@ impl ControllerCtx {
     }
 
     /// Queues every application now (a full resync).
-
     pub fn resync_all(&self) {
         for name in self.app_names() {
             self.queue.add(&name, Duration::ZERO);
