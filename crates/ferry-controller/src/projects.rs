@@ -80,15 +80,7 @@ pub(crate) fn refusals(
 /// alone, as Argo CD leaves them: not pruned, not shown as needing it. A project change
 /// never deletes anything.
 pub(crate) fn keep_permitted(project: &AppProject, cluster: &Cluster, cmp: &mut Comparison) {
-    let name = project.metadata.name.as_deref().unwrap_or_default();
-    let p = Project::new(name, &project.spec);
-    let permitted = |key: &ResourceKey| {
-        let namespaced = !key.namespace.is_empty();
-        p.kind_refusal(&key.group, &key.kind, &key.name, namespaced)
-            .is_none()
-            && (!namespaced
-                || p.destination_permitted(&cluster.spec.server, cluster.name(), &key.namespace))
-    };
+    let permitted = |key: &ResourceKey| permits(project, cluster, key);
     let before = cmp.prunable.len();
     cmp.prunable.retain(|o| permitted(&o.key));
     if cmp.prunable.len() == before {
@@ -103,6 +95,19 @@ pub(crate) fn keep_permitted(project: &AppProject, cluster: &Cluster, cmp: &mut 
     {
         cmp.sync = SyncCode::Synced;
     }
+}
+
+/// Whether the project permits a live object of this cluster: its kind, and for a
+/// namespaced one its namespace (Argo CD's `IsLiveResourcePermitted`). Only such objects
+/// are pruned, or deleted with their application.
+pub(crate) fn permits(project: &AppProject, cluster: &Cluster, key: &ResourceKey) -> bool {
+    let name = project.metadata.name.as_deref().unwrap_or_default();
+    let p = Project::new(name, &project.spec);
+    let namespaced = !key.namespace.is_empty();
+    p.kind_refusal(&key.group, &key.kind, &key.name, namespaced)
+        .is_none()
+        && (!namespaced
+            || p.destination_permitted(&cluster.spec.server, cluster.name(), &key.namespace))
 }
 
 /// What the project's sync windows say of a sync of `app` now: an automated one when

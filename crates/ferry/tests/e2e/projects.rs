@@ -187,6 +187,41 @@ async fn a_kind_the_project_refuses_fails_the_sync_before_anything_is_applied() 
         .await;
     w.expect_target(&cm_res(), "kinds-cm", 30, "applied", |v| v.is_some())
         .await;
+
+    // When the project refuses Deployments again and the Deployment leaves Git, then the
+    // new revision is compared and synced, but the Deployment the project no longer
+    // permits is not pruned: a project change never deletes anything.
+    let before = w.status("kinds").await["sync"]["revision"].clone();
+    let mut spec = open_spec(&w);
+    spec["namespaceResourceBlacklist"] = json!([{"group": "apps", "kind": "Deployment"}]);
+    project(&w, "team-k", spec).await;
+    w.commit(&[("kinds/web.yaml", None)], "the Deployment leaves Git");
+    let s = w
+        .expect_app("kinds", 60, "the new revision Synced", |s| {
+            s["sync"]["revision"] != before && s["sync"]["status"] == "Synced"
+        })
+        .await;
+    assert!(
+        !s["resources"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|r| r["kind"] == "Deployment"),
+        "not listed as needing a prune: {s:#}"
+    );
+    let pruned: Vec<&Value> = op_state(&s)["syncResult"]["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["status"] == "Pruned")
+        .collect();
+    assert!(pruned.is_empty(), "nothing pruned: {pruned:?}");
+    let live = w.target_get(&deploy_res(), "kinds-web").await;
+    assert!(
+        live.as_ref()
+            .is_some_and(|v| v.pointer("/metadata/deletionTimestamp").is_none()),
+        "the Deployment stays: {live:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
