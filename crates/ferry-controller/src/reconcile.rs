@@ -90,7 +90,7 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
                 Some(msg.clone()),
             );
             set_condition(&mut status, ConditionType::SyncWindowBlocked, None);
-            let clear_op = refuse_operation(&app, &old_status, &mut status, &msg);
+            let clear_op = crate::projects::refuse_operation(&app, &old_status, &mut status, &msg);
             return conclude(ctx, &app, &old_status, status, clear_op, || poll).await;
         }
     };
@@ -178,13 +178,13 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
 
     // 8. Running it a step, when the sync windows let it.
     let mut requeue = if auto_blocked.is_some() {
-        poll.min(WINDOW_RECHECK)
+        poll.min(crate::projects::WINDOW_RECHECK)
     } else {
         poll
     };
     let mut clear_op = app.operation.is_some();
     if let Some((mut state, new)) = decided {
-        let held = windows_hold(&project, &app, &mut status, &mut state, new, now);
+        let held = crate::projects::windows_hold(&project, &app, &mut status, &mut state, new, now);
         let was_held = held.is_some();
         let step = match held {
             Some(step) => step,
@@ -216,74 +216,6 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
 
     // 9. One status write.
     conclude(ctx, &app, &old_status, status, clear_op, || requeue).await
-}
-
-/// How often an application whose sync a window holds is looked at again (a window opens
-/// and closes by the clock, which no watch tells).
-const WINDOW_RECHECK: Duration = Duration::from_secs(30);
-
-/// When the project's sync windows hold an operation: one asked for by a user that they
-/// block is refused (Argo CD's server refuses it; a window with `manualSync` lets it
-/// through), one in progress waits (unless every blocking window has `syncOverrun` and it
-/// was allowed when it started), one being terminated goes on. `None`: it may run.
-fn windows_hold(
-    project: &ferry_api::AppProject,
-    app: &Application,
-    status: &mut ApplicationStatus,
-    state: &mut OperationState,
-    new: bool,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Option<Step> {
-    if state.phase == OperationPhase::Terminating {
-        return None;
-    }
-    let manual = crate::projects::is_manual(state);
-    let started = (!new).then_some(state.started_at.as_str());
-    let SyncVerdict::Blocked(why) = crate::projects::window(project, app, manual, started, now)
-    else {
-        return None;
-    };
-    if new {
-        // Refused before it started: no revision of it failed (an automated sync of this
-        // revision may run once the window lifts).
-        state.sync_result = None;
-        return Some(end(
-            status,
-            state,
-            OperationPhase::Failed,
-            format!("cannot sync: {why}"),
-        ));
-    }
-    state.message = format!("Sync operation blocked by sync window: {why}");
-    Some(Step::Wait(WINDOW_RECHECK))
-}
-
-/// The project refuses the application: an operation asked for, or in progress, ends
-/// failed with the reason, before anything is applied (answers whether to clear it).
-fn refuse_operation(
-    app: &Application,
-    old: &ApplicationStatus,
-    status: &mut ApplicationStatus,
-    why: &str,
-) -> bool {
-    let running = old.operation_state.clone().filter(|s| s.phase.is_running());
-    let mut state = match (running, &app.operation) {
-        (Some(s), _) => s,
-        (None, Some(op)) => {
-            let mut s = crate::decide::new_operation(op.clone(), "");
-            s.sync_result = None;
-            s
-        }
-        (None, None) => return false,
-    };
-    end(
-        status,
-        &mut state,
-        OperationPhase::Failed,
-        format!("cannot sync: {why}"),
-    );
-    status.operation_state = Some(state);
-    app.operation.is_some()
 }
 
 /// What a comparison compares against.
@@ -427,7 +359,7 @@ fn shared_warning(cmp: &crate::compare::Comparison) -> Option<String> {
 }
 
 /// What [`drive`] left the operation as.
-enum Step {
+pub(crate) enum Step {
     Wait(Duration),
     Finished,
 }
@@ -657,7 +589,7 @@ fn after_sync(
     status.health.status = ferry_health::aggregate(lives);
 }
 
-fn end(
+pub(crate) fn end(
     status: &mut ApplicationStatus,
     state: &mut OperationState,
     phase: OperationPhase,
