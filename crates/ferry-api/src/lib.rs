@@ -14,7 +14,10 @@ pub mod project;
 pub use application::*;
 pub use applicationset::*;
 pub use options::{Propagation, SyncOptionError, SyncOptions};
-pub use project::{AppProject, AppProjectSpec, ProjectAws, default_project};
+pub use project::{
+    AppProject, AppProjectSpec, ClusterResourceRestriction, GroupKind, JwtToken, ProjectAws,
+    ProjectDestination, ProjectRole, SyncWindow, default_project,
+};
 
 pub const GROUP: &str = "ferry.dev";
 pub const VERSION: &str = "v1alpha1";

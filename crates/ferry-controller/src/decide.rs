@@ -20,6 +20,7 @@ pub(crate) fn decide(
     running: Option<OperationState>,
     last_synced: Option<&str>,
     failed_here: bool,
+    automated_allowed: bool,
 ) -> Option<(OperationState, bool)> {
     if let Some(state) = running {
         return Some((state, false));
@@ -28,6 +29,10 @@ pub(crate) fn decide(
         return Some((new_operation(op.clone(), cmp.revision.as_str()), true));
     }
     let automated = app.spec.sync_policy.as_ref()?.automated.as_ref()?;
+    // A sync window blocks it (the reconcile says which in a condition).
+    if !automated_allowed {
+        return None;
+    }
     let heal = last_synced == Some(cmp.revision.as_str());
     if !actionable(cmp, automated.prune) || failed_here || (heal && !automated.self_heal) {
         return None;
@@ -221,23 +226,38 @@ mod tests {
             resource("fine", SyncCode::Synced),
         ]);
         let plain = ferry_api::AutomatedSync::default();
+        let plain_again = || ferry_api::AutomatedSync::default();
         let healing = ferry_api::AutomatedSync {
             self_heal: true,
             ..Default::default()
         };
         // Nothing automated: nothing.
-        assert!(decide(&app(None), &drift, None, None, false).is_none());
+        assert!(decide(&app(None), &drift, None, None, false, true).is_none());
         // A new revision: a full sync.
-        let (state, new) = decide(&app(Some(plain.clone())), &drift, None, Some(C0), false)
-            .expect("a sync of the new revision");
+        let (state, new) = decide(
+            &app(Some(plain.clone())),
+            &drift,
+            None,
+            Some(C0),
+            false,
+            true,
+        )
+        .expect("a sync of the new revision");
         assert!(new);
         let sync = state.operation.sync.expect("sync");
         assert_eq!(sync.revision.as_deref(), Some(C1));
         assert!(sync.resources.is_empty(), "a full sync");
         // The same revision drifted: only with self-heal, and only what drifted.
-        assert!(decide(&app(Some(plain)), &drift, None, Some(C1), false).is_none());
-        let (state, _) =
-            decide(&app(Some(healing.clone())), &drift, None, Some(C1), false).expect("a heal");
+        assert!(decide(&app(Some(plain)), &drift, None, Some(C1), false, true).is_none());
+        let (state, _) = decide(
+            &app(Some(healing.clone())),
+            &drift,
+            None,
+            Some(C1),
+            false,
+            true,
+        )
+        .expect("a heal");
         let names: Vec<String> = state
             .operation
             .sync
@@ -248,10 +268,32 @@ mod tests {
             .collect();
         assert_eq!(names, ["drifted"]);
         // A sync of this revision failed: not again without a retry policy.
-        assert!(decide(&app(Some(healing.clone())), &drift, None, Some(C0), true).is_none());
+        assert!(
+            decide(
+                &app(Some(healing.clone())),
+                &drift,
+                None,
+                Some(C0),
+                true,
+                true
+            )
+            .is_none()
+        );
+        // A sync window blocks automated syncs: none starts.
+        assert!(
+            decide(
+                &app(Some(plain_again())),
+                &drift,
+                None,
+                Some(C0),
+                false,
+                false
+            )
+            .is_none()
+        );
         // Nothing differs: nothing to do.
         let clean = comparison(vec![resource("fine", SyncCode::Synced)]);
-        assert!(decide(&app(Some(healing)), &clean, None, Some(C0), false).is_none());
+        assert!(decide(&app(Some(healing)), &clean, None, Some(C0), false, true).is_none());
     }
 
     #[test]
@@ -265,11 +307,12 @@ mod tests {
             Some(running.clone()),
             None,
             false,
+            false,
         )
         .expect("goes on");
         assert!(!new);
         assert_eq!(state.sync_id, running.sync_id);
-        let (state, new) = decide(&asked, &comparison(Vec::new()), None, None, false)
+        let (state, new) = decide(&asked, &comparison(Vec::new()), None, None, false, true)
             .expect("the asked-for operation starts");
         assert!(new && state.phase == OperationPhase::Running);
     }

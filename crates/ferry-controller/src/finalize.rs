@@ -2,7 +2,8 @@
 //! Argo CD's `resources-finalizer.argocd.argoproj.io[/foreground|/background]`) its managed
 //! resources are deleted first, with foreground propagation as Argo CD does (background with
 //! `/background`; then the finalizer is removed); without it they stay. Resources annotated with the sync option
-//! `Delete=false` always stay.
+//! `Delete=false` always stay, and so do those the application's project does not permit;
+//! without its project, the deletion waits.
 
 use std::time::Duration;
 
@@ -52,10 +53,23 @@ pub async fn finalize(ctx: &ControllerCtx, app: &Application) -> Duration {
                 held(ctx, app, cause, retry).await;
                 return retry;
             }
+            // The project must exist, and only what it permits is deleted, as Argo CD's
+            // `getPermittedAppLiveObjects`.
+            if !ctx.projects_listed() {
+                return Duration::from_millis(200);
+            }
+            let project_name = ferry_project::project_name(&app.spec.project);
+            let Some(project) = ctx.project(project_name) else {
+                let retry = ctx.failure_delay(&name).min(DELETION_RETRY_MAX);
+                let cause = ferry_project::Refusal::NoProject(project_name.into()).to_string();
+                held(ctx, app, cause, retry).await;
+                return retry;
+            };
             // `Delete=false` resources stay (and are no longer counted); hooks go as well.
             let managed: Vec<_> = cache
                 .managed_by(&name)
                 .into_iter()
+                .filter(|l| crate::projects::permits(&project, &cluster, &l.key))
                 .filter(|l| {
                     !ferry_api::SyncOptions::default()
                         .of_object(&l.object)

@@ -15,6 +15,7 @@ mod decide;
 pub mod diff;
 pub mod finalize;
 pub mod operation;
+mod projects;
 pub mod queue;
 pub mod reconcile;
 mod watches;
@@ -105,8 +106,10 @@ pub struct ControllerCtx {
     retry_at: Mutex<HashMap<String, tokio::time::Instant>>,
     /// Controller-wide `ignoreDifferences` per kind, from the ConfigMap `ferry-cm`.
     ignore_defaults: RwLock<Vec<ferry_diff::IgnoreRule>>,
-    /// The AWS role of each AppProject that names one (`spec.aws`), by project name.
-    project_aws: RwLock<HashMap<String, ferry_api::ProjectAws>>,
+    /// Every AppProject of Ferry's namespace, by name, as the project watch last saw it.
+    projects: RwLock<HashMap<String, Arc<ferry_api::AppProject>>>,
+    /// The project watch has listed them once (before, no application is judged).
+    projects_listed: std::sync::atomic::AtomicBool,
     changed: mpsc::UnboundedSender<String>,
     stop: watch::Receiver<bool>,
     pub queue: WorkQueue,
@@ -160,12 +163,37 @@ impl ControllerCtx {
         cache
     }
 
-    /// Queues every application now (a full resync).
     /// The AWS role project `project` reads secrets as, if it names one.
     pub fn project_aws(&self, project: &str) -> Option<ferry_api::ProjectAws> {
-        read(&self.project_aws).get(project).cloned()
+        self.project(project).and_then(|p| p.spec.aws.clone())
     }
 
+    /// AppProject `name` (`""` is `default`), if it exists.
+    pub fn project(&self, name: &str) -> Option<Arc<ferry_api::AppProject>> {
+        read(&self.projects)
+            .get(ferry_project::project_name(name))
+            .cloned()
+    }
+
+    /// Whether the project watch has listed every AppProject once.
+    pub fn projects_listed(&self) -> bool {
+        self.projects_listed
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Queues every application of project `name` now.
+    pub fn resync_project(&self, name: &str) {
+        let names: Vec<String> = read(&self.apps)
+            .iter()
+            .filter(|(_, a)| ferry_project::project_name(&a.spec.project) == name)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for n in names {
+            self.queue.add(&n, Duration::ZERO);
+        }
+    }
+
+    /// Queues every application now (a full resync).
     pub fn resync_all(&self) {
         for name in self.app_names() {
             self.queue.add(&name, Duration::ZERO);
@@ -364,7 +392,8 @@ impl ControllerCtx {
             failures: Mutex::new(HashMap::new()),
             retry_at: Mutex::new(HashMap::new()),
             ignore_defaults: RwLock::new(Vec::new()),
-            project_aws: RwLock::new(HashMap::new()),
+            projects: RwLock::new(HashMap::new()),
+            projects_listed: std::sync::atomic::AtomicBool::new(false),
             changed: changed_tx,
             stop: stop.clone(),
             queue: WorkQueue::default(),

@@ -1,5 +1,6 @@
-//! One application's reconcile, in stages: deletion → destination → compare (source, live
-//! state, diff, health) → decide → sync → one status write.
+//! One application's reconcile, in stages: deletion → destination → project → compare
+//! (source, live state, diff, health; what the project refuses) → sync windows → decide →
+//! sync → one status write.
 
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use serde_json::{Value, json};
 
 use crate::ControllerCtx;
 use crate::compare::{CompareError, Comparison, compare};
+use ferry_project::SyncVerdict;
 
 pub use ferry_api::REFRESH_ANNOTATION;
 
@@ -71,6 +73,27 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
             return conclude(ctx, &app, &old_status, status, false, || poll).await;
         }
     };
+
+    // 2. The project: it must exist and permit the application's namespace, source and
+    //    destination; else nothing is compared, applied or pruned.
+    if !ctx.projects_listed() {
+        tracing::debug!(app = %name, "waiting for the AppProjects to be listed");
+        return Duration::from_millis(200);
+    }
+    let project = match crate::projects::check(ctx, &app, &cluster) {
+        Ok(p) => p,
+        Err(msg) => {
+            status.sync.status = SyncCode::Unknown;
+            set_condition(
+                &mut status,
+                ConditionType::InvalidSpecError,
+                Some(msg.clone()),
+            );
+            set_condition(&mut status, ConditionType::SyncWindowBlocked, None);
+            let clear_op = crate::projects::refuse_operation(&app, &old_status, &mut status, &msg);
+            return conclude(ctx, &app, &old_status, status, clear_op, || poll).await;
+        }
+    };
     set_condition(&mut status, ConditionType::InvalidSpecError, None);
     set_condition(
         &mut status,
@@ -79,12 +102,12 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
     );
     let cache = ctx.cache_for(&cluster);
 
-    // 2. What to compare against: an operation in progress keeps its own revision and
+    // 3. What to compare against: an operation in progress keeps its own revision and
     //    source until it ends, even when Git moved on meanwhile.
     let target = Target::of(&app, &old_status);
 
-    // 3. The comparison.
-    let cmp = match compare(
+    // 4. The comparison; what the project refuses of it.
+    let mut cmp = match compare(
         ctx,
         &app,
         target.source.as_ref(),
@@ -111,11 +134,32 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
         }
     };
     ctx.succeeded(name);
+    crate::projects::keep_permitted(&project, &cluster, &mut cmp);
+    let refused = crate::projects::refusals(&project, &cluster, &cmp);
+    cmp.problems.extend(refused.iter().map(|(_, m)| m.clone()));
 
-    // 4. What the comparison found, in the status.
+    // 5. What the comparison found, in the status.
     report(&mut status, &app, &cmp);
 
-    // 5. The operation: one in progress goes on; else one asked for, or an automated sync.
+    // 6. The sync windows: an automated sync waits while they block it.
+    let now = chrono::Utc::now();
+    let automated = app
+        .spec
+        .sync_policy
+        .as_ref()
+        .is_some_and(|p| p.automated.is_some());
+    let auto_verdict = crate::projects::window(&project, &app, false, None, now);
+    let auto_blocked = match &auto_verdict {
+        SyncVerdict::Blocked(why) if automated => Some(format!("automated sync {why}")),
+        _ => None,
+    };
+    set_condition(
+        &mut status,
+        ConditionType::SyncWindowBlocked,
+        auto_blocked.clone(),
+    );
+
+    // 7. The operation: one in progress goes on; else one asked for, or an automated sync.
     let last_synced = status.history.last().map(|h| h.revision.clone());
     let failed_here = old_status.operation_state.as_ref().is_some_and(|s| {
         s.phase.is_failure()
@@ -129,20 +173,34 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
         target.running,
         last_synced.as_deref(),
         failed_here,
+        auto_blocked.is_none(),
     );
 
-    // 6. Running it a step.
-    let mut requeue = poll;
+    // 8. Running it a step, when the sync windows let it.
+    let mut requeue = if auto_blocked.is_some() {
+        poll.min(crate::projects::WINDOW_RECHECK)
+    } else {
+        poll
+    };
     let mut clear_op = app.operation.is_some();
     if let Some((mut state, new)) = decided {
-        let subject = Subject {
-            ctx,
-            app: &app,
-            cluster: &cluster,
-            cache: &cache,
-            cmp: &cmp,
+        let held = crate::projects::windows_hold(&project, &app, &mut status, &mut state, new, now);
+        let was_held = held.is_some();
+        let step = match held {
+            Some(step) => step,
+            None => {
+                let subject = Subject {
+                    ctx,
+                    app: &app,
+                    cluster: &cluster,
+                    cache: &cache,
+                    cmp: &cmp,
+                    refused: &refused,
+                };
+                drive(&subject, &mut status, &mut state, new).await
+            }
         };
-        match drive(&subject, &mut status, &mut state, new).await {
+        match step {
             Step::Wait(d) => {
                 requeue = d;
                 clear_op = false;
@@ -150,12 +208,13 @@ pub async fn reconcile(ctx: &ControllerCtx, name: &str) -> Duration {
             // The status already shows what the sync did; what the cluster does next (a
             // workload becoming ready) arrives by the watch. A sync that applied nothing new
             // is looked at again soon all the same.
-            Step::Finished => requeue = Duration::from_secs(2),
+            Step::Finished if !was_held => requeue = Duration::from_secs(2),
+            Step::Finished => {}
         }
         status.operation_state = Some(state);
     }
 
-    // 7. One status write.
+    // 9. One status write.
     conclude(ctx, &app, &old_status, status, clear_op, || requeue).await
 }
 
@@ -260,6 +319,8 @@ struct Subject<'a> {
     cluster: &'a ferry_cluster::Cluster,
     cache: &'a ferry_cluster::LiveCache,
     cmp: &'a Comparison,
+    /// Objects of the comparison the project refuses (their kind or namespace).
+    refused: &'a [(ferry_cluster::ResourceKey, String)],
 }
 
 /// The end of a reconcile: one status write (a conflict means: again, soon, with the newer
@@ -298,7 +359,7 @@ fn shared_warning(cmp: &crate::compare::Comparison) -> Option<String> {
 }
 
 /// What [`drive`] left the operation as.
-enum Step {
+pub(crate) enum Step {
     Wait(Duration),
     Finished,
 }
@@ -316,6 +377,7 @@ async fn drive(
         cluster,
         cache,
         cmp,
+        refused,
     } = *subject;
     let name = app.metadata.name.clone().unwrap_or_default();
     let policy = app.spec.sync_policy.clone().unwrap_or_default();
@@ -349,6 +411,20 @@ async fn drive(
     {
         let msg = format!(
             "Shared resource found: {key} is already part of application {owner} (FailOnSharedResource=true)"
+        );
+        return end(status, state, OperationPhase::Failed, msg);
+    }
+    // Objects the project refuses fail the whole sync before anything is applied, as Argo
+    // CD's permission check of every task does.
+    let invalid: Vec<&str> = refused
+        .iter()
+        .filter(|(key, _)| crate::operation::selected(&sync_op.resources, key))
+        .map(|(_, why)| why.as_str())
+        .collect();
+    if !invalid.is_empty() && state.phase != OperationPhase::Terminating {
+        let msg = format!(
+            "one or more synchronization tasks are not valid: {}",
+            invalid.join("; ")
         );
         return end(status, state, OperationPhase::Failed, msg);
     }
@@ -513,7 +589,7 @@ fn after_sync(
     status.health.status = ferry_health::aggregate(lives);
 }
 
-fn end(
+pub(crate) fn end(
     status: &mut ApplicationStatus,
     state: &mut OperationState,
     phase: OperationPhase,

@@ -211,8 +211,10 @@ fn forget(ctx: &ControllerCtx, name: &str) {
     locks::write(&ctx.apps).remove(name);
 }
 
-/// AppProjects, for the AWS role a project's renders read secrets as (`spec.aws`); a change
-/// of it makes every application compare again.
+/// AppProjects: every project of Ferry's namespace, kept whole (their rules, their AWS
+/// role). A project that changes, appears or goes re-queues its applications; the first
+/// complete list lets applications be judged at all, and a re-list forgets the projects it
+/// no longer has.
 pub(crate) fn projects(
     ctx: &Arc<ControllerCtx>,
     client: &kube::Client,
@@ -229,42 +231,86 @@ pub(crate) fn projects(
         ),
     );
     let ctx2 = ctx.clone();
+    let mut relisted: Option<std::collections::HashSet<String>> = None;
     spawn_watch(
         watcher(api, watcher::Config::default()),
         stop.clone(),
         move |ev| {
             let (o, deleted) = match ev {
+                watcher::Event::Init => {
+                    relisted = Some(Default::default());
+                    return;
+                }
+                watcher::Event::InitDone => {
+                    let seen = relisted.take().unwrap_or_default();
+                    let gone: Vec<String> = locks::read(&ctx2.projects)
+                        .keys()
+                        .filter(|n| !seen.contains(*n))
+                        .cloned()
+                        .collect();
+                    for name in gone {
+                        locks::write(&ctx2.projects).remove(&name);
+                        ctx2.resync_project(&name);
+                    }
+                    if !ctx2
+                        .projects_listed
+                        .swap(true, std::sync::atomic::Ordering::AcqRel)
+                    {
+                        ctx2.resync_all();
+                    }
+                    return;
+                }
                 watcher::Event::Apply(o) | watcher::Event::InitApply(o) => (o, false),
                 watcher::Event::Delete(o) => (o, true),
-                _ => return,
             };
             let name = o.metadata.name.clone().unwrap_or_default();
-            let aws = if deleted {
+            if let Some(seen) = relisted.as_mut() {
+                seen.insert(name.clone());
+            }
+            let project = if deleted {
                 None
             } else {
-                match serde_json::from_value::<Option<ferry_api::ProjectAws>>(
-                    o.data["spec"]["aws"].clone(),
-                ) {
-                    Ok(aws) => aws,
+                match project_of(o) {
+                    Ok(p) => Some(Arc::new(p)),
                     Err(e) => {
-                        tracing::warn!(project = %name, error = %e, "AppProject spec.aws is not valid; its previous value stays");
+                        tracing::warn!(project = %name, error = %e, "AppProject is not valid; its previous version stays");
                         return;
                     }
                 }
             };
             let changed = {
-                let mut map = locks::write(&ctx2.project_aws);
-                let before = match &aws {
-                    Some(a) => map.insert(name.clone(), a.clone()),
+                let mut map = locks::write(&ctx2.projects);
+                let before = match &project {
+                    Some(p) => map.insert(name.clone(), p.clone()),
                     None => map.remove(&name),
                 };
-                before != aws
+                before.map(|b| b.spec.clone()) != project.map(|p| p.spec.clone())
             };
             if changed {
-                ctx2.resync_all();
+                ctx2.resync_project(&name);
             }
         },
     );
+}
+
+/// An `AppProject` from the watch's untyped object.
+fn project_of(o: DynamicObject) -> Result<ferry_api::AppProject, serde_json::Error> {
+    let DynamicObject {
+        metadata, mut data, ..
+    } = o;
+    let spec = data
+        .as_object_mut()
+        .and_then(|m| m.remove("spec"))
+        .unwrap_or(Value::Null);
+    Ok(ferry_api::AppProject {
+        api_version: ferry_api::API_VERSION.into(),
+        kind: "AppProject".into(),
+        metadata,
+        spec: match spec {
+            Value::Null => Default::default(),
+            v => serde_json::from_value(v)?,
+        },
+    })
 }
 
 /// Controller-wide settings: a change makes every application compare again.

@@ -181,6 +181,9 @@ codes! {
         ClusterSecretWarning => "ClusterSecretWarning",
         /// The application is being deleted but its resources cannot be yet.
         DeletionError => "DeletionError",
+        /// Ferry's: a sync window of the application's project keeps its automated sync
+        /// from running now (Argo CD shows this in its `SyncWindows` view).
+        SyncWindowBlocked => "SyncWindowBlocked",
     }
 }
 

@@ -12,6 +12,7 @@ mod github;
 mod http;
 mod idp;
 mod operations;
+mod projects;
 mod remote_cli;
 mod safety;
 mod signin;
