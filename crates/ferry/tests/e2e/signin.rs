@@ -390,3 +390,193 @@ async fn tokens_are_scoped_and_revocable_rbac_guards_every_route_and_forgeries_a
         assert!(!log.contains(secret), "a secret in the log");
     }
 }
+
+/// The names of the applications the fleet page shows, in order.
+const VISIBLE_APPS: &str = "[...document.querySelectorAll('#fleet-table tbody tr')].filter(r => !r.hidden).map(r => r.dataset.app).join(',')";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_sign_in_with_oidc_or_github_in_a_browser_and_see_what_rbac_lets_them() {
+    use crate::browser::{open_browser, start_driver};
+    use crate::github::{FakeGitHub, GitHubApp};
+    use crate::idp::{IdpClient, IdpConfig, TestIdp};
+    use tokio::io::AsyncBufReadExt as _;
+
+    // Given `ferry all` on a known port, a real OpenID provider and the GitHub stand-in,
+    // each with Ferry's callback registered, and an application in team-a and one in default.
+    let mut w = World::new_stopped(&[
+        ("a/cm.yaml", cm("team-a-settings", "v1")),
+        ("b/cm.yaml", cm("billing-settings", "v1")),
+    ])
+    .await;
+    let port = free_port();
+    let site = format!("http://127.0.0.1:{port}");
+    let callback = format!("{site}/auth/callback");
+    let mut idp = TestIdp::start(
+        IdpConfig::default().client(IdpClient::web("ferry", "ferry-test-secret", &callback)),
+    )
+    .await;
+    let github = FakeGitHub::start(GitHubApp::new("ferry-gh", "gh-secret", &callback)).await;
+    w.capture_log = true;
+    w.start_all(port, "/", &["--admin-token".into(), ADMIN_TOKEN.into()])
+        .await;
+    w.apply_mgmt(&project_res(), Some("ferry"), team_a()).await;
+    w.create_app("web-a", json!({"project": "team-a", "source": {"path": "a"}}))
+        .await;
+    w.create_app("billing", json!({"source": {"path": "b"}})).await;
+
+    // And sign-in configured as an Argo CD user would write it: oidc.config, a dex.config
+    // GitHub connector, secrets by `$key`, and a policy by the providers' groups.
+    let secrets = ar("", "v1", "Secret", "secrets");
+    w.apply_mgmt(
+        &secrets,
+        Some("ferry"),
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "ferry-secret"},
+            "stringData": {"oidc.clientSecret": "ferry-test-secret",
+                "dex.github.clientSecret": "gh-secret"}}),
+    )
+    .await;
+    let oidc = format!(
+        "name: Test IdP\nissuer: {}\nclientID: ferry\nclientSecret: $oidc.clientSecret\nrequestedScopes: [openid, profile, email, groups]\n",
+        idp.issuer()
+    );
+    let dex = format!(
+        "connectors:\n- type: github\n  id: github\n  name: GitHub\n  config:\n    clientID: ferry-gh\n    clientSecret: $dex.github.clientSecret\n    baseURL: {}\n    apiURL: {}\n    orgs:\n    - name: acme\n    teamNameField: slug\n",
+        github.base_url(),
+        github.api_url()
+    );
+    let cms = ar("", "v1", "ConfigMap", "configmaps");
+    w.apply_mgmt(
+        &cms,
+        Some("ferry"),
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ferry-cm"},
+            "data": {"url": site, "oidc.config": oidc, "dex.config": dex}}),
+    )
+    .await;
+    w.apply_mgmt(
+        &cms,
+        Some("ferry"),
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ferry-rbac-cm"},
+            "data": {"policy.csv": "p, role:team-a, applications, *, team-a/*, allow\ng, sre, role:team-a\ng, acme:dev, role:readonly\n"}}),
+    )
+    .await;
+    until(
+        30,
+        "both providers offered",
+        || async { http::get(&format!("{site}/api/v1/settings"), &[]).await.json() },
+        |s| s["providers"].as_array().is_some_and(|p| p.len() == 2),
+    )
+    .await;
+    w.expect_app("billing", 60, "compared", |s| !s["sync"]["status"].is_null())
+        .await;
+
+    let driver = start_driver().await;
+    let b = open_browser(&driver, "signin", &[]).await;
+
+    // When alice opens Ferry, then the sign-in page offers both providers and the password.
+    b.goto(&format!("{site}/")).await;
+    b.until(20, "the providers", "document.getElementById('signin-with-oidc') && document.getElementById('signin-with-github') && !document.getElementById('signin-password-form').hidden").await;
+
+    // When she signs in with the OpenID provider (a wrong password first), then she is back
+    // on Ferry, named, and sees team-a's application only, with its actions.
+    b.click("#signin-with-oidc").await;
+    b.until(20, "the provider's login form", "document.querySelector('input[name=login]')").await;
+    b.type_into("input[name=login]", "alice").await;
+    b.type_into("input[name=password]", "wrong").await;
+    b.click("button[type=submit]").await;
+    b.until(10, "the wrong password refused", "document.getElementById('login-error')").await;
+    b.type_into("input[name=login]", "alice").await;
+    b.type_into("input[name=password]", "alice-password").await;
+    b.click("button[type=submit]").await;
+    b.until(20, "team-a's application only", &format!("location.host === '127.0.0.1:{port}' && ({VISIBLE_APPS}) === 'web-a'")).await;
+    b.until(10, "her name", "document.getElementById('whoami').innerText === 'alice@example.com'").await;
+    b.goto(&format!("{site}/#/apps/web-a")).await;
+    b.until(20, "the sync button", "document.getElementById('btn-sync') && !document.getElementById('btn-sync').hidden && document.getElementById('app-facts')?.innerText.includes('team-a')").await;
+    let cookie = b
+        .js("return document.cookie")
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(!cookie.contains("ferry_session"), "the session cookie is HttpOnly: {cookie}");
+
+    // When she signs out, then the sign-in page is back.
+    b.click("#signout").await;
+    b.until(10, "the sign-in page", "document.getElementById('signin-providers')").await;
+
+    // When bob signs in with GitHub (team dev of acme: read-only by the policy), then he sees
+    // both applications and no sync button.
+    b.click("#signin-with-github").await;
+    b.click("#authorize-bob").await;
+    // Back where he signed out from: the page of web-a, without a sync button.
+    b.until(20, "web-a without a sync button", &format!("location.host === '127.0.0.1:{port}' && location.hash === '#/apps/web-a' && document.getElementById('app-facts')?.innerText.includes('team-a') && document.getElementById('btn-sync')?.hidden === true")).await;
+    b.goto(&format!("{site}/#/apps")).await;
+    b.until(20, "both applications", &format!("({VISIBLE_APPS}) === 'billing,web-a'")).await;
+    b.click("#signout").await;
+    b.until(10, "the sign-in page", "document.getElementById('signin-providers')").await;
+
+    // When mallory (not in acme) tries GitHub, then she is refused in words.
+    b.click("#signin-with-github").await;
+    b.click("#authorize-mallory").await;
+    b.until(20, "the refusal", "document.getElementById('signin-error')?.innerText.includes('mallory is not a member')").await;
+
+    // When a sign-in is started with a return URL off the site, then it ends on the site.
+    // The provider rotated its keys meanwhile (signing with a new one, the old one retired):
+    // Ferry reads them again and the sign-in works.
+    idp.restart_with_keys(&["key-2"]).await;
+    b.goto(&format!("{site}/auth/login?provider=oidc&return=%2F%2Fevil.example%2Fx")).await;
+    b.until(20, "the provider's login form", "document.querySelector('input[name=login]')").await;
+    b.type_into("input[name=login]", "alice").await;
+    b.type_into("input[name=password]", "alice-password").await;
+    b.click("button[type=submit]").await;
+    b.until(20, "Ferry, not evil.example", &format!("location.host === '127.0.0.1:{port}' && ({VISIBLE_APPS}) === 'web-a'")).await;
+
+    // When `ferry login --sso` waits for a browser, then the browser signed in at the
+    // provider completes it, and the CLI lists what alice may see.
+    let home = tempfile::tempdir().expect("tempdir");
+    let config = home.path().join("config.json");
+    let mut login = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .env_remove("KUBECONFIG")
+        .env("FERRY_CONFIG", &config)
+        .args(["login", &site, "--sso", "--provider", "oidc", "--no-browser"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("ferry login --sso");
+    let mut lines = tokio::io::BufReader::new(login.stderr.take().expect("stderr")).lines();
+    let url = loop {
+        let line = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
+            .await
+            .expect("the sign-in URL within 20s")
+            .expect("stderr")
+            .expect("a line");
+        if let Some(u) = line.trim().strip_prefix(&format!("{site}/auth/login?")) {
+            break format!("{site}/auth/login?{u}");
+        }
+    };
+    assert!(url.contains("cli_challenge=") && !url.contains("verifier"), "{url}");
+    b.goto(&url).await;
+    b.until(20, "the CLI's page", "document.body.innerText.includes('Signed in')").await;
+    let out = tokio::time::timeout(std::time::Duration::from_secs(20), login.wait_with_output())
+        .await
+        .expect("ferry login ends")
+        .expect("its output");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && stdout.contains("as alice@example.com"), "{stdout}");
+    let list = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .env_remove("KUBECONFIG")
+        .env("FERRY_CONFIG", &config)
+        .args(["app", "list"])
+        .output()
+        .await
+        .expect("ferry app list");
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(listed.contains("web-a") && !listed.contains("billing"), "{listed}");
+
+    // And no secret reached the server's log.
+    let log = w.controller_log();
+    for secret in ["ferry-test-secret", "gh-secret", "alice-password"] {
+        assert!(!log.contains(secret), "{secret} in the log");
+    }
+    assert!(github.calls(crate::github::Endpoint::Teams) >= 2);
+}
