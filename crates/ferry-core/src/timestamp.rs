@@ -31,7 +31,11 @@ pub fn rfc3339(at: SystemTime) -> String {
 pub fn parse(s: &str) -> Option<i64> {
     let s = s.strip_suffix('Z').or_else(|| s.strip_suffix("+00:00"))?;
     let s = s.split_once('.').map_or(s, |(whole, frac)| {
-        if frac.bytes().all(|b| b.is_ascii_digit()) { whole } else { "" }
+        if frac.bytes().all(|b| b.is_ascii_digit()) {
+            whole
+        } else {
+            ""
+        }
     });
     let (date, time) = s.split_once('T')?;
     let num = |t: &str, len: usize| -> Option<i64> {
@@ -41,8 +45,13 @@ pub fn parse(s: &str) -> Option<i64> {
     let (y, m, day) = (num(d.next()?, 4)?, num(d.next()?, 2)?, num(d.next()?, 2)?);
     let mut t = time.split(':');
     let (h, min, sec) = (num(t.next()?, 2)?, num(t.next()?, 2)?, num(t.next()?, 2)?);
-    if d.next().is_some() || t.next().is_some() || !(1..=12).contains(&m) || !(1..=31).contains(&day)
-        || h > 23 || min > 59 || sec > 60
+    if d.next().is_some()
+        || t.next().is_some()
+        || !(1..=12).contains(&m)
+        || !(1..=31).contains(&day)
+        || h > 23
+        || min > 59
+        || sec > 60
     {
         return None;
     }
@@ -97,7 +106,13 @@ mod tests {
             assert_eq!(parse(&rfc3339(t)), Some(secs as i64));
         }
         assert_eq!(parse("2026-12-04T02:43:00.123456Z"), Some(1_796_352_180));
-        for bad in ["", "2026-12-04", "2026-13-04T00:00:00Z", "2026-12-04T02:43:00", "x-12-04T02:43:00Z"] {
+        for bad in [
+            "",
+            "2026-12-04",
+            "2026-13-04T00:00:00Z",
+            "2026-12-04T02:43:00",
+            "x-12-04T02:43:00Z",
+        ] {
             assert_eq!(parse(bad), None, "{bad}");
         }
     }

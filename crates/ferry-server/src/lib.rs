@@ -384,7 +384,10 @@ async fn authorized(
                 .collect()
         })
         .unwrap_or_default();
-    let route = matched.as_ref().map(MatchedPath::as_str).unwrap_or_default();
+    let route = matched
+        .as_ref()
+        .map(MatchedPath::as_str)
+        .unwrap_or_default();
     if let Some(need) = need(&state, req.method(), route, &params) {
         state
             .auth

@@ -77,7 +77,10 @@ fn config_from_file(path: &PathBuf, default_role: Option<String>) -> anyhow::Res
 
 async fn config_from_cluster(
     mgmt: &MgmtArgs,
-) -> anyhow::Result<(RbacConfig, std::collections::BTreeMap<String, ferry_server::auth::projects::ProjectRoles>)> {
+) -> anyhow::Result<(
+    RbacConfig,
+    std::collections::BTreeMap<String, ferry_server::auth::projects::ProjectRoles>,
+)> {
     use kube::api::{Api, DynamicObject, ListParams};
     let client = kube::Client::try_from(mgmt.config().await?).context("the management cluster")?;
     let cms: Api<DynamicObject> = Api::namespaced_with(
@@ -99,7 +102,12 @@ async fn config_from_cluster(
     let projects: Api<DynamicObject> = Api::namespaced_with(
         client,
         &mgmt.namespace,
-        &ferry_cluster::api_resource(ferry_api::GROUP, ferry_api::VERSION, "AppProject", "appprojects"),
+        &ferry_cluster::api_resource(
+            ferry_api::GROUP,
+            ferry_api::VERSION,
+            "AppProject",
+            "appprojects",
+        ),
     );
     let roles = projects
         .list(&ListParams::default())

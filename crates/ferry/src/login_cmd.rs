@@ -80,7 +80,9 @@ fn read_stdin(what: &str) -> anyhow::Result<Sensitive<String>> {
     std::io::stdin()
         .read_to_string(&mut text)
         .with_context(|| format!("reading the {what} from standard input"))?;
-    Ok(Sensitive::new(text.trim_end_matches(['\n', '\r']).to_owned()))
+    Ok(Sensitive::new(
+        text.trim_end_matches(['\n', '\r']).to_owned(),
+    ))
 }
 
 pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
@@ -104,8 +106,14 @@ pub async fn login(args: LoginArgs) -> anyhow::Result<()> {
         ca: server_ca.clone(),
     };
     let token = if args.sso {
-        crate::sso::sign_in(&url, &tls, args.provider.as_deref(), args.sso_port, !args.no_browser)
-            .await?
+        crate::sso::sign_in(
+            &url,
+            &tls,
+            args.provider.as_deref(),
+            args.sso_port,
+            !args.no_browser,
+        )
+        .await?
     } else if let Some(user) = &args.username {
         let password = match (&args.password, args.password_stdin) {
             (_, true) => read_stdin("password")?,

@@ -1,5 +1,6 @@
 //! The `ferry` binary. All wiring lives in [`cli`]; this file only starts it.
 
+mod admin_cmd;
 mod app_cmd;
 mod appset_cmd;
 mod bench;
@@ -16,7 +17,6 @@ mod quickstart_screen;
 mod remote;
 mod server_cmd;
 mod sso;
-mod admin_cmd;
 
 /// mimalloc instead of glibc's malloc: glibc gives each of the runtime's threads an arena of
 /// its own and keeps what was freed in it, so resident memory after a burst of work (a

@@ -368,7 +368,14 @@ async fn request_operation(
                 .unwrap_or_default()
         )
     };
-    crate::audit::record(state, user, app, "OperationStarted", &format!("{} initiated {what}", user.name)).await;
+    crate::audit::record(
+        state,
+        user,
+        app,
+        "OperationStarted",
+        &format!("{} initiated {what}", user.name),
+    )
+    .await;
     Ok(())
 }
 
@@ -467,7 +474,14 @@ pub async fn terminate(
         .patch_status(&name, &PatchParams::default(), &Patch::Merge(body))
         .await
         .map_err(|e| ApiError::from_kube(&format!("terminating the operation of {name}"), &e))?;
-    crate::audit::record(&state, &user, &app, "OperationTerminating", &format!("{} terminated the running operation", user.name)).await;
+    crate::audit::record(
+        &state,
+        &user,
+        &app,
+        "OperationTerminating",
+        &format!("{} terminated the running operation", user.name),
+    )
+    .await;
     Ok(accepted(format!(
         "termination of the operation of {name} requested"
     )))
@@ -499,7 +513,14 @@ pub async fn refresh(
         )
         .await
         .map_err(|e| ApiError::from_kube(&format!("refreshing {name}"), &e))?;
-    crate::audit::record(&state, &user, &app, "RefreshRequested", &format!("{} requested a {kind} refresh", user.name)).await;
+    crate::audit::record(
+        &state,
+        &user,
+        &app,
+        "RefreshRequested",
+        &format!("{} requested a {kind} refresh", user.name),
+    )
+    .await;
     Ok(accepted(format!("{kind} refresh of {name} requested")))
 }
 
@@ -546,7 +567,11 @@ pub async fn delete(
         &format!(
             "{} deleted the application{}",
             user.name,
-            if cascade { " with its resources" } else { ", keeping its resources" }
+            if cascade {
+                " with its resources"
+            } else {
+                ", keeping its resources"
+            }
         ),
     )
     .await;

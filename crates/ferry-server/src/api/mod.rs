@@ -1,10 +1,10 @@
 //! The JSON API under `/api/v1` (see `docs/api.md` and `openapi.json`).
 
 pub mod apps;
-pub mod projects;
 pub mod clusters;
 pub mod diff;
 pub mod migration;
+pub mod projects;
 pub mod sets;
 
 use serde::de::DeserializeOwned;

@@ -87,7 +87,12 @@ pub async fn create_token(
         })?),
     };
     let id = req.id.unwrap_or_else(|| random(12));
-    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+    if id.is_empty()
+        || id.len() > 64
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
         return Err(ApiError::BadRequest(
             "id: letters, digits, - and _ only, at most 64".into(),
         ));
@@ -135,7 +140,11 @@ pub async fn create_token(
     } else {
         entry
     };
-    let rv = current.metadata.resource_version.clone().unwrap_or_default();
+    let rv = current
+        .metadata
+        .resource_version
+        .clone()
+        .unwrap_or_default();
     let path = format!("/spec/roles/{i}/jwtTokens");
     let mut ops = vec![
         json!({"op": "test", "path": "/metadata/resourceVersion", "value": rv}),
@@ -151,10 +160,13 @@ pub async fn create_token(
     api.patch(&project, &PatchParams::default(), &Patch::<()>::Json(patch))
         .await
         .map_err(|e| match e {
-            kube::Error::Api(s) if s.code == 422 || s.code == 409 => ApiError::Conflict(format!(
-                "AppProject {project} changed meanwhile: try again"
-            )),
-            other => ApiError::from_kube(&format!("recording the token in AppProject {project}"), &other),
+            kube::Error::Api(s) if s.code == 422 || s.code == 409 => {
+                ApiError::Conflict(format!("AppProject {project} changed meanwhile: try again"))
+            }
+            other => ApiError::from_kube(
+                &format!("recording the token in AppProject {project}"),
+                &other,
+            ),
         })?;
     tracing::info!(user = %user.name, %project, %role, token_id = %id, "made a project token");
     Ok((
@@ -177,16 +189,22 @@ pub async fn delete_token(
         .map_err(|e| ApiError::from_kube(&format!("reading AppProject {project}"), &e))?
         .ok_or_else(|| ApiError::NotFound(format!("AppProject {project:?} not found")))?;
     let value = serde_json::to_value(&current).unwrap_or(Value::Null);
-    let i = role_index(&value, &role).ok_or_else(|| {
-        ApiError::NotFound(format!("AppProject {project} has no role {role:?}"))
-    })?;
+    let i = role_index(&value, &role)
+        .ok_or_else(|| ApiError::NotFound(format!("AppProject {project} has no role {role:?}")))?;
     let j = value["spec"]["roles"][i]["jwtTokens"]
         .as_array()
-        .and_then(|ts| ts.iter().position(|t| t["id"].as_str() == Some(id.as_str())))
+        .and_then(|ts| {
+            ts.iter()
+                .position(|t| t["id"].as_str() == Some(id.as_str()))
+        })
         .ok_or_else(|| {
             ApiError::NotFound(format!("role {role} of {project} has no token {id:?}"))
         })?;
-    let rv = current.metadata.resource_version.clone().unwrap_or_default();
+    let rv = current
+        .metadata
+        .resource_version
+        .clone()
+        .unwrap_or_default();
     let ops = json!([
         {"op": "test", "path": "/metadata/resourceVersion", "value": rv},
         {"op": "remove", "path": format!("/spec/roles/{i}/jwtTokens/{j}")},
@@ -195,7 +213,9 @@ pub async fn delete_token(
         serde_json::from_value(ops).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     api.patch(&project, &PatchParams::default(), &Patch::<()>::Json(patch))
         .await
-        .map_err(|e| ApiError::from_kube(&format!("revoking the token in AppProject {project}"), &e))?;
+        .map_err(|e| {
+            ApiError::from_kube(&format!("revoking the token in AppProject {project}"), &e)
+        })?;
     tracing::info!(user = %user.name, %project, %role, token_id = %id, "revoked a project token");
     Ok(Json(json!({"revoked": id})))
 }

@@ -30,8 +30,11 @@ pub const SCOPES: &str = "read:user user:email read:org";
 
 /// Where to send the browser.
 pub fn authorize_url(cfg: &GithubConfig, redirect_uri: &str, state: &str) -> String {
-    let mut u = url::Url::parse(&format!("{}/login/oauth/authorize", cfg.web_url))
-        .unwrap_or_else(|_| url::Url::parse("https://github.com/login/oauth/authorize").unwrap_or_else(|_| unreachable!("a constant URL")));
+    let mut u =
+        url::Url::parse(&format!("{}/login/oauth/authorize", cfg.web_url)).unwrap_or_else(|_| {
+            url::Url::parse("https://github.com/login/oauth/authorize")
+                .unwrap_or_else(|_| unreachable!("a constant URL"))
+        });
     u.query_pairs_mut()
         .append_pair("client_id", &cfg.client_id)
         .append_pair("redirect_uri", redirect_uri)
@@ -82,7 +85,10 @@ pub async fn finish(
         })
         .collect();
     let groups = groups(cfg, &login, &org_names, &team_list)?;
-    let id = user["id"].as_i64().map(|i| i.to_string()).unwrap_or_default();
+    let id = user["id"]
+        .as_i64()
+        .map(|i| i.to_string())
+        .unwrap_or_default();
     let mut extra = BTreeMap::new();
     if let Some(e) = user["email"].as_str().filter(|e| !e.is_empty()) {
         extra.insert("email".to_owned(), e.to_owned());
@@ -267,7 +273,11 @@ mod tests {
 
     fn teams() -> Vec<(String, String, String)> {
         vec![
-            ("acme".into(), "Platform Team".into(), "platform-team".into()),
+            (
+                "acme".into(),
+                "Platform Team".into(),
+                "platform-team".into(),
+            ),
             ("acme".into(), "SRE".into(), "sre".into()),
             ("other".into(), "x".into(), "x".into()),
         ]
@@ -277,13 +287,22 @@ mod tests {
     fn groups_follow_dex_within_the_configured_orgs() {
         let orgs = vec!["acme".to_owned(), "other".to_owned()];
         let c = cfg(
-            vec![GithubOrg { name: "acme".into(), teams: vec!["sre".into()] }],
+            vec![GithubOrg {
+                name: "acme".into(),
+                teams: vec!["sre".into()],
+            }],
             TeamName::Slug,
             false,
         );
-        assert_eq!(groups(&c, "alice", &orgs, &teams()).expect("member"), ["acme:sre"]);
+        assert_eq!(
+            groups(&c, "alice", &orgs, &teams()).expect("member"),
+            ["acme:sre"]
+        );
         let c = cfg(
-            vec![GithubOrg { name: "acme".into(), teams: vec![] }],
+            vec![GithubOrg {
+                name: "acme".into(),
+                teams: vec![],
+            }],
             TeamName::Name,
             false,
         );
@@ -292,7 +311,10 @@ mod tests {
             ["acme", "acme:Platform Team", "acme:SRE"]
         );
         let c = cfg(
-            vec![GithubOrg { name: "acme".into(), teams: vec!["dev".into()] }],
+            vec![GithubOrg {
+                name: "acme".into(),
+                teams: vec!["dev".into()],
+            }],
             TeamName::Slug,
             false,
         );
@@ -300,15 +322,24 @@ mod tests {
         assert!(e.to_string().contains("mallory is not a member"), "{e}");
         let c = cfg(vec![], TeamName::Both, true);
         let all = groups(&c, "alice", &orgs, &teams()).expect("all");
-        assert!(all.contains(&"acme:platform-team".to_owned()) && all.contains(&"other".to_owned()));
-        assert!(groups(&cfg(vec![], TeamName::Name, false), "a", &orgs, &teams()).expect("ok").is_empty());
+        assert!(
+            all.contains(&"acme:platform-team".to_owned()) && all.contains(&"other".to_owned())
+        );
+        assert!(
+            groups(&cfg(vec![], TeamName::Name, false), "a", &orgs, &teams())
+                .expect("ok")
+                .is_empty()
+        );
     }
 
     #[test]
     fn the_authorize_url_carries_the_app_and_the_state() {
         let c = cfg(vec![], TeamName::Name, false);
         let u = authorize_url(&c, "https://ferry.example.com/auth/callback", "st4te");
-        assert!(u.starts_with("https://github.com/login/oauth/authorize?client_id=id&"), "{u}");
+        assert!(
+            u.starts_with("https://github.com/login/oauth/authorize?client_id=id&"),
+            "{u}"
+        );
         assert!(u.contains("state=st4te") && u.contains("read%3Aorg"), "{u}");
         assert!(!u.contains("secret"), "{u}");
     }

@@ -53,9 +53,10 @@ impl HttpClient {
             let _ = roots.add(c);
         }
         if let Some(pem) = root_ca.filter(|p| !p.trim().is_empty()) {
-            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem.as_bytes())
-                .collect::<Result<_, _>>()
-                .map_err(|e| HttpError::Tls(format!("rootCA is not PEM certificates: {e}")))?;
+            let certs: Vec<CertificateDer<'static>> =
+                CertificateDer::pem_slice_iter(pem.as_bytes())
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| HttpError::Tls(format!("rootCA is not PEM certificates: {e}")))?;
             if certs.is_empty() {
                 return Err(HttpError::Tls("rootCA holds no CERTIFICATE".into()));
             }

@@ -45,7 +45,9 @@ pub fn hash_password(password: &str) -> Result<String, LocalError> {
 /// Whether `password` is the one `hash` was made of (constant time in the hash's crate).
 pub fn verify_password(hash: &str, password: &str) -> Result<bool, LocalError> {
     if hash.starts_with("$2") {
-        return Err(LocalError::BadHash("it is a bcrypt hash, as Argo CD's".into()));
+        return Err(LocalError::BadHash(
+            "it is a bcrypt hash, as Argo CD's".into(),
+        ));
     }
     let parsed = PasswordHash::new(hash).map_err(|e| LocalError::BadHash(e.to_string()))?;
     Ok(Argon2::default()
@@ -90,7 +92,10 @@ pub async fn bootstrap(client: &kube::Client, namespace: &str) -> Result<(), Loc
     if !has("admin.password") {
         let password = random(15);
         add.insert("admin.password".into(), json!(hash_password(&password)?));
-        add.insert("admin.passwordMtime".into(), json!(ferry_core::timestamp::now()));
+        add.insert(
+            "admin.passwordMtime".into(),
+            json!(ferry_core::timestamp::now()),
+        );
         initial = Some(password);
     }
     if add.is_empty() {

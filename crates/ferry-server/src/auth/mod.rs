@@ -408,7 +408,11 @@ impl Auth {
             .map_err(|e| ApiError::Unauthenticated(format!("no session can be made: {e}")))?;
         Ok(format!(
             "{COOKIE}={token}; Path={root}; HttpOnly; SameSite=Strict; Max-Age={SESSION_LIFE_SECS}{}",
-            if self.secure_cookies() { "; Secure" } else { "" }
+            if self.secure_cookies() {
+                "; Secure"
+            } else {
+                ""
+            }
         ))
     }
 
@@ -424,7 +428,11 @@ impl Auth {
     pub fn cleared_cookie(&self, root: &str) -> String {
         format!(
             "{COOKIE}=; Path={root}; HttpOnly; SameSite=Strict; Max-Age=0{}",
-            if self.secure_cookies() { "; Secure" } else { "" }
+            if self.secure_cookies() {
+                "; Secure"
+            } else {
+                ""
+            }
         )
     }
 
@@ -576,7 +584,9 @@ mod watch {
             let raw = raw.clone();
             let auth = auth.clone();
             follow_named(api, name, stop.clone(), tx.clone(), move |o| {
-                let mut r = raw.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut r = raw
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 slot(&mut r, o);
                 auth.set_settings(parse(&r.cm, &r.rbac, &r.secret));
             });
@@ -633,7 +643,12 @@ mod tests {
             &headers(&[("authorization", "Bearer s3cret-token")]),
         );
         assert_eq!(ok.map(|u| u.name).ok().as_deref(), Some("admin"));
-        for bad in ["Bearer wrong", "Basic s3cret-token", "Bearer ", "Bearer a.b.c"] {
+        for bad in [
+            "Bearer wrong",
+            "Basic s3cret-token",
+            "Bearer ",
+            "Bearer a.b.c",
+        ] {
             let e = a.authenticate(&Method::GET, &headers(&[("authorization", bad)]));
             assert!(matches!(e, Err(ApiError::Unauthenticated(_))), "{bad}");
         }
@@ -675,9 +690,16 @@ mod tests {
         // Another server's key: refused.
         let other = Auth::new(Sensitive::new("t".into()), false);
         let mut s = BTreeMap::new();
-        s.insert("server.secretkey".to_owned(), b"another-key-of-32-bytes-length!!".to_vec());
+        s.insert(
+            "server.secretkey".to_owned(),
+            b"another-key-of-32-bytes-length!!".to_vec(),
+        );
         other.set_settings(settings::parse(&BTreeMap::new(), &BTreeMap::new(), &s));
-        assert!(other.authenticate(&Method::GET, &headers(&[("cookie", &value)])).is_err());
+        assert!(
+            other
+                .authenticate(&Method::GET, &headers(&[("cookie", &value)]))
+                .is_err()
+        );
     }
 
     #[test]
@@ -686,7 +708,10 @@ mod tests {
         let user = a.check_password("admin", "hunter22").expect("signed in");
         let token = a.session_token(&user).expect("token");
         let bearer = format!("Bearer {token}");
-        assert!(a.authenticate(&Method::GET, &headers(&[("authorization", &bearer)])).is_ok());
+        assert!(
+            a.authenticate(&Method::GET, &headers(&[("authorization", &bearer)]))
+                .is_ok()
+        );
         let mut secret = BTreeMap::new();
         secret.insert(
             "server.secretkey".to_owned(),

@@ -262,7 +262,12 @@ pub fn identity(
         Value::String(s) => vec![s.clone()],
         _ => Vec::new(),
     };
-    let text = |k: &str| claims[k].as_str().filter(|s| !s.is_empty()).map(str::to_owned);
+    let text = |k: &str| {
+        claims[k]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
     let name = username_claim
         .and_then(text)
         .or_else(|| text("email"))

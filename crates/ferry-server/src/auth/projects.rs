@@ -89,7 +89,12 @@ pub(crate) fn projects_api(client: &kube::Client, namespace: &str) -> Api<Dynami
     Api::namespaced_with(
         client.clone(),
         namespace,
-        &ar(ferry_api::GROUP, ferry_api::VERSION, "AppProject", "appprojects"),
+        &ar(
+            ferry_api::GROUP,
+            ferry_api::VERSION,
+            "AppProject",
+            "appprojects",
+        ),
     )
 }
 
@@ -159,7 +164,13 @@ mod tests {
     #[test]
     fn subjects_and_roles_read_as_argo_cd_writes_them() {
         assert_eq!(parse_subject("proj:team-a:ci"), Some(("team-a", "ci")));
-        for bad in ["proj:team-a", "proj::ci", "team-a:ci", "proj:a:b:c", "proj:a:"] {
+        for bad in [
+            "proj:team-a",
+            "proj::ci",
+            "team-a:ci",
+            "proj:a:b:c",
+            "proj:a:",
+        ] {
             assert_eq!(parse_subject(bad), None, "{bad}");
         }
         let p = roles_of(&json!({"metadata": {"name": "team-a"}, "spec": {"roles": [
@@ -172,8 +183,16 @@ mod tests {
         assert_eq!(
             p.roles[0].tokens,
             [
-                TokenRef { iat: 10, exp: Some(20), id: Some("t1".into()) },
-                TokenRef { iat: 5, exp: None, id: None }
+                TokenRef {
+                    iat: 10,
+                    exp: Some(20),
+                    id: Some("t1".into())
+                },
+                TokenRef {
+                    iat: 5,
+                    exp: None,
+                    id: None
+                }
             ]
         );
     }

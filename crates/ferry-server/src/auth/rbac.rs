@@ -107,8 +107,12 @@ impl Rbac {
         object: &str,
     ) -> (bool, String) {
         let d = if subject.starts_with("proj:") {
-            self.policy
-                .explain(&Subject::new(subject, Vec::<String>::new()), resource, action, object)
+            self.policy.explain(
+                &Subject::new(subject, Vec::<String>::new()),
+                resource,
+                action,
+                object,
+            )
         } else {
             self.policy.can_i_role(subject, resource, action, object)
         };
@@ -196,7 +200,11 @@ mod tests {
         assert!(e.contains("policy.csv line 1"), "{e}");
         // Without one in force, the built-in roles only, and a problem in words.
         let r = Rbac::build(&bad, &BTreeMap::new());
-        assert!(r.problems()[0].contains("only the built-in roles"), "{:?}", r.problems());
+        assert!(
+            r.problems()[0].contains("only the built-in roles"),
+            "{:?}",
+            r.problems()
+        );
         assert!(r.allows(&User::admin(), "applications", "sync", "a/b"));
         assert!(!r.allows(&user("alice", &["acme:sre"]), "applications", "get", "a/b"));
     }

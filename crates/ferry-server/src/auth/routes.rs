@@ -86,7 +86,11 @@ pub fn safe_return(wanted: Option<&str>, root: &str) -> String {
         || w.chars().any(|c| c.is_control() || c == '@')
         || w.contains("://")
         || !w.starts_with(root.trim_end_matches('/'));
-    if leaves { root.to_owned() } else { w.to_owned() }
+    if leaves {
+        root.to_owned()
+    } else {
+        w.to_owned()
+    }
 }
 
 /// The callback URL the providers are told: from `url` in `ferry-cm`, else from the
@@ -252,7 +256,12 @@ pub async fn callback(
     Query(q): Query<CallbackQuery>,
 ) -> Response {
     let clear = flow_cookie(&state, "", 0);
-    let fail = |status, msg: &str| with_cookies(failure(status, &state.root, msg), &[clear.clone()]);
+    let fail = |status, msg: &str| {
+        with_cookies(
+            failure(status, &state.root, msg),
+            std::slice::from_ref(&clear),
+        )
+    };
     let settings = state.auth.settings();
     let Some(raw) = cookie(&headers, FLOW_COOKIE).filter(|c| !c.is_empty()) else {
         return fail(
@@ -270,7 +279,10 @@ pub async fn callback(
         }
     };
     let Some(got_state) = q.state.as_deref() else {
-        return fail(StatusCode::BAD_REQUEST, "the provider's answer has no state");
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "the provider's answer has no state",
+        );
     };
     if !bool::from(got_state.as_bytes().ct_eq(flow.state.as_bytes())) {
         return fail(
@@ -294,7 +306,10 @@ pub async fn callback(
     let redirect_to = redirect_uri(&state, &headers);
     let identity = if flow.provider == OIDC_ID {
         let Some(p) = state.auth.oidc() else {
-            return fail(StatusCode::NOT_FOUND, "the OIDC provider is not configured any more");
+            return fail(
+                StatusCode::NOT_FOUND,
+                "the OIDC provider is not configured any more",
+            );
         };
         p.finish(&redirect_to, code, &flow.nonce, &flow.pkce_verifier)
             .await
@@ -304,7 +319,10 @@ pub async fn callback(
             .await
             .map_err(|e| e.to_string())
     } else {
-        Err(format!("the provider `{}` is not configured any more", flow.provider))
+        Err(format!(
+            "the provider `{}` is not configured any more",
+            flow.provider
+        ))
     };
     let identity = match identity {
         Ok(i) => i,
@@ -454,7 +472,10 @@ mod tests {
 
     #[test]
     fn the_return_url_stays_on_the_site() {
-        assert_eq!(safe_return(Some("/applications/web"), "/"), "/applications/web");
+        assert_eq!(
+            safe_return(Some("/applications/web"), "/"),
+            "/applications/web"
+        );
         assert_eq!(safe_return(Some("/ferry/x?y=1"), "/ferry/"), "/ferry/x?y=1");
         for evil in [
             "https://evil.example/",

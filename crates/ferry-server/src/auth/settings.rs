@@ -212,7 +212,10 @@ fn resolve(
         ));
         return None;
     }
-    match secret.get(key).map(|v| String::from_utf8_lossy(v).trim().to_owned()) {
+    match secret
+        .get(key)
+        .map(|v| String::from_utf8_lossy(v).trim().to_owned())
+    {
         Some(v) if !v.is_empty() => Some(v),
         _ => {
             problems.push(format!("{what}: the Secret {SECRET} has no key `{key}`"));
@@ -351,7 +354,11 @@ fn parse_dex(
     for (i, c) in y.connectors.into_iter().enumerate() {
         let what = format!(
             "{SETTINGS_CM} dex.config connector {}",
-            if c.id.is_empty() { i.to_string() } else { c.id.clone() }
+            if c.id.is_empty() {
+                i.to_string()
+            } else {
+                c.id.clone()
+            }
         );
         if c.kind != "github" {
             problems.push(format!(
@@ -379,7 +386,11 @@ fn parse_dex(
         ) else {
             continue;
         };
-        let host = g.host_name.as_deref().map(str::trim).filter(|h| !h.is_empty());
+        let host = g
+            .host_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|h| !h.is_empty());
         let web_url = g
             .base_url
             .as_deref()
@@ -473,12 +484,19 @@ mod tests {
                 "name: Okta\nissuer: https://example.okta.com\nclientID: aaabbbccc\nclientSecret: $oidc.okta.clientSecret\nrequestedScopes: [\"openid\", \"profile\", \"email\", \"groups\"]\n",
             ),
         ]);
-        let s = parse(&cm, &BTreeMap::new(), &secret(&[("oidc.okta.clientSecret", "shh")]));
+        let s = parse(
+            &cm,
+            &BTreeMap::new(),
+            &secret(&[("oidc.okta.clientSecret", "shh")]),
+        );
         assert!(s.problems.is_empty(), "{:?}", s.problems);
         assert_eq!(s.url.as_deref(), Some("https://ferry.example.com"));
         let o = s.oidc.expect("oidc");
         assert_eq!(o.name, "Okta");
-        assert_eq!(o.client_secret.as_ref().map(|c| c.expose().as_str()), Some("shh"));
+        assert_eq!(
+            o.client_secret.as_ref().map(|c| c.expose().as_str()),
+            Some("shh")
+        );
         assert_eq!(o.scopes, ["openid", "profile", "email", "groups"]);
         assert_eq!(o.groups_claim, "groups");
         assert!(s.admin_enabled && !s.anonymous_enabled);
@@ -493,7 +511,11 @@ mod tests {
                 "connectors:\n- type: github\n  id: github\n  name: GitHub\n  config:\n    clientID: abc\n    clientSecret: $dex.github.clientSecret\n    orgs:\n    - name: acme\n      teams: [platform]\n- type: github\n  id: ghe\n  config:\n    clientID: def\n    clientSecret: x\n    hostName: github.acme.internal\n    teamNameField: slug\n- type: ldap\n  id: corp\n",
             ),
         ]);
-        let s = parse(&cm, &BTreeMap::new(), &secret(&[("dex.github.clientSecret", "s")]));
+        let s = parse(
+            &cm,
+            &BTreeMap::new(),
+            &secret(&[("dex.github.clientSecret", "s")]),
+        );
         assert_eq!(s.github.len(), 2);
         assert_eq!(s.github[0].web_url, "https://github.com");
         assert_eq!(s.github[0].api_url, "https://api.github.com");

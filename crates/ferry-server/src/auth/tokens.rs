@@ -271,15 +271,16 @@ mod tests {
             empty.sign(Purpose::Session, claims(None)),
             Err(TokenError::NoKey)
         );
-        assert_eq!(empty.verify(Purpose::Session, &good), Err(TokenError::NoKey));
+        assert_eq!(
+            empty.verify(Purpose::Session, &good),
+            Err(TokenError::NoKey)
+        );
     }
 
     #[test]
     fn a_token_without_exp_does_not_expire() {
         let k = keys();
-        let t = k
-            .sign(Purpose::ProjectToken, claims(None))
-            .expect("signed");
+        let t = k.sign(Purpose::ProjectToken, claims(None)).expect("signed");
         assert!(k.verify(Purpose::ProjectToken, &t).is_ok());
     }
 }

@@ -45,11 +45,16 @@ fn jwt(alg: &str, claims: &Value, key: &[u8]) -> String {
         return format!("{input}.");
     }
     let k = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
-    format!("{input}.{}", b64(ring::hmac::sign(&k, input.as_bytes()).as_ref()))
+    format!(
+        "{input}.{}",
+        b64(ring::hmac::sign(&k, input.as_bytes()).as_ref())
+    )
 }
 
 pub(crate) async fn secret_value(w: &World, secret: &str, key: &str) -> Option<Vec<u8>> {
-    let s = w.mgmt_get(&ar("", "v1", "Secret", "secrets"), secret).await?;
+    let s = w
+        .mgmt_get(&ar("", "v1", "Secret", "secrets"), secret)
+        .await?;
     base64::engine::general_purpose::STANDARD
         .decode(s["data"][key].as_str()?)
         .ok()
@@ -108,9 +113,13 @@ async fn tokens_are_scoped_and_revocable_rbac_guards_every_route_and_forgeries_a
             "data": {"policy.csv": "g, proj:team-a:viewer, role:readonly\n"}}),
     )
     .await;
-    w.create_app("web-a", json!({"project": "team-a", "source": {"path": "a"}}))
+    w.create_app(
+        "web-a",
+        json!({"project": "team-a", "source": {"path": "a"}}),
+    )
+    .await;
+    w.create_app("billing", json!({"source": {"path": "b"}}))
         .await;
-    w.create_app("billing", json!({"source": {"path": "b"}})).await;
     w.expect_app("web-a", 60, "compared", |s| !s["sync"]["status"].is_null())
         .await;
 
@@ -118,7 +127,11 @@ async fn tokens_are_scoped_and_revocable_rbac_guards_every_route_and_forgeries_a
     let a = http::get(&format!("{base}/applications"), &[]).await;
     assert_eq!(a.status, 401, "{}", a.body);
     assert!(a.body.contains("sign in"), "{}", a.body);
-    let a = http::get(&format!("{base}/applications"), &[("cookie", "ferry_session=forged")]).await;
+    let a = http::get(
+        &format!("{base}/applications"),
+        &[("cookie", "ferry_session=forged")],
+    )
+    .await;
     assert_eq!(a.status, 401, "{}", a.body);
 
     // When the admin signs in with the generated first password (from the Secret the
@@ -149,8 +162,14 @@ async fn tokens_are_scoped_and_revocable_rbac_guards_every_route_and_forgeries_a
     assert!(a.body.contains("wrong username or password"), "{}", a.body);
     let a = post(json!({"username": "admin", "password": password})).await;
     assert_eq!(a.status, 200, "{}", a.body);
-    assert!(a.header("set-cookie").is_some_and(|c| c.contains("HttpOnly")));
-    let session = a.json()["token"].as_str().expect("a session token").to_owned();
+    assert!(
+        a.header("set-cookie")
+            .is_some_and(|c| c.contains("HttpOnly"))
+    );
+    let session = a.json()["token"]
+        .as_str()
+        .expect("a session token")
+        .to_owned();
     let admin = format!("Bearer {session}");
     let me = http::get(&format!("{base}/session"), &[("authorization", &admin)]).await;
     assert_eq!(me.json()["user"], "admin", "{}", me.body);
@@ -160,19 +179,32 @@ async fn tokens_are_scoped_and_revocable_rbac_guards_every_route_and_forgeries_a
     let made = http::request(
         "POST",
         &format!("{base}/projects/team-a/roles/ci/token"),
-        &[("authorization", &admin), ("content-type", "application/json")],
+        &[
+            ("authorization", &admin),
+            ("content-type", "application/json"),
+        ],
         Some(json!({"expiresIn": "1h", "id": "ci-1"}).to_string()),
     )
     .await;
     assert_eq!(made.status, 201, "{}", made.body);
     let ci_token = made.json()["token"].as_str().expect("the token").to_owned();
     let project = w.mgmt_get(&project_res(), "team-a").await.expect("team-a");
-    assert_eq!(project["spec"]["roles"][0]["jwtTokens"][0]["id"], "ci-1", "{project}");
-    assert!(!project.to_string().contains(&ci_token), "the token is not stored");
+    assert_eq!(
+        project["spec"]["roles"][0]["jwtTokens"][0]["id"], "ci-1",
+        "{project}"
+    );
+    assert!(
+        !project.to_string().contains(&ci_token),
+        "the token is not stored"
+    );
     let listed = until(
         20,
         "GET /projects listing ci-1",
-        || async { http::get(&format!("{base}/projects"), &[("authorization", &admin)]).await.body },
+        || async {
+            http::get(&format!("{base}/projects"), &[("authorization", &admin)])
+                .await
+                .body
+        },
         |b| b.contains("ci-1"),
     )
     .await;
@@ -189,11 +221,19 @@ async fn tokens_are_scoped_and_revocable_rbac_guards_every_route_and_forgeries_a
         .map(|i| i["name"].as_str().unwrap_or_default().to_owned())
         .collect();
     assert_eq!(names, ["web-a"], "{}", list.body);
-    assert_eq!(list.json()["items"][0]["can"], json!({"sync": true, "delete": false}));
-    let a = http::get(&format!("{base}/applications/billing"), &[("authorization", &ci)]).await;
+    assert_eq!(
+        list.json()["items"][0]["can"],
+        json!({"sync": true, "delete": false})
+    );
+    let a = http::get(
+        &format!("{base}/applications/billing"),
+        &[("authorization", &ci)],
+    )
+    .await;
     assert_eq!(a.status, 403, "{}", a.body);
     assert!(
-        a.body.contains("permission denied: applications, get, default/billing"),
+        a.body
+            .contains("permission denied: applications, get, default/billing"),
         "{}",
         a.body
     );
@@ -203,7 +243,10 @@ async fn tokens_are_scoped_and_revocable_rbac_guards_every_route_and_forgeries_a
             http::request(
                 "POST",
                 &url,
-                &[("authorization", &auth), ("content-type", "application/json")],
+                &[
+                    ("authorization", &auth),
+                    ("content-type", "application/json"),
+                ],
                 Some("{}".into()),
             )
             .await
@@ -211,12 +254,26 @@ async fn tokens_are_scoped_and_revocable_rbac_guards_every_route_and_forgeries_a
     };
     let a = sync("billing", ci.clone()).await;
     assert_eq!(a.status, 403, "{}", a.body);
-    let a = http::request("DELETE", &format!("{base}/applications/web-a"), &[("authorization", &ci)], None).await;
+    let a = http::request(
+        "DELETE",
+        &format!("{base}/applications/web-a"),
+        &[("authorization", &ci)],
+        None,
+    )
+    .await;
     assert_eq!(a.status, 403, "{}", a.body);
     // A missing application tells a project-scoped token nothing (403, not 404).
-    let a = http::get(&format!("{base}/applications/nope"), &[("authorization", &ci)]).await;
+    let a = http::get(
+        &format!("{base}/applications/nope"),
+        &[("authorization", &ci)],
+    )
+    .await;
     assert_eq!(a.status, 403, "{}", a.body);
-    let a = http::get(&format!("{base}/applications/nope"), &[("authorization", &admin)]).await;
+    let a = http::get(
+        &format!("{base}/applications/nope"),
+        &[("authorization", &admin)],
+    )
+    .await;
     assert_eq!(a.status, 404, "{}", a.body);
     let a = sync("web-a", ci.clone()).await;
     assert_eq!(a.status, 202, "{}", a.body);
@@ -232,7 +289,11 @@ async fn tokens_are_scoped_and_revocable_rbac_guards_every_route_and_forgeries_a
         op_state(s)["operation"]["initiatedBy"]["username"] == "proj:team-a:ci"
     })
     .await;
-    let events = http::get(&format!("{base}/applications/web-a/events"), &[("authorization", &admin)]).await;
+    let events = http::get(
+        &format!("{base}/applications/web-a/events"),
+        &[("authorization", &admin)],
+    )
+    .await;
     assert!(
         events.body.contains("proj:team-a:ci initiated sync"),
         "{}",
@@ -255,16 +316,23 @@ async fn tokens_are_scoped_and_revocable_rbac_guards_every_route_and_forgeries_a
         20,
         "the viewer token reading web-a",
         || async {
-            http::get(&format!("{base}/applications/web-a"), &[("authorization", &viewer)])
-                .await
-                .status
+            http::get(
+                &format!("{base}/applications/web-a"),
+                &[("authorization", &viewer)],
+            )
+            .await
+            .status
         },
         |s| *s == 200,
     )
     .await;
     let a = sync("web-a", viewer.clone()).await;
     assert_eq!(a.status, 403, "{}", a.body);
-    let a = http::get(&format!("{base}/applications/billing"), &[("authorization", &viewer)]).await;
+    let a = http::get(
+        &format!("{base}/applications/billing"),
+        &[("authorization", &viewer)],
+    )
+    .await;
     assert_eq!(a.status, 403, "{}", a.body);
 
     // When tokens are forged — signed with another key, unsigned (`alg: none`), expired,
@@ -277,18 +345,33 @@ async fn tokens_are_scoped_and_revocable_rbac_guards_every_route_and_forgeries_a
             "exp": exp, "via": "oidc", "name": "admin", "groups": ["role:admin"]})
     };
     let forged = [
-        ("another key", jwt("HS256", &session_claims(now() + 600), b"not the server's key")),
+        (
+            "another key",
+            jwt(
+                "HS256",
+                &session_claims(now() + 600),
+                b"not the server's key",
+            ),
+        ),
         ("alg none", jwt("none", &session_claims(now() + 600), &key)),
         ("expired", jwt("HS256", &session_claims(now() - 600), &key)),
         (
             "another purpose",
-            jwt("HS256", &json!({"iss": "ferry", "aud": "ferry-flow", "sub": "admin",
-                "iat": now(), "exp": now() + 600}), &key),
+            jwt(
+                "HS256",
+                &json!({"iss": "ferry", "aud": "ferry-flow", "sub": "admin",
+                "iat": now(), "exp": now() + 600}),
+                &key,
+            ),
         ),
         (
             "an unlisted id",
-            jwt("HS256", &json!({"iss": "ferry", "aud": "ferry-api", "sub": "proj:team-a:ci",
-                "iat": now(), "jti": "never-issued"}), &key),
+            jwt(
+                "HS256",
+                &json!({"iss": "ferry", "aud": "ferry-api", "sub": "proj:team-a:ci",
+                "iat": now(), "jti": "never-issued"}),
+                &key,
+            ),
         ),
     ];
     for (what, token) in &forged {
@@ -298,7 +381,10 @@ async fn tokens_are_scoped_and_revocable_rbac_guards_every_route_and_forgeries_a
         )
         .await;
         assert_eq!(a.status, 401, "{what}: {}", a.body);
-        assert!(!a.body.contains(token.as_str()), "{what}: the token is not echoed");
+        assert!(
+            !a.body.contains(token.as_str()),
+            "{what}: the token is not echoed"
+        );
     }
     let expired = http::get(
         &format!("{base}/applications"),
@@ -341,7 +427,12 @@ async fn tokens_are_scoped_and_revocable_rbac_guards_every_route_and_forgeries_a
         .env_remove("KUBECONFIG")
         .env("FERRY_CONFIG", &config)
         .env("FERRY_PASSWORD", &password)
-        .args(["login", &format!("http://127.0.0.1:{port}"), "--username", "admin"])
+        .args([
+            "login",
+            &format!("http://127.0.0.1:{port}"),
+            "--username",
+            "admin",
+        ])
         .output()
         .await
         .expect("ferry login");
@@ -351,7 +442,10 @@ async fn tokens_are_scoped_and_revocable_rbac_guards_every_route_and_forgeries_a
         String::from_utf8_lossy(&login.stderr)
     );
     assert!(login.status.success() && out.contains("as admin"), "{out}");
-    assert!(!out.contains(&password), "the password is not printed: {out}");
+    assert!(
+        !out.contains(&password),
+        "the password is not printed: {out}"
+    );
     let list = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
         .env_remove("KUBECONFIG")
         .env("FERRY_CONFIG", &config)
@@ -364,17 +458,35 @@ async fn tokens_are_scoped_and_revocable_rbac_guards_every_route_and_forgeries_a
 
     // And `ferry admin can-i` answers from the cluster's policy as the server does.
     let can = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .args(["admin", "can-i", "proj:team-a:viewer", "get", "applications", "team-a/web-a"])
+        .args([
+            "admin",
+            "can-i",
+            "proj:team-a:viewer",
+            "get",
+            "applications",
+            "team-a/web-a",
+        ])
         .arg("--kubeconfig")
         .arg(&w.kubeconfig)
         .args(["--context", "management"])
         .output()
         .await
         .expect("ferry admin can-i");
-    assert!(can.status.success(), "{}", String::from_utf8_lossy(&can.stderr));
+    assert!(
+        can.status.success(),
+        "{}",
+        String::from_utf8_lossy(&can.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&can.stdout).trim(), "yes");
     let cannot = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .args(["admin", "can-i", "proj:team-a:viewer", "sync", "applications", "team-a/web-a"])
+        .args([
+            "admin",
+            "can-i",
+            "proj:team-a:viewer",
+            "sync",
+            "applications",
+            "team-a/web-a",
+        ])
         .arg("--kubeconfig")
         .arg(&w.kubeconfig)
         .args(["--context", "management"])
@@ -411,18 +523,24 @@ async fn people_sign_in_with_oidc_or_github_in_a_browser_and_see_what_rbac_lets_
     let port = free_port();
     let site = format!("http://127.0.0.1:{port}");
     let callback = format!("{site}/auth/callback");
-    let mut idp = TestIdp::start(
-        IdpConfig::default().client(IdpClient::web("ferry", "ferry-test-secret", &callback)),
-    )
+    let mut idp = TestIdp::start(IdpConfig::default().client(IdpClient::web(
+        "ferry",
+        "ferry-test-secret",
+        &callback,
+    )))
     .await;
     let github = FakeGitHub::start(GitHubApp::new("ferry-gh", "gh-secret", &callback)).await;
     w.capture_log = true;
     w.start_all(port, "/", &["--admin-token".into(), ADMIN_TOKEN.into()])
         .await;
     w.apply_mgmt(&project_res(), Some("ferry"), team_a()).await;
-    w.create_app("web-a", json!({"project": "team-a", "source": {"path": "a"}}))
+    w.create_app(
+        "web-a",
+        json!({"project": "team-a", "source": {"path": "a"}}),
+    )
+    .await;
+    w.create_app("billing", json!({"source": {"path": "b"}}))
         .await;
-    w.create_app("billing", json!({"source": {"path": "b"}})).await;
 
     // And sign-in configured as an Argo CD user would write it: oidc.config, a dex.config
     // GitHub connector, secrets by `$key`, and a policy by the providers' groups.
@@ -462,12 +580,63 @@ async fn people_sign_in_with_oidc_or_github_in_a_browser_and_see_what_rbac_lets_
     until(
         30,
         "both providers offered",
-        || async { http::get(&format!("{site}/api/v1/settings"), &[]).await.json() },
+        || async {
+            http::get(&format!("{site}/api/v1/settings"), &[])
+                .await
+                .json()
+        },
         |s| s["providers"].as_array().is_some_and(|p| p.len() == 2),
     )
     .await;
-    w.expect_app("billing", 60, "compared", |s| !s["sync"]["status"].is_null())
-        .await;
+    w.expect_app("billing", 60, "compared", |s| {
+        !s["sync"]["status"].is_null()
+    })
+    .await;
+
+    // When a callback comes with another sign-in's state, or with a code the provider never
+    // issued, then it is refused in words and no session is made.
+    let start = http::get(&format!("{site}/auth/login?provider=oidc"), &[]).await;
+    assert_eq!(start.status, 303, "{}", start.body);
+    let to = start
+        .header("location")
+        .expect("off to the provider")
+        .to_owned();
+    assert!(
+        to.starts_with(&idp.issuer())
+            && to.contains("code_challenge_method=S256")
+            && to.contains("nonce="),
+        "{to}"
+    );
+    let flow = start
+        .header("set-cookie")
+        .and_then(|c| c.split(';').next())
+        .expect("the sign-in cookie")
+        .to_owned();
+    let state = url::Url::parse(&to)
+        .expect("a URL")
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .expect("a state");
+    let a = http::get(
+        &format!("{site}/auth/callback?state=not-{state}&code=x"),
+        &[("cookie", &flow)],
+    )
+    .await;
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert!(a.body.contains("state does not match"), "{}", a.body);
+    let a = http::get(
+        &format!("{site}/auth/callback?state={state}&code=forged"),
+        &[("cookie", &flow)],
+    )
+    .await;
+    assert_eq!(a.status, 401, "{}", a.body);
+    assert!(a.body.contains("refused the sign-in"), "{}", a.body);
+    assert!(
+        a.header("set-cookie")
+            .is_none_or(|c| !c.starts_with("ferry_session=e")),
+        "no session"
+    );
 
     let driver = start_driver().await;
     let b = open_browser(&driver, "signin", &[]).await;
@@ -479,16 +648,36 @@ async fn people_sign_in_with_oidc_or_github_in_a_browser_and_see_what_rbac_lets_
     // When she signs in with the OpenID provider (a wrong password first), then she is back
     // on Ferry, named, and sees team-a's application only, with its actions.
     b.click("#signin-with-oidc").await;
-    b.until(20, "the provider's login form", "document.querySelector('input[name=login]')").await;
+    b.until(
+        20,
+        "the provider's login form",
+        "document.querySelector('input[name=login]')",
+    )
+    .await;
     b.type_into("input[name=login]", "alice").await;
     b.type_into("input[name=password]", "wrong").await;
     b.click("button[type=submit]").await;
-    b.until(10, "the wrong password refused", "document.getElementById('login-error')").await;
+    b.until(
+        10,
+        "the wrong password refused",
+        "document.getElementById('login-error')",
+    )
+    .await;
     b.type_into("input[name=login]", "alice").await;
     b.type_into("input[name=password]", "alice-password").await;
     b.click("button[type=submit]").await;
-    b.until(20, "team-a's application only", &format!("location.host === '127.0.0.1:{port}' && ({VISIBLE_APPS}) === 'web-a'")).await;
-    b.until(10, "her name", "document.getElementById('whoami').innerText === 'alice@example.com'").await;
+    b.until(
+        20,
+        "team-a's application only",
+        &format!("location.host === '127.0.0.1:{port}' && ({VISIBLE_APPS}) === 'web-a'"),
+    )
+    .await;
+    b.until(
+        10,
+        "her name",
+        "document.getElementById('whoami').innerText === 'alice@example.com'",
+    )
+    .await;
     b.goto(&format!("{site}/#/apps/web-a")).await;
     b.until(20, "the sync button", "document.getElementById('btn-sync') && !document.getElementById('btn-sync').hidden && document.getElementById('app-facts')?.innerText.includes('team-a')").await;
     let cookie = b
@@ -497,11 +686,19 @@ async fn people_sign_in_with_oidc_or_github_in_a_browser_and_see_what_rbac_lets_
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    assert!(!cookie.contains("ferry_session"), "the session cookie is HttpOnly: {cookie}");
+    assert!(
+        !cookie.contains("ferry_session"),
+        "the session cookie is HttpOnly: {cookie}"
+    );
 
     // When she signs out, then the sign-in page is back.
     b.click("#signout").await;
-    b.until(10, "the sign-in page", "document.getElementById('signin-providers')").await;
+    b.until(
+        10,
+        "the sign-in page",
+        "document.getElementById('signin-providers')",
+    )
+    .await;
 
     // When bob signs in with GitHub (team dev of acme: read-only by the policy), then he sees
     // both applications and no sync button.
@@ -510,25 +707,53 @@ async fn people_sign_in_with_oidc_or_github_in_a_browser_and_see_what_rbac_lets_
     // Back where he signed out from: the page of web-a, without a sync button.
     b.until(20, "web-a without a sync button", &format!("location.host === '127.0.0.1:{port}' && location.hash === '#/apps/web-a' && document.getElementById('app-facts')?.innerText.includes('team-a') && document.getElementById('btn-sync')?.hidden === true")).await;
     b.goto(&format!("{site}/#/apps")).await;
-    b.until(20, "both applications", &format!("({VISIBLE_APPS}) === 'billing,web-a'")).await;
+    b.until(
+        20,
+        "both applications",
+        &format!("({VISIBLE_APPS}) === 'billing,web-a'"),
+    )
+    .await;
     b.click("#signout").await;
-    b.until(10, "the sign-in page", "document.getElementById('signin-providers')").await;
+    b.until(
+        10,
+        "the sign-in page",
+        "document.getElementById('signin-providers')",
+    )
+    .await;
 
     // When mallory (not in acme) tries GitHub, then she is refused in words.
     b.click("#signin-with-github").await;
     b.click("#authorize-mallory").await;
-    b.until(20, "the refusal", "document.getElementById('signin-error')?.innerText.includes('mallory is not a member')").await;
+    b.until(
+        20,
+        "the refusal",
+        "document.getElementById('signin-error')?.innerText.includes('mallory is not a member')",
+    )
+    .await;
 
     // When a sign-in is started with a return URL off the site, then it ends on the site.
     // The provider rotated its keys meanwhile (signing with a new one, the old one retired):
     // Ferry reads them again and the sign-in works.
     idp.restart_with_keys(&["key-2"]).await;
-    b.goto(&format!("{site}/auth/login?provider=oidc&return=%2F%2Fevil.example%2Fx")).await;
-    b.until(20, "the provider's login form", "document.querySelector('input[name=login]')").await;
+    b.goto(&format!(
+        "{site}/auth/login?provider=oidc&return=%2F%2Fevil.example%2Fx"
+    ))
+    .await;
+    b.until(
+        20,
+        "the provider's login form",
+        "document.querySelector('input[name=login]')",
+    )
+    .await;
     b.type_into("input[name=login]", "alice").await;
     b.type_into("input[name=password]", "alice-password").await;
     b.click("button[type=submit]").await;
-    b.until(20, "Ferry, not evil.example", &format!("location.host === '127.0.0.1:{port}' && ({VISIBLE_APPS}) === 'web-a'")).await;
+    b.until(
+        20,
+        "Ferry, not evil.example",
+        &format!("location.host === '127.0.0.1:{port}' && ({VISIBLE_APPS}) === 'web-a'"),
+    )
+    .await;
 
     // When `ferry login --sso` waits for a browser, then the browser signed in at the
     // provider completes it, and the CLI lists what alice may see.
@@ -537,7 +762,14 @@ async fn people_sign_in_with_oidc_or_github_in_a_browser_and_see_what_rbac_lets_
     let mut login = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
         .env_remove("KUBECONFIG")
         .env("FERRY_CONFIG", &config)
-        .args(["login", &site, "--sso", "--provider", "oidc", "--no-browser"])
+        .args([
+            "login",
+            &site,
+            "--sso",
+            "--provider",
+            "oidc",
+            "--no-browser",
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -554,15 +786,26 @@ async fn people_sign_in_with_oidc_or_github_in_a_browser_and_see_what_rbac_lets_
             break format!("{site}/auth/login?{u}");
         }
     };
-    assert!(url.contains("cli_challenge=") && !url.contains("verifier"), "{url}");
+    assert!(
+        url.contains("cli_challenge=") && !url.contains("verifier"),
+        "{url}"
+    );
     b.goto(&url).await;
-    b.until(20, "the CLI's page", "document.body.innerText.includes('Signed in')").await;
+    b.until(
+        20,
+        "the CLI's page",
+        "document.body.innerText.includes('Signed in')",
+    )
+    .await;
     let out = tokio::time::timeout(std::time::Duration::from_secs(20), login.wait_with_output())
         .await
         .expect("ferry login ends")
         .expect("its output");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && stdout.contains("as alice@example.com"), "{stdout}");
+    assert!(
+        out.status.success() && stdout.contains("as alice@example.com"),
+        "{stdout}"
+    );
     let list = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"))
         .env_remove("KUBECONFIG")
         .env("FERRY_CONFIG", &config)
@@ -571,7 +814,10 @@ async fn people_sign_in_with_oidc_or_github_in_a_browser_and_see_what_rbac_lets_
         .await
         .expect("ferry app list");
     let listed = String::from_utf8_lossy(&list.stdout);
-    assert!(listed.contains("web-a") && !listed.contains("billing"), "{listed}");
+    assert!(
+        listed.contains("web-a") && !listed.contains("billing"),
+        "{listed}"
+    );
 
     // And no secret reached the server's log.
     let log = w.controller_log();
